@@ -1,0 +1,1 @@
+"""Typer command groups of the `facepay` CLI, one module each."""

@@ -1,0 +1,1 @@
+"""Shared kernel: money, ids, clock, errors. Standard library only."""

@@ -1,0 +1,67 @@
+"""facepay's exception tree. Every error a user can cause is a `FacepayError` with a stable code.
+
+FacepayError
+├── InvalidInput          bad or unsafe input: corrupt image, wrong type, out of range
+│   └── ImageRejected     an image that cannot be decoded or is too large
+├── NotFound              a referenced object does not exist (or is not visible to the caller)
+├── Conflict              state forbids the request: idempotency clash, already resolved hold
+│   └── InsufficientFunds a bounded account would go below zero
+├── PolicyError           the insurance policy does not cover the request
+└── Forbidden             authenticated but not allowed
+"""
+
+from __future__ import annotations
+
+
+class FacepayError(Exception):
+    """Base of every facepay error; `code` is stable and machine-readable."""
+
+    code = "facepay_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class InvalidInput(FacepayError):  # noqa: N818 - the tree reads as nouns, like httpx's
+    """The caller sent something malformed or unsafe."""
+
+    code = "invalid_input"
+
+
+class ImageRejected(InvalidInput):
+    """An image could not be decoded safely (corrupt, truncated, too large, unsupported)."""
+
+    code = "image_rejected"
+
+
+class NotFound(FacepayError):  # noqa: N818
+    """A referenced object does not exist or is not visible to the caller."""
+
+    code = "not_found"
+
+
+class Conflict(FacepayError):  # noqa: N818
+    """The current state forbids the request."""
+
+    code = "conflict"
+
+
+class InsufficientFunds(Conflict):
+    """A bounded account would go below zero."""
+
+    code = "insufficient_funds"
+
+
+class PolicyError(FacepayError):
+    """The insurance policy does not cover what was asked."""
+
+    code = "policy_error"
+
+
+class Forbidden(FacepayError):  # noqa: N818
+    """The caller is known but not allowed to do this."""
+
+    code = "forbidden"

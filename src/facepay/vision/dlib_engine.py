@@ -1,0 +1,118 @@
+"""`DlibFaceEngine`: dlib's HOG detector, 68-point shape predictor and ResNet-34 embedding.
+
+The weights come from the PyPI package `face-recognition-models`; they are located through the
+import system without importing that package (its `__init__` needs the deprecated
+`pkg_resources`). Nothing is downloaded. Detection runs on a copy scaled so that its longer side is
+at most `detect_max_side` pixels (speed); landmarks and the aligned chip use the original image.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import cv2
+import dlib
+import numpy as np
+
+from facepay.vision.types import BoundingBox, Embedding, Face, RGBImage
+
+MODEL_VERSION = "dlib-resnet-v1"
+_EMBEDDING_DIM = 128
+
+
+def models_dir() -> Path:
+    """Return the folder holding the dlib weights shipped by `face-recognition-models`."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        msg = "the PyPI package face-recognition-models is not installed"
+        raise RuntimeError(msg)
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+class DlibFaceEngine:
+    """The real face engine. Construct once (about a second: it loads ~100 MB of weights)."""
+
+    def __init__(
+        self,
+        *,
+        detect_max_side: int = 640,
+        upsample: int = 1,
+        min_detect_side: int = 320,
+        weights: Path | None = None,
+    ) -> None:
+        folder = weights or models_dir()
+        self._detector = dlib.get_frontal_face_detector()
+        self._shape68 = dlib.shape_predictor(str(folder / "shape_predictor_68_face_landmarks.dat"))
+        self._encoder = dlib.face_recognition_model_v1(
+            str(folder / "dlib_face_recognition_resnet_model_v1.dat")
+        )
+        self._detect_max_side = detect_max_side
+        self._min_detect_side = min_detect_side
+        self._upsample = upsample
+
+    @property
+    def model_version(self) -> str:
+        """dlib ResNet v1 embedding over 68-point alignment."""
+        return MODEL_VERSION
+
+    @property
+    def embedding_dim(self) -> int:
+        """128."""
+        return _EMBEDDING_DIM
+
+    def _detection_scale(self, image: RGBImage) -> float:
+        longest = int(max(image.shape[0], image.shape[1]))
+        if longest > self._detect_max_side:
+            return self._detect_max_side / longest
+        if longest < self._min_detect_side:
+            # Small inputs (an ID-card chip photo is ~100 px) are enlarged so HOG can see them.
+            return self._min_detect_side / longest
+        return 1.0
+
+    def detect(self, image: RGBImage) -> list[Face]:
+        """Return every face in `image`, largest first, in original-image coordinates."""
+        scale = self._detection_scale(image)
+        small: RGBImage = image
+        if scale != 1.0:
+            interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+            small = cv2.resize(  # type: ignore[assignment]
+                image,
+                (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                interpolation=interpolation,
+            )
+        rects, scores, _ = self._detector.run(np.ascontiguousarray(small), self._upsample, -0.2)
+        faces: list[Face] = []
+        height, width = image.shape[:2]
+        for rect, score in zip(rects, scores, strict=True):
+            box = BoundingBox(
+                left=max(0, round(rect.left() / scale)),
+                top=max(0, round(rect.top() / scale)),
+                right=min(width, round((rect.right() + 1) / scale)),
+                bottom=min(height, round((rect.bottom() + 1) / scale)),
+            )
+            if box.area == 0:
+                continue
+            shape = self._shape68(image, _to_rect(box))
+            points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+            faces.append(Face(box=box, score=float(score), landmarks=points))
+        faces.sort(key=lambda f: f.box.area, reverse=True)
+        return faces
+
+    def embed(self, image: RGBImage, face: Face) -> Embedding:
+        """Return the unit-length 128-d embedding of `face` (aligned 150×150 chip, no jitter)."""
+        shape = dlib.full_object_detection(
+            _to_rect(face.box), [dlib.point(round(x), round(y)) for x, y in face.landmarks]
+        )
+        chip = dlib.get_face_chip(image, shape, size=150, padding=0.25)
+        vector = np.asarray(self._encoder.compute_face_descriptor(chip), dtype=np.float32)
+        norm = float(np.linalg.norm(vector))
+        if norm == 0.0:
+            msg = "the embedding model returned a zero vector"
+            raise RuntimeError(msg)
+        result: Embedding = vector / norm
+        return result
+
+
+def _to_rect(box: BoundingBox) -> dlib.rectangle:
+    return dlib.rectangle(box.left, box.top, box.right - 1, box.bottom - 1)
