@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import typer
 
-from facepay.commands import face
+from facepay.commands import demo, eval_liveness, eval_pairs, face, liveness, settle
+from facepay.commands import eval as eval_commands
 
 app = typer.Typer(
     name="facepay",
@@ -14,6 +15,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(face.app, name="face")
+app.add_typer(eval_commands.app, name="eval")
+app.add_typer(liveness.app, name="liveness")
+# Single commands: each module defines a function named after the command (added when it exists).
+for module, name in ((settle, "settle"), (demo, "demo")):
+    command = getattr(module, name, None)
+    if command is not None:
+        app.command(name)(command)
+
+_ = (eval_pairs, eval_liveness)  # imported for the commands they register on `eval`
 
 
 def main() -> None:

@@ -1,0 +1,3 @@
+"""`facepay demo`: the scripted main job that `make demo` runs."""
+
+from __future__ import annotations

@@ -1,0 +1,7 @@
+"""`facepay eval pairs`: registers itself on `facepay.commands.eval.app`."""
+
+from __future__ import annotations
+
+from facepay.commands.eval import app
+
+__all__ = ["app"]
