@@ -7,6 +7,7 @@ FacepayError
 ├── Conflict              state forbids the request: idempotency clash, already resolved hold
 │   └── InsufficientFunds a bounded account would go below zero
 ├── PolicyError           the insurance policy does not cover the request
+├── Unauthorized          not authenticated: missing, bad, stale or replayed credentials
 └── Forbidden             authenticated but not allowed
 """
 
@@ -59,6 +60,12 @@ class PolicyError(FacepayError):
     """The insurance policy does not cover what was asked."""
 
     code = "policy_error"
+
+
+class Unauthorized(FacepayError):  # noqa: N818
+    """The caller could not be authenticated (signature, token or password)."""
+
+    code = "unauthorized"
 
 
 class Forbidden(FacepayError):  # noqa: N818
