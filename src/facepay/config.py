@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = ("changethis", "changeme", "change-me", "secret", "password", "example")
 
 
 class Settings(BaseSettings):
     """facepay's configuration; frozen, secrets masked in repr. Built in bootstrap only."""
 
-    model_config = SettingsConfigDict(env_prefix="FACEPAY_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a rejected secret or database URL must not be echoed into logs.
+    model_config = SettingsConfigDict(
+        env_prefix="FACEPAY_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Path("facepay-data")
     database_url: SecretStr | None = None
@@ -38,6 +45,35 @@ class Settings(BaseSettings):
     gallery_hnsw_m: int = 32
     gallery_hnsw_ef_construction: int = 80
     gallery_hnsw_ef_search: int = 128
+
+    # Security: staff tokens, terminal request signatures, refund limits (facepay.api)
+    environment: Literal["dev", "test", "production"] = "dev"
+    """Only `dev` may run without FACEPAY_JWT_SECRET (then a random per-process key is used)."""
+    jwt_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(48)))
+    """HS256 key for staff JWTs: at least 32 bytes, never a placeholder; required outside dev."""
+    staff_token_ttl_seconds: int = Field(default=900, gt=0, le=86_400)
+    token_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    """Clock skew tolerated on a staff token's exp / nbf / iat."""
+    request_max_skew_seconds: int = Field(default=300, gt=0, le=3_600)
+    """Terminal signatures: farthest a request timestamp may be from server time, either way.
+    Nonces are remembered until timestamp + this, so there is no separate nonce TTL to get wrong."""
+    cashier_refund_limit_fen: int = Field(default=50_000, ge=0)
+
+    @model_validator(mode="after")
+    def _refuse_weak_jwt_secret(self) -> Self:
+        """Refuse a missing secret outside dev and a short or placeholder secret anywhere."""
+        if "jwt_secret" not in self.model_fields_set:
+            if self.environment != "dev":
+                raise ValueError("FACEPAY_JWT_SECRET must be set outside the dev environment")
+            return self
+        secret = self.jwt_secret.get_secret_value()
+        weak = any(word in secret.lower() for word in _PLACEHOLDER_SECRETS)
+        if len(secret.encode("utf-8")) < 32 or weak or len(set(secret)) < 10:
+            raise ValueError(
+                "FACEPAY_JWT_SECRET must be >= 32 random bytes, e.g. "
+                '`python -c "import secrets; print(secrets.token_urlsafe(48))"`'
+            )
+        return self
 
     @property
     def sqlite_path(self) -> Path:
