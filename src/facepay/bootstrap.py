@@ -14,5 +14,7 @@ def load_settings() -> Settings:
 def build_face_engine(settings: Settings) -> DlibFaceEngine:
     """Load the dlib models once (about 2 s)."""
     return DlibFaceEngine(
-        detect_max_side=settings.detect_max_side, upsample=settings.detect_upsample
+        detect_max_side=settings.detect_max_side,
+        upsample=settings.detect_upsample,
+        fast_path_min_face=settings.detect_fast_path_min_face,
     )

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     # Face engine
     detect_max_side: int = 640
     detect_upsample: int = 1
+    detect_fast_path_min_face: int = 134
+    """Skip the upsampled HOG pass when a face this wide (detection pixels) is already found."""
 
     # Decisions (cosine similarity of L2-normalised dlib embeddings); see README "Evaluation".
     verify_threshold: float = 0.925
