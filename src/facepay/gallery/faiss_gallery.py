@@ -1,0 +1,207 @@
+"""`FaissGallery`: exact `IndexFlatIP` while small, HNSW once the gallery grows past a size.
+
+Template ids are strings; FAISS wants int64 labels, so `IndexIDMap` carries a label per vector
+and `_ids[label]` names its template. HNSW cannot delete in place: a removed template becomes a
+tombstone that every search excludes (an `IDSelector` inside the graph walk, and again on the
+results), and once tombstones pass a fraction of the graph it is rebuilt from the live vectors.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from facepay.gallery.checks import check_batch, check_embedding, check_embeddings, check_k
+from facepay.gallery.persistence import read_gallery_file, write_gallery_file
+from facepay.gallery.ports import Candidate, Sealer
+from facepay.shared.errors import NotFound
+from facepay.vision.types import Embedding
+
+
+class FaissGallery:
+    """A FAISS-backed gallery; see the module docstring for how removal and the switch work."""
+
+    def __init__(
+        self,
+        *,
+        dim: int,
+        model_version: str,
+        hnsw_above: int = 20_000,
+        hnsw_m: int = 32,
+        ef_construction: int = 80,
+        ef_search: int = 128,
+        rebuild_fraction: float = 0.2,
+    ) -> None:
+        self._dim, self._model_version = dim, model_version
+        self._hnsw_above, self._m = hnsw_above, hnsw_m
+        self._ef_construction, self._ef_search = ef_construction, ef_search
+        self._rebuild_fraction = rebuild_fraction
+        self._lock = threading.Lock()
+        self._ids: list[str | None] = []  # label -> template id; None once removed
+        self._label_of: dict[str, int] = {}
+        self._tombstones: set[int] = set()
+        self._index, self._params = self._empty_index(hnsw=False), None
+
+    @property
+    def model_version(self) -> str:
+        """The face model whose embeddings this gallery holds."""
+        return self._model_version
+
+    @property
+    def dim(self) -> int:
+        """The length of every embedding."""
+        return self._dim
+
+    @property
+    def uses_hnsw(self) -> bool:
+        """Whether the index is currently the approximate HNSW graph."""
+        return self._hnsw
+
+    def __len__(self) -> int:
+        return len(self._label_of)
+
+    def __contains__(self, template_id: object) -> bool:
+        return template_id in self._label_of
+
+    def add(self, template_id: str, embedding: Embedding) -> None:
+        """Enrol one template; refuses bad vectors and duplicate ids."""
+        self.add_many([template_id], check_embedding(embedding, dim=self._dim))
+
+    def add_many(self, template_ids: Sequence[str], embeddings: Embedding) -> None:
+        """Enrol a batch all or nothing, switching to HNSW when the gallery grows past the size."""
+        rows = check_embeddings(embeddings, dim=self._dim)
+        with self._lock:
+            ids = check_batch(template_ids, rows, self._label_of)
+            if not self._hnsw and len(self._label_of) + len(ids) > self._hnsw_above:
+                self._rebuild(hnsw=True)
+            labels = np.arange(len(self._ids), len(self._ids) + len(ids), dtype=np.int64)
+            self._index.add_with_ids(rows, labels)
+            self._ids.extend(ids)
+            self._label_of.update(zip(ids, labels.tolist(), strict=True))
+
+    def remove(self, template_id: str) -> None:
+        """Forget a template; it is never returned again."""
+        with self._lock:
+            label = self._label_of.pop(template_id, None)
+            if label is None:
+                raise NotFound(f"template {template_id!r} is not enrolled", code="unknown_template")
+            self._ids[label] = None
+            if not self._hnsw:
+                self._index.remove_ids(np.array([label], dtype=np.int64))
+            elif len(self._tombstones) + 1 > self._rebuild_fraction * self._index.ntotal:
+                self._tombstones.add(label)
+                self._rebuild(hnsw=len(self._label_of) > self._hnsw_above)
+            else:
+                self._tombstones.add(label)
+                self._params = self._search_params()
+
+    def search(self, embedding: Embedding, k: int) -> list[Candidate]:
+        """The up to `k` templates most similar to the probe, best first."""
+        probe = check_embedding(embedding, dim=self._dim)
+        k = check_k(k)
+        with self._lock:
+            if not self._label_of:
+                return []
+            k = min(k, len(self._label_of))
+            scores, labels = self._index.search(probe, k, params=self._params)
+            hits = zip(scores[0].tolist(), labels[0].tolist(), strict=True)
+            return [
+                Candidate(tid, score)
+                for score, label in hits
+                if label >= 0 and (tid := self._ids[label]) is not None
+            ]
+
+    def save(self, path: Path, sealer: Sealer) -> None:
+        """Write the templates sealed and, for HNSW, the sealed graph so load needs no rebuild."""
+        with self._lock:
+            labels, rows = self._live_vectors()
+            ids = [self._ids[label] or "" for label in labels.tolist()]
+            # A graph holding tombstones would put removed templates on disk: leave it out.
+            blob = (
+                faiss.serialize_index(self._index) if self._hnsw and not self._tombstones else None
+            )
+        write_gallery_file(
+            path,
+            sealer,
+            model_version=self._model_version,
+            template_ids=ids,
+            embeddings=rows,
+            index_blob=blob,
+        )
+
+    def load(self, path: Path, sealer: Sealer) -> None:
+        """Replace the contents with the verified templates of `path`."""
+        loaded = read_gallery_file(path, sealer, model_version=self._model_version, dim=self._dim)
+        index = None if loaded.index_blob is None else self._usable_graph(loaded.index_blob)
+        with self._lock:
+            self._tombstones = set()
+            if index is None:
+                self._ids, self._index = [], self._empty_index(hnsw=False)
+                self._label_of, self._hnsw = {}, False
+                self._insert_fresh(loaded.template_ids, loaded.embeddings)
+                return
+            labels = faiss.vector_to_array(index.id_map).tolist()
+            self._ids = [None] * (max(labels) + 1)
+            for label, tid in zip(labels, loaded.template_ids, strict=True):
+                self._ids[label] = tid
+            self._label_of = dict(zip(loaded.template_ids, labels, strict=True))
+            self._index, self._hnsw = index, True
+            self._params = self._search_params()
+
+    def _usable_graph(self, blob: np.ndarray) -> Any:
+        index: Any = faiss.deserialize_index(blob)
+        labels = faiss.vector_to_array(index.id_map) if hasattr(index, "id_map") else None
+        inner = faiss.downcast_index(index.index) if labels is not None else None
+        if not isinstance(inner, faiss.IndexHNSWFlat) or inner.d != self._dim:
+            return None  # written by another configuration: rebuild from the records instead
+        inner.hnsw.efSearch = self._ef_search
+        return index
+
+    def _empty_index(self, *, hnsw: bool) -> Any:
+        self._hnsw = hnsw
+        if not hnsw:
+            return faiss.IndexIDMap(faiss.IndexFlatIP(self._dim))
+        graph = faiss.IndexHNSWFlat(self._dim, self._m, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = self._ef_construction
+        graph.hnsw.efSearch = self._ef_search
+        return faiss.IndexIDMap(graph)
+
+    def _search_params(self) -> Any:
+        if not self._hnsw:
+            return None
+        # faiss's bundled stub lacks SearchParametersHNSW, which the library has had since 1.7.3.
+        params = faiss.SearchParametersHNSW(efSearch=self._ef_search)  # type: ignore[attr-defined]
+        if self._tombstones:
+            removed = np.fromiter(self._tombstones, dtype=np.int64, count=len(self._tombstones))
+            batch = faiss.IDSelectorBatch(removed)
+            params.sel = faiss.IDSelectorNot(batch)
+            params.referenced = (batch, params.sel)  # the SWIG objects must outlive the search
+        return params
+
+    def _live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        labels = faiss.vector_to_array(self._index.id_map)
+        rows = faiss.downcast_index(self._index.index).reconstruct_n(0, self._index.ntotal)
+        if self._tombstones:
+            keep = ~np.isin(labels, np.fromiter(self._tombstones, dtype=np.int64))
+            labels, rows = labels[keep], rows[keep]
+        return labels, rows
+
+    def _rebuild(self, *, hnsw: bool) -> None:
+        labels, rows = self._live_vectors()
+        ids = [self._ids[label] or "" for label in labels.tolist()]
+        self._ids, self._label_of, self._tombstones = [], {}, set()
+        self._index = self._empty_index(hnsw=hnsw)
+        self._insert_fresh(ids, rows)
+
+    def _insert_fresh(self, ids: Sequence[str], rows: np.ndarray) -> None:
+        if not self._hnsw and len(ids) > self._hnsw_above:
+            self._index = self._empty_index(hnsw=True)
+        self._index.add_with_ids(rows, np.arange(len(ids), dtype=np.int64))
+        self._ids = list(ids)
+        self._label_of = {tid: i for i, tid in enumerate(ids)}
+        self._params = self._search_params()
