@@ -1,0 +1,162 @@
+"""Role-based access: who may do what, up to which amount, and only inside their own hospital.
+
+The grant table below is the whole policy. There is deliberately no permission to read face
+templates: templates leave the database only sealed, towards the gallery, never through the API.
+Every check fails closed: an unknown permission, a missing refund amount or a foreign hospital is
+refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from facepay.shared.errors import Forbidden, InvalidInput
+
+
+class Role(StrEnum):
+    """Staff roles."""
+
+    CASHIER = "cashier"
+    PHARMACIST = "pharmacist"
+    DOCTOR = "doctor"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+
+
+class PrincipalKind(StrEnum):
+    """Who is calling: a logged-in staff member or a signed terminal (kiosk, window camera)."""
+
+    STAFF = "staff"
+    TERMINAL = "terminal"
+
+
+class Permission(StrEnum):
+    """One action the API can perform; `*.read` ones change nothing."""
+
+    BILL_READ = "bill.read"
+    BILL_CREATE = "bill.create"
+    PATIENT_READ = "patient.read"
+    PATIENT_IDENTIFY = "patient.identify"
+    PATIENT_ENROL = "patient.enrol"
+    CONSENT_RECORD = "consent.record"
+    CONSENT_WITHDRAW = "consent.withdraw"
+    PAYMENT_PRESETTLE = "payment.presettle"
+    PAYMENT_SETTLE = "payment.settle"
+    PAYMENT_REFUND = "payment.refund"
+    PRESCRIPTION_DISPENSE = "prescription.dispense"
+    AUDIT_READ = "audit.read"
+    REPORT_READ = "report.read"
+    TERMINAL_REGISTER = "terminal.register"
+    TERMINAL_REVOKE = "terminal.revoke"
+    STAFF_MANAGE = "staff.manage"
+
+    @property
+    def is_read_only(self) -> bool:
+        """True for permissions that only read."""
+        return self.value.endswith(".read")
+
+
+P = Permission
+_FRONT_DESK = frozenset({P.BILL_READ, P.PATIENT_READ, P.PATIENT_IDENTIFY})
+ROLE_GRANTS: Mapping[Role, frozenset[Permission]] = {
+    Role.CASHIER: _FRONT_DESK
+    | {P.BILL_CREATE, P.PATIENT_ENROL, P.CONSENT_RECORD, P.CONSENT_WITHDRAW}
+    | {P.PAYMENT_PRESETTLE, P.PAYMENT_SETTLE, P.PAYMENT_REFUND},
+    Role.PHARMACIST: _FRONT_DESK | {P.PRESCRIPTION_DISPENSE},
+    Role.DOCTOR: _FRONT_DESK | {P.BILL_CREATE},
+    Role.ADMIN: frozenset({P.BILL_READ, P.PATIENT_READ, P.CONSENT_WITHDRAW, P.PAYMENT_REFUND})
+    | {P.AUDIT_READ, P.REPORT_READ, P.TERMINAL_REGISTER, P.TERMINAL_REVOKE, P.STAFF_MANAGE},
+    Role.AUDITOR: frozenset({P.BILL_READ, P.PATIENT_READ, P.AUDIT_READ, P.REPORT_READ}),
+}
+# A kiosk serves the patient in front of it: identify, enrol with consent, pay. No refunds.
+TERMINAL_GRANTS = frozenset(
+    {P.BILL_READ, P.PATIENT_IDENTIFY, P.PATIENT_ENROL, P.CONSENT_RECORD}
+    | {P.PAYMENT_PRESETTLE, P.PAYMENT_SETTLE}
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller; `role` is None for terminals."""
+
+    kind: PrincipalKind
+    id: str
+    hospital_id: str
+    role: Role | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind is PrincipalKind.STAFF) != (self.role is not None):
+            raise InvalidInput(
+                "staff principals have a role, terminals do not", code="bad_principal"
+            )
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """The grant table plus per-role refund limits in fen (None: no limit beyond the grant)."""
+
+    refund_limits_fen: Mapping[Role, int | None] = field(
+        default_factory=lambda: {Role.CASHIER: 50_000, Role.ADMIN: None}
+    )
+
+    def permissions(self, principal: Principal) -> frozenset[Permission]:
+        """Everything `principal` may do."""
+        if principal.kind is PrincipalKind.TERMINAL:
+            return TERMINAL_GRANTS
+        return ROLE_GRANTS.get(principal.role, frozenset()) if principal.role else frozenset()
+
+    def require(
+        self,
+        principal: Principal,
+        permission: Permission,
+        *,
+        amount: int | None = None,
+        hospital_id: str | None = None,
+    ) -> None:
+        """Raise Forbidden unless `principal` may do `permission` (amount in fen, hospital)."""
+        if hospital_id is not None and hospital_id != principal.hospital_id:
+            raise Forbidden("that belongs to another hospital", code="cross_hospital")
+        if permission not in self.permissions(principal):
+            raise Forbidden(f"{permission.value} is not allowed", code="permission_denied")
+        if permission is Permission.PAYMENT_REFUND:
+            self._check_refund(principal, amount)
+
+    def _check_refund(self, principal: Principal, amount: int | None) -> None:
+        if amount is not None and (isinstance(amount, bool) or amount <= 0):
+            raise InvalidInput("refund amount must be a positive number of fen", code="bad_amount")
+        # A role granted refunds but missing from the limits table refunds nothing (fail closed).
+        limit = self.refund_limits_fen.get(principal.role, 0) if principal.role else 0
+        if limit is None:
+            return
+        if amount is None:
+            raise Forbidden(
+                "refund amount must be checked against the limit", code="amount_unknown"
+            )
+        if amount > limit:
+            raise Forbidden(
+                f"refunds above {limit} fen need an admin", code="refund_limit_exceeded"
+            )
+
+
+def policy_with_cashier_limit(limit_fen: int) -> AccessPolicy:
+    """The default policy with the cashier refund limit from settings."""
+    if isinstance(limit_fen, bool) or limit_fen < 0:
+        raise InvalidInput("refund limit must be >= 0 fen", code="bad_amount")
+    return AccessPolicy(refund_limits_fen={Role.CASHIER: limit_fen, Role.ADMIN: None})
+
+
+DEFAULT_POLICY = AccessPolicy()
+
+
+def require(
+    principal: Principal,
+    permission: Permission,
+    *,
+    amount: int | None = None,
+    hospital_id: str | None = None,
+    policy: AccessPolicy = DEFAULT_POLICY,
+) -> None:
+    """Raise Forbidden unless allowed, using `policy` (the default limits unless configured)."""
+    policy.require(principal, permission, amount=amount, hospital_id=hospital_id)

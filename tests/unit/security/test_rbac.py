@@ -1,0 +1,130 @@
+"""Role-based access: grants per role, the cashier refund limit and the hospital boundary."""
+
+from __future__ import annotations
+
+import pytest
+
+from facepay.api.rbac import (
+    ROLE_GRANTS,
+    TERMINAL_GRANTS,
+    AccessPolicy,
+    Permission,
+    Principal,
+    PrincipalKind,
+    Role,
+    policy_with_cashier_limit,
+    require,
+)
+from facepay.shared.errors import Forbidden, InvalidInput
+
+A, B = "hos_a", "hos_b"
+
+
+def staff(role: Role, hospital: str = A) -> Principal:
+    return Principal(kind=PrincipalKind.STAFF, id=f"stf_{role}", hospital_id=hospital, role=role)
+
+
+KIOSK = Principal(kind=PrincipalKind.TERMINAL, id="ter_1", hospital_id=A)
+
+
+def denied(code: str, principal: Principal, permission: Permission, **kwargs) -> None:
+    with pytest.raises(Forbidden) as err:
+        require(principal, permission, **kwargs)
+    assert err.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("principal", "permission"),
+    [
+        (staff(Role.CASHIER), Permission.PAYMENT_SETTLE),
+        (staff(Role.CASHIER), Permission.PATIENT_ENROL),
+        (staff(Role.PHARMACIST), Permission.PRESCRIPTION_DISPENSE),
+        (staff(Role.DOCTOR), Permission.PATIENT_READ),
+        (staff(Role.ADMIN), Permission.TERMINAL_REGISTER),
+        (staff(Role.ADMIN), Permission.STAFF_MANAGE),
+        (staff(Role.AUDITOR), Permission.AUDIT_READ),
+        (KIOSK, Permission.PAYMENT_SETTLE),
+        (KIOSK, Permission.PATIENT_IDENTIFY),
+    ],
+)
+def test_granted_actions_pass(principal: Principal, permission: Permission) -> None:
+    require(principal, permission, hospital_id=A)
+    require(principal, permission)  # no object: the caller filters by its own hospital
+
+
+@pytest.mark.parametrize(
+    ("principal", "permission"),
+    [
+        (staff(Role.CASHIER), Permission.STAFF_MANAGE),
+        (staff(Role.CASHIER), Permission.AUDIT_READ),
+        (staff(Role.PHARMACIST), Permission.PAYMENT_REFUND),
+        (staff(Role.DOCTOR), Permission.PAYMENT_SETTLE),
+        (staff(Role.ADMIN), Permission.PAYMENT_SETTLE),
+        (staff(Role.AUDITOR), Permission.PAYMENT_REFUND),
+        (KIOSK, Permission.PAYMENT_REFUND),  # kiosk calls admin refund
+        (KIOSK, Permission.TERMINAL_REGISTER),
+        (KIOSK, Permission.AUDIT_READ),
+    ],
+)
+def test_ungranted_actions_are_denied(principal: Principal, permission: Permission) -> None:
+    denied("permission_denied", principal, permission, amount=100)
+
+
+def test_auditor_only_reads() -> None:
+    granted = ROLE_GRANTS[Role.AUDITOR]
+    assert granted
+    assert all(p.is_read_only for p in granted)
+    for permission in Permission:
+        if not permission.is_read_only:
+            denied("permission_denied", staff(Role.AUDITOR), permission)
+
+
+def test_no_one_can_read_templates() -> None:
+    assert not [p for p in Permission if "template" in p.value]
+    everything = set(TERMINAL_GRANTS).union(*ROLE_GRANTS.values())
+    assert everything <= set(Permission)
+
+
+@pytest.mark.parametrize("principal", [staff(role) for role in Role] + [KIOSK])
+@pytest.mark.parametrize("permission", list(Permission))
+def test_hospital_boundary_holds_for_everyone(principal: Principal, permission: Permission) -> None:
+    denied("cross_hospital", principal, permission, hospital_id=B, amount=1)
+
+
+def test_cashier_refund_limit() -> None:
+    cashier = staff(Role.CASHIER)
+    require(cashier, Permission.PAYMENT_REFUND, amount=50_000, hospital_id=A)
+    denied("refund_limit_exceeded", cashier, Permission.PAYMENT_REFUND, amount=50_001)
+    denied("amount_unknown", cashier, Permission.PAYMENT_REFUND)
+    require(staff(Role.ADMIN), Permission.PAYMENT_REFUND, amount=10_000_000)
+    require(staff(Role.ADMIN), Permission.PAYMENT_REFUND)
+
+
+@pytest.mark.parametrize("amount", [0, -1, True])
+def test_refund_amount_must_be_positive(amount: int) -> None:
+    with pytest.raises(InvalidInput):
+        require(staff(Role.CASHIER), Permission.PAYMENT_REFUND, amount=amount)
+
+
+def test_refund_limit_is_configurable() -> None:
+    policy = policy_with_cashier_limit(1_000)
+    cashier = staff(Role.CASHIER)
+    require(cashier, Permission.PAYMENT_REFUND, amount=1_000, policy=policy)
+    with pytest.raises(Forbidden):
+        require(cashier, Permission.PAYMENT_REFUND, amount=1_001, policy=policy)
+    with pytest.raises(InvalidInput):
+        policy_with_cashier_limit(-1)
+
+
+def test_role_with_refund_grant_but_no_limit_entry_refunds_nothing() -> None:
+    policy = AccessPolicy(refund_limits_fen={Role.ADMIN: None})
+    with pytest.raises(Forbidden) as err:
+        policy.require(staff(Role.CASHIER), Permission.PAYMENT_REFUND, amount=1)
+    assert err.value.code == "refund_limit_exceeded"
+
+
+def test_principal_shape_is_checked() -> None:
+    with pytest.raises(InvalidInput):
+        Principal(kind=PrincipalKind.STAFF, id="stf_1", hospital_id=A)
+    with pytest.raises(InvalidInput):
+        Principal(kind=PrincipalKind.TERMINAL, id="ter_1", hospital_id=A, role=Role.ADMIN)
