@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from facepay.adapters.crypto import TemplateSealer
 from facepay.config import Settings
+from facepay.gallery.faiss_gallery import FaissGallery
+from facepay.gallery.memory import InMemoryGallery
+from facepay.gallery.ports import Gallery
+from facepay.shared.errors import InvalidInput
 from facepay.vision.dlib_engine import DlibFaceEngine
 
 
@@ -17,4 +22,28 @@ def build_face_engine(settings: Settings) -> DlibFaceEngine:
         detect_max_side=settings.detect_max_side,
         upsample=settings.detect_upsample,
         fast_path_min_face=settings.detect_fast_path_min_face,
+    )
+
+
+def build_template_sealer(settings: Settings) -> TemplateSealer:
+    """The AES-256-GCM template sealer; makes the 0600 key file on first run."""
+    return TemplateSealer.from_key_file(settings.resolved_template_key_file())
+
+
+def build_gallery(settings: Settings, *, dim: int, model_version: str) -> Gallery:
+    """An empty gallery of the configured backend (`faiss` or `memory`) for one face model."""
+    if settings.gallery_backend == "memory":
+        return InMemoryGallery(dim=dim, model_version=model_version)
+    if settings.gallery_backend == "faiss":
+        return FaissGallery(
+            dim=dim,
+            model_version=model_version,
+            hnsw_above=settings.gallery_hnsw_above,
+            hnsw_m=settings.gallery_hnsw_m,
+            ef_construction=settings.gallery_hnsw_ef_construction,
+            ef_search=settings.gallery_hnsw_ef_search,
+        )
+    raise InvalidInput(
+        f"unknown gallery backend {settings.gallery_backend!r}; use 'faiss' or 'memory'",
+        code="bad_setting",
     )
