@@ -55,9 +55,12 @@ def read_document(path_or_text: str | Path) -> object:
     except ValueError:
         pass  # not JSON: YAML (a superset for our purposes) gets the chance to say why
     try:
-        return yaml.safe_load(text)
+        document = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise InvalidInput(f"not valid JSON or YAML: {error}") from None
+    if isinstance(document, str) and "\n" not in text:
+        raise InvalidInput(f"no such file, and not a JSON/YAML document: {text!r}")
+    return document
 
 
 def _validate(schema: type[_Schema], obj: object, what: str) -> _Schema:
@@ -72,6 +75,9 @@ def _validate(schema: type[_Schema], obj: object, what: str) -> _Schema:
         for item in error.errors(include_url=False):
             where = ".".join(str(part) for part in item["loc"]) or "(document)"
             message = str(item["msg"]).removeprefix("Value error, ")
+            given = item.get("input")
+            if item["type"] != "value_error" and isinstance(given, int | float | str | None):
+                message += f" (got {given!r:.40})"
             problems.append(f"{where}: {message}")
         raise InvalidInput(f"invalid {what}: " + "; ".join(problems)) from None
 
