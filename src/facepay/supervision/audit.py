@@ -100,7 +100,7 @@ def chain_entry(
 ) -> AuditEntry:
     """Build the entry that follows `prev`, after checking that details carry no biometric data."""
     for label, name in (("actor", actor), ("action", action), ("subject", subject)):
-        if not _NAME.match(name):
+        if not _NAME.fullmatch(name):
             raise InvalidInput(f"{label} must be 1-200 id characters", code="bad_audit_entry")
     check_safe_details({"actor": actor, "action": action, "subject": subject})
     check_safe_details(details)
@@ -173,7 +173,9 @@ def verify_chain(
         expected = last.seq + 1
         if entry.seq != expected:
             return bad(expected, "bad_seq", f"expected seq {expected}, found {entry.seq}")
-        if not _HEX64.match(entry.hash) or not hmac.compare_digest(entry.hash, entry_hash(entry)):
+        if not _HEX64.fullmatch(entry.hash) or not hmac.compare_digest(
+            entry.hash, entry_hash(entry)
+        ):
             return bad(entry.seq, "hash_mismatch", f"entry {entry.seq} was altered")
         if entry.prev_hash != last.hash:
             return bad(entry.seq, "broken_link", f"entry {entry.seq} does not follow {last.seq}")

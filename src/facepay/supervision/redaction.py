@@ -17,8 +17,8 @@ _ID_NUMBER = re.compile(r"^(\d{6})(\d{5}|\d{8})(\d{3}[\dXx])$")
 # An 18-character resident ID (17 digits + digit/X) or an old 15-digit one, not inside a longer run.
 _UNMASKED_ID = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
 _PHONE = re.compile(r"^(\d{3})(\d{4})(\d{4})$")
-_BLOB = re.compile(r"^[A-Za-z0-9+/=_\-]{128,}$")
-_DATA_URI = re.compile(r"^\s*data:", re.IGNORECASE)
+_BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{128,}")
+_DATA_URI = re.compile(r"data:[\w.+\-]+/[\w.+\-]+;base64,", re.IGNORECASE)
 _FORBIDDEN_KEY_TAILS = frozenset(
     {
         "image",
@@ -47,7 +47,7 @@ MAX_INT = 10**14
 
 def mask_id_number(id_number: str) -> str:
     """Return `110101********4518` for `110101199003074518`: region code and last four kept."""
-    match = _ID_NUMBER.match(id_number.strip())
+    match = _ID_NUMBER.fullmatch(id_number.strip())
     if match is None:
         # The value itself is never echoed: it may be a real, slightly mistyped ID number.
         raise InvalidInput("not a 15- or 18-character resident ID number", code="bad_id_number")
@@ -57,7 +57,7 @@ def mask_id_number(id_number: str) -> str:
 
 def mask_phone(phone: str) -> str:
     """Return `138****5678` for a Chinese mobile number `13812345678`."""
-    match = _PHONE.match(phone.strip())
+    match = _PHONE.fullmatch(phone.strip())
     if match is None:
         raise InvalidInput("not an 11-digit mobile number", code="bad_phone")
     head, _, tail = match.groups()
@@ -118,7 +118,7 @@ def _check_list(value: list[object] | tuple[object, ...], *, path: str, depth: i
 def _check_string(value: str, *, path: str) -> None:
     if len(value) > MAX_STRING:
         raise InvalidInput(f"{path}: string longer than {MAX_STRING}", code="unsafe_details")
-    if _BLOB.match(value) or _DATA_URI.match(value):
+    if _BLOB.search(value) or _DATA_URI.search(value):
         raise InvalidInput(f"{path}: looks like encoded binary data", code="unsafe_details")
     if _UNMASKED_ID.search(value):
         message = f"{path}: unmasked ID number; use mask_id_number"

@@ -194,6 +194,8 @@ def test_record_rejects_unsafe_details_and_changes_nothing() -> None:
         log.record(actor="stf_1", action="patient.enrolled", subject="110101199003074518")
     with pytest.raises(InvalidInput):
         log.record(actor="", action="patient.enrolled", subject="pat_1")
+    with pytest.raises(InvalidInput):
+        log.record(actor="stf_1\n", action="patient.enrolled", subject="pat_1")
     assert log.head() == head
 
 

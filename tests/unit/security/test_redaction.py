@@ -60,6 +60,8 @@ def test_plain_details_pass() -> None:
         {"b64": base64.b64encode(secrets.token_bytes(300)).decode()},
         {"hex": secrets.token_hex(100)},
         {"uri": "data:image/jpeg;base64,/9j/4AAQ"},
+        {"uri": "see <img src='DATA:image/png;base64,iVBO'>"},
+        {"b64": "prefix " + base64.b64encode(secrets.token_bytes(120)).decode() + "\n"},
         {"who": "patient 110101199003074518 enrolled"},
         {"who": "11010119900307451X"},
         {"old": "110101900307451"},
