@@ -62,6 +62,12 @@ class FaissGallery:
         """Whether the index is currently the approximate HNSW graph."""
         return self._hnsw
 
+    def set_ef_search(self, ef_search: int) -> None:
+        """Trade HNSW speed for recall at run time (the bench tunes the default with this)."""
+        with self._lock:
+            self._ef_search = ef_search
+            self._params = self._search_params()
+
     def __len__(self) -> int:
         return len(self._label_of)
 
@@ -137,7 +143,8 @@ class FaissGallery:
     def load(self, path: Path, sealer: Sealer) -> None:
         """Replace the contents with the verified templates of `path`."""
         loaded = read_gallery_file(path, sealer, model_version=self._model_version, dim=self._dim)
-        index = None if loaded.index_blob is None else self._usable_graph(loaded.index_blob)
+        blob, count = loaded.index_blob, len(loaded.template_ids)
+        index = None if blob is None else self._usable_graph(blob, count)
         with self._lock:
             self._tombstones = set()
             if index is None:
@@ -153,12 +160,15 @@ class FaissGallery:
             self._index, self._hnsw = index, True
             self._params = self._search_params()
 
-    def _usable_graph(self, blob: np.ndarray) -> Any:
+    def _usable_graph(self, blob: np.ndarray, count: int) -> Any:
         index: Any = faiss.deserialize_index(blob)
-        labels = faiss.vector_to_array(index.id_map) if hasattr(index, "id_map") else None
-        inner = faiss.downcast_index(index.index) if labels is not None else None
-        if not isinstance(inner, faiss.IndexHNSWFlat) or inner.d != self._dim:
-            return None  # written by another configuration: rebuild from the records instead
+        inner = faiss.downcast_index(index.index) if hasattr(index, "id_map") else None
+        if (
+            not isinstance(inner, faiss.IndexHNSWFlat)
+            or inner.d != self._dim
+            or not 0 < index.ntotal == count
+        ):
+            return None  # not a graph this gallery can use: rebuild from the records instead
         inner.hnsw.efSearch = self._ef_search
         return index
 
