@@ -1,0 +1,155 @@
+"""Settlement records and yearly accumulators on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from facepay.adapters.db.ledger_repository import utc
+from facepay.adapters.db.tables import ACCUMULATOR_FIELDS, accumulators, settlements
+from facepay.insurance.model import Accumulators, ExplanationStep, Settlement
+from facepay.services.ports import SettlementRecord, SettlementStatus
+
+_AMOUNTS = (
+    "medfee_sumamt",
+    "fund_pay_sumamt",
+    "hifp_pay",
+    "hifmi_pay",
+    "maf_pay",
+    "psn_part_amt",
+    "acct_pay",
+    "psn_cash_pay",
+)
+
+
+def settlement_document(settlement: Settlement) -> str:
+    """The whole settlement as JSON (explanation and accumulators included)."""
+    return json.dumps(asdict(settlement), default=str, ensure_ascii=False, sort_keys=True)
+
+
+def settlement_from_document(text: str) -> Settlement:
+    """Rebuild a settlement from `settlement_document`."""
+    raw: dict[str, Any] = json.loads(text)
+    values: dict[str, Any] = {}
+    for field in fields(Settlement):
+        value = raw[field.name]
+        if field.name == "service_date":
+            value = date.fromisoformat(value)
+        elif field.name in ("accumulators_after", "deltas"):
+            value = Accumulators(**value)
+        elif field.name == "explanation":
+            value = tuple(ExplanationStep(**step) for step in value)
+        values[field.name] = value
+    return Settlement(**values)
+
+
+def _record(row: RowMapping) -> SettlementRecord:
+    status: SettlementStatus = "reversed" if row["status"] == "reversed" else "settled"
+    return SettlementRecord(
+        id=row["id"],
+        idempotency_key=row["idempotency_key"],
+        fingerprint=row["fingerprint"],
+        person_id=row["person_id"],
+        settlement=settlement_from_document(row["document"]),
+        posting_key=row["posting_key"],
+        status=status,
+        created_at=utc(row["created_at"]),
+        reversal_key=row["reversal_key"],
+        reversed_at=utc(row["reversed_at"]) if row["reversed_at"] is not None else None,
+    )
+
+
+class SqlAlchemySettlementRepository:
+    """Settlements on one open connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def add(self, record: SettlementRecord) -> None:
+        """Insert a settlement."""
+        s = record.settlement
+        self._conn.execute(
+            insert(settlements).values(
+                id=record.id,
+                idempotency_key=record.idempotency_key,
+                fingerprint=record.fingerprint,
+                person_id=record.person_id,
+                year=s.deltas.year,
+                policy_id=s.policy_id,
+                visit_type=s.visit_type,
+                service_date=s.service_date,
+                document=settlement_document(s),
+                posting_key=record.posting_key,
+                status=record.status,
+                created_at=record.created_at,
+                **{name: getattr(s, name) for name in _AMOUNTS},
+            )
+        )
+
+    def get(self, settlement_id: str) -> SettlementRecord | None:
+        """By id."""
+        return self._one(settlements.c.id == settlement_id)
+
+    def by_key(self, idempotency_key: str) -> SettlementRecord | None:
+        """By idempotency key."""
+        return self._one(settlements.c.idempotency_key == idempotency_key)
+
+    def by_reversal_key(self, reversal_key: str) -> SettlementRecord | None:
+        """By the key of its reversal."""
+        return self._one(settlements.c.reversal_key == reversal_key)
+
+    def mark_reversed(self, settlement_id: str, *, reversal_key: str, at: datetime) -> None:
+        """Set the status; the settlement's amounts never change."""
+        self._conn.execute(
+            update(settlements)
+            .where(settlements.c.id == settlement_id)
+            .values(status="reversed", reversal_key=reversal_key, reversed_at=at)
+        )
+
+    def _one(self, condition: Any) -> SettlementRecord | None:
+        row = self._conn.execute(select(settlements).where(condition)).mappings().first()
+        return _record(row) if row is not None else None
+
+
+class SqlAlchemyAccumulatorRepository:
+    """Accumulator rows on one open connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def lock(self, person_id: str, year: int) -> Accumulators:
+        """Create the row if missing (without racing), then SELECT ... FOR UPDATE it."""
+        dialect = self._conn.dialect.name
+        module = postgresql if dialect == "postgresql" else sqlite
+        values = {"person_id": person_id, "year": year, **dict.fromkeys(ACCUMULATOR_FIELDS, 0)}
+        self._conn.execute(
+            module.insert(accumulators)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["person_id", "year"])
+        )
+        row = (
+            self._conn.execute(
+                select(accumulators)
+                .where(accumulators.c.person_id == person_id, accumulators.c.year == year)
+                .with_for_update()
+            )
+            .mappings()
+            .one()
+        )
+        return Accumulators(year=year, **{name: row[name] for name in ACCUMULATOR_FIELDS})
+
+    def save(self, person_id: str, accumulators_: Accumulators) -> None:
+        """Overwrite the locked row."""
+        self._conn.execute(
+            update(accumulators)
+            .where(
+                accumulators.c.person_id == person_id,
+                accumulators.c.year == accumulators_.year,
+            )
+            .values(accumulators_.amounts())
+        )

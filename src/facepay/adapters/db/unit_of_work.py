@@ -1,0 +1,107 @@
+"""`SqlAlchemyUnitOfWork`: one connection, one transaction, the repositories that share it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine, RootTransaction
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from facepay.adapters.db.engine import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
+from facepay.adapters.db.ledger_repository import SqlAlchemyLedgerRepository
+from facepay.adapters.db.settlement_repository import (
+    SqlAlchemyAccumulatorRepository,
+    SqlAlchemySettlementRepository,
+)
+from facepay.services.ports import StorageBusy
+
+# PostgreSQL SQLSTATEs that mean "try again": serialization failure, deadlock, lock timeout,
+# statement timeout.
+_RETRYABLE = {"40001", "40P01", "55P03", "57014"}
+
+
+class SqlAlchemyUnitOfWork:
+    """`with uow: ...; uow.commit()` - anything not committed is rolled back on exit.
+
+    `lock_timeout_ms` bounds how long a statement waits for a lock (PostgreSQL lock_timeout,
+    SQLite busy_timeout); when it runs out the unit of work raises `StorageBusy`.
+    """
+
+    ledger: SqlAlchemyLedgerRepository
+    settlements: SqlAlchemySettlementRepository
+    accumulators: SqlAlchemyAccumulatorRepository
+
+    def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
+        self._engine = engine
+        self._lock_timeout_ms = lock_timeout_ms
+        self._connection: Connection | None = None
+        self._transaction: RootTransaction | None = None
+
+    def __enter__(self) -> Self:
+        connection = self._engine.connect()
+        try:
+            if self._lock_timeout_ms is not None and is_sqlite(self._engine):
+                # Must be set before BEGIN IMMEDIATE, which is where SQLite waits.
+                raw = connection.connection.driver_connection
+                assert raw is not None
+                raw.execute(f"PRAGMA busy_timeout={int(self._lock_timeout_ms)}")
+            self._transaction = connection.begin()
+            if self._lock_timeout_ms is not None and not is_sqlite(self._engine):
+                connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(self._lock_timeout_ms)}")
+        except DBAPIError as error:
+            self._close(connection)
+            raise _translated(error) from error
+        self._connection = connection
+        self.ledger = SqlAlchemyLedgerRepository(connection)
+        self.settlements = SqlAlchemySettlementRepository(connection)
+        self.accumulators = SqlAlchemyAccumulatorRepository(connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            if self._transaction is not None and self._transaction.is_active:
+                self._transaction.rollback()
+        finally:
+            self._close(connection)
+        if isinstance(exc, DBAPIError) and (translated := _translated(exc)) is not exc:
+            raise translated from exc
+
+    def commit(self) -> None:
+        """Commit the transaction."""
+        assert self._transaction is not None
+        try:
+            self._transaction.commit()
+        except DBAPIError as error:
+            raise _translated(error) from error
+
+    def rollback(self) -> None:
+        """Roll the transaction back."""
+        assert self._transaction is not None
+        self._transaction.rollback()
+
+    def _close(self, connection: Connection) -> None:
+        if self._lock_timeout_ms is not None and is_sqlite(self._engine):
+            raw = connection.connection.driver_connection
+            if raw is not None:
+                raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        connection.close()
+
+
+def _translated(error: DBAPIError) -> Exception:
+    """StorageBusy for waits that ran out and races lost on a unique key; other errors as is."""
+    code = getattr(error.orig, "sqlstate", None)
+    text = str(error.orig).lower()
+    if code in _RETRYABLE or (isinstance(error, OperationalError) and "database is locked" in text):
+        return StorageBusy("the database is busy; retry with the same idempotency key")
+    if isinstance(error, IntegrityError) and (code == "23505" or "unique constraint" in text):
+        return StorageBusy("a concurrent request with the same key won; retry to replay it")
+    return error

