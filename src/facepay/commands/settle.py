@@ -60,11 +60,16 @@ def settle(
         list[Path],
         typer.Option(
             "--policy",
+            metavar="FILE",
             help="Policy YAML/JSON; repeat for several versions (the one in force is used).",
         ),
     ],
-    bill: Annotated[Path, typer.Option("--bill", help="Bill JSON (INSURANCE.md §3).")],
-    person: Annotated[Path, typer.Option("--person", help="Person JSON with accumulators.")],
+    bill: Annotated[
+        Path, typer.Option("--bill", metavar="FILE", help="Bill JSON (INSURANCE.md §3).")
+    ],
+    person: Annotated[
+        Path, typer.Option("--person", metavar="FILE", help="Person JSON with accumulators.")
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the settlement as JSON.")] = False,
 ) -> None:
     """Split a bill into insurance fund, personal account and cash by a policy."""

@@ -102,11 +102,14 @@ def critical_illness(
         steps.add(
             "critical_illness",
             0,
-            f"Critical-illness insurance (大病保险) starts once your in-scope costs this year pass "
-            f"{yuan(layer.threshold)}; with this bill they reach {yuan(acc.burden + burden)}.",
+            f"Critical-illness insurance (大病保险) starts once your own in-scope costs this year "
+            f"(after the pooled fund) pass {yuan(layer.threshold)}; with this bill they reach "
+            f"{yuan(acc.burden + burden)}.",
         )
         return 0
-    steps.bands("critical_illness_band", shares, of_what="this year's in-scope costs", payer="it")
+    steps.bands(
+        "critical_illness_band", shares, of_what="your own in-scope costs this year", payer="it"
+    )
     banded = sum(share.paid for share in shares)
     left = max(0, layer.annual_cap - acc.critical_illness_paid)
     if banded > left:
