@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy import Engine
+
 from facepay.adapters.crypto import TemplateSealer
+from facepay.adapters.db.engine import database_engine
+from facepay.adapters.db.migrate import upgrade
+from facepay.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from facepay.config import Settings
 from facepay.gallery.faiss_gallery import FaissGallery
 from facepay.gallery.memory import InMemoryGallery
@@ -47,3 +54,20 @@ def build_gallery(settings: Settings, *, dim: int, model_version: str) -> Galler
         f"unknown gallery backend {settings.gallery_backend!r}; use 'faiss' or 'memory'",
         code="bad_setting",
     )
+
+
+def build_engine(settings: Settings) -> Engine:
+    """The database engine (embedded SQLite file unless a URL is set), migrated if so configured."""
+    url = settings.resolved_database_url()
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = database_engine(url, pool_size=settings.database_pool_size)
+    if settings.database_migrate_on_start:
+        upgrade(engine)
+    return engine
+
+
+def build_unit_of_work(settings: Settings, engine: Engine) -> Callable[[], SqlAlchemyUnitOfWork]:
+    """A factory of units of work on `engine` (one per use-case call)."""
+    timeout = settings.database_lock_timeout_ms
+    return lambda: SqlAlchemyUnitOfWork(engine, lock_timeout_ms=timeout)

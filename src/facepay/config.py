@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     data_dir: Path = Path("facepay-data")
     database_url: SecretStr | None = None
     """SQLAlchemy URL; None means the embedded SQLite file `<data_dir>/facepay.sqlite`."""
+    database_pool_size: int = 10
+    """Connections kept per process (PostgreSQL; SQLite serialises writers anyway)."""
+    database_lock_timeout_ms: int | None = 5_000
+    """How long a payment waits for a locked account before failing with `storage_busy`."""
+    database_migrate_on_start: bool = True
+    """Apply pending Alembic migrations when the engine is built."""
 
     template_key_file: Path | None = None
     """AES-256 key sealing templates; None: `<data_dir>/template.key`, made on first run."""

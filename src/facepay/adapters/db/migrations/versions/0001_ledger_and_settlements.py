@@ -48,15 +48,15 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "debits_posted >= 0 AND credits_posted >= 0 AND debits_pending >= 0"
             " AND credits_pending >= 0",
-            name="ck_accounts_totals_not_negative",
+            name="totals_not_negative",
         ),
         sa.CheckConstraint(
             "(flags & 1) = 0 OR debits_posted + debits_pending <= credits_posted",
-            name="ck_accounts_debits_within_credits",
+            name="debits_within_credits",
         ),
         sa.CheckConstraint(
             "(flags & 2) = 0 OR credits_posted + credits_pending <= debits_posted",
-            name="ck_accounts_credits_within_debits",
+            name="credits_within_debits",
         ),
         sa.UniqueConstraint("kind", "owner", name="uq_accounts_kind"),
     )
@@ -80,10 +80,8 @@ def upgrade() -> None:
         sa.Column("pending_id", sa.String(40), sa.ForeignKey("transfers.id")),
         sa.Column("expires_at", sa.DateTime(timezone=True)),
         sa.Column("reverses_id", sa.String(40), sa.ForeignKey("transfers.id")),
-        sa.CheckConstraint("amount > 0", name="ck_transfers_amount_positive"),
-        sa.CheckConstraint(
-            "debit_account_id <> credit_account_id", name="ck_transfers_two_accounts"
-        ),
+        sa.CheckConstraint("amount > 0", name="amount_positive"),
+        sa.CheckConstraint("debit_account_id <> credit_account_id", name="two_accounts"),
         sa.UniqueConstraint("pending_id", name="uq_transfers_pending_id"),
         sa.UniqueConstraint("reverses_id", name="uq_transfers_reverses_id"),
         sa.UniqueConstraint("request_key", "batch_index", name="uq_transfers_request_key"),
@@ -118,12 +116,8 @@ def upgrade() -> None:
         sa.Column("reversal_key", KEY),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("reversed_at", sa.DateTime(timezone=True)),
-        sa.CheckConstraint(
-            "medfee_sumamt = fund_pay_sumamt + psn_part_amt", name="ck_settlements_sum_identity"
-        ),
-        sa.CheckConstraint(
-            "psn_part_amt = acct_pay + psn_cash_pay", name="ck_settlements_person_identity"
-        ),
+        sa.CheckConstraint("medfee_sumamt = fund_pay_sumamt + psn_part_amt", name="sum_identity"),
+        sa.CheckConstraint("psn_part_amt = acct_pay + psn_cash_pay", name="person_identity"),
         sa.UniqueConstraint("idempotency_key", name="uq_settlements_idempotency_key"),
         sa.UniqueConstraint("reversal_key", name="uq_settlements_reversal_key"),
     )
