@@ -132,6 +132,7 @@ def bench_size(n: int, args: argparse.Namespace, table: Table) -> None:
     )
     truth_ids = [f"t{i:07d}" for i in truth.tolist()]
 
+    kept = args.keep / f"gallery-{n}.bin" if args.keep else None
     before = rss_bytes()
     gallery = FaissGallery(
         dim=DIM,
@@ -140,7 +141,12 @@ def bench_size(n: int, args: argparse.Namespace, table: Table) -> None:
         hnsw_m=args.m,
         ef_construction=args.ef_construction,
     )
-    seconds = build(people, gallery, f"HNSW build {n:,}")
+    if kept is not None and kept.exists():
+        t0 = time.perf_counter()
+        gallery.load(kept, TemplateSealer.from_key_file(args.keep / "bench.key"))
+        seconds, how = time.perf_counter() - t0, "loaded "
+    else:
+        seconds, how = build(people, gallery, f"HNSW build {n:,}"), ""
     grown = (rss_bytes() - before) / 2**20
     assert gallery.uses_hnsw
 
@@ -150,7 +156,7 @@ def bench_size(n: int, args: argparse.Namespace, table: Table) -> None:
         recall = np.mean([a == b for a, b in zip(top, truth_ids, strict=True)])
         table.add_row(
             f"{n:,}",
-            f"HNSW M={args.m} efC={args.ef_construction} efS={ef}",
+            f"{how}HNSW M={args.m} efC={args.ef_construction} efS={ef}",
             f"{seconds:.1f}",
             f"{grown:,.0f}",
             *timings(times, cpu),
@@ -158,9 +164,8 @@ def bench_size(n: int, args: argparse.Namespace, table: Table) -> None:
         )
         console.print(f"  efSearch={ef}: p99 {np.percentile(times, 99):.3f} ms, recall {recall}")
 
-    if args.persist:
-        gallery.set_ef_search(args.ef_search[-1])
-        persist(gallery, n, table)
+    if args.persist and not how:
+        persist(gallery, n, table, kept)
     del gallery
 
     flat = FaissGallery(dim=DIM, model_version=MODEL, hnsw_above=n + 1)
@@ -185,11 +190,11 @@ def timings(wall: np.ndarray, cpu: np.ndarray) -> list[str]:
     return [f"{np.percentile(v, p):.3f}" for v in (wall, cpu) for p in (50, 99)]
 
 
-def persist(gallery: FaissGallery, n: int, table: Table) -> None:
-    """Save and load the sealed gallery file (graph included) in a temporary folder."""
-    sealer = TemplateSealer(os.urandom(32))
+def persist(gallery: FaissGallery, n: int, table: Table, kept: Path | None) -> None:
+    """Save and load the sealed gallery file (graph included); keep it if asked to."""
     with tempfile.TemporaryDirectory(prefix="facepay-bench-") as folder:
-        path = Path(folder) / "gallery.bin"
+        path = kept or Path(folder) / "gallery.bin"
+        sealer = TemplateSealer.from_key_file(path.parent / "bench.key")
         t0 = time.perf_counter()
         gallery.save(path, sealer)
         saved = time.perf_counter() - t0
@@ -218,6 +223,12 @@ def main() -> None:
         "--ef-search", default="32,64,128,256", help="comma-separated efSearch values to measure"
     )
     parser.add_argument("--no-persist", dest="persist", action="store_false")
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="folder (outside the repository) to keep the sealed galleries in; a later run with "
+        "the same folder loads them instead of building again",
+    )
     args = parser.parse_args()
     args.ef_search = [int(v) for v in args.ef_search.split(",")]
 

@@ -22,6 +22,9 @@ from facepay.gallery.ports import Candidate, Sealer
 from facepay.shared.errors import NotFound
 from facepay.vision.types import Embedding
 
+_BUILD_THREADS = faiss.omp_get_max_threads()
+"""OpenMP threads for adding vectors (HNSW insertion parallelises well)."""
+
 
 class FaissGallery:
     """A FAISS-backed gallery; see the module docstring for how removal and the switch work."""
@@ -86,6 +89,7 @@ class FaissGallery:
             if not self._hnsw and len(self._label_of) + len(ids) > self._hnsw_above:
                 self._rebuild(hnsw=True)
             labels = np.arange(len(self._ids), len(self._ids) + len(ids), dtype=np.int64)
+            faiss.omp_set_num_threads(_BUILD_THREADS)
             self._index.add_with_ids(rows, labels)
             self._ids.extend(ids)
             self._label_of.update(zip(ids, labels.tolist(), strict=True))
@@ -114,6 +118,10 @@ class FaissGallery:
             if not self._label_of:
                 return []
             k = min(k, len(self._label_of))
+            # One probe gains nothing from threads, and on a busy machine each OpenMP barrier
+            # costs milliseconds (bench: p50 8 ms with 2 threads, 0.15 ms with 1). The setting
+            # belongs to the calling thread only.
+            faiss.omp_set_num_threads(1)
             scores, labels = self._index.search(probe, k, params=self._params)
             hits = zip(scores[0].tolist(), labels[0].tolist(), strict=True)
             return [
@@ -211,6 +219,7 @@ class FaissGallery:
     def _insert_fresh(self, ids: Sequence[str], rows: np.ndarray) -> None:
         if not self._hnsw and len(ids) > self._hnsw_above:
             self._index = self._empty_index(hnsw=True)
+        faiss.omp_set_num_threads(_BUILD_THREADS)
         self._index.add_with_ids(rows, np.arange(len(ids), dtype=np.int64))
         self._ids = list(ids)
         self._label_of = {tid: i for i, tid in enumerate(ids)}
