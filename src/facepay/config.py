@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     identify_margin: float = 0.02
     identify_ambiguity_band: float = 0.01
 
+    # Liveness (presentation-attack detection); see README "Liveness".
+    liveness_identity_threshold: float = 0.92
+    """Cosine between a capture's first and last face below which it is a face swap."""
+    liveness_challenge_ttl_seconds: float = 30.0
+    liveness_pad_model: Path | None = None
+    """Optional ONNX passive PAD model (needs onnxruntime, not a dependency)."""
+
     # Gallery
     gallery_backend: str = "faiss"
     """`faiss` (default) or `memory`."""

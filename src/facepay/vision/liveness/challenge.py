@@ -1,0 +1,154 @@
+"""Active challenges: a random sequence of actions with time windows, answered once.
+
+The server draws 2–3 actions: always one that deforms the face (blink or open the mouth — a
+photo or a rigid mask cannot) and one head movement (turn or nod — it gives the 3D parallax that
+the rigid-plane check needs), in random order, each inside a time window whose start is jittered,
+so that a video recorded for an earlier challenge does not line up with a new one. The nonce binds
+a capture to its challenge, and a `ChallengeBook` redeems each nonce only once.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from facepay.shared.errors import InvalidInput
+
+
+class Action(enum.StrEnum):
+    """What the patient is asked to do. Left and right are the patient's own."""
+
+    BLINK = "blink"
+    OPEN_MOUTH = "open_mouth"
+    TURN_LEFT = "turn_left"
+    TURN_RIGHT = "turn_right"
+    NOD = "nod"
+
+
+DEFORMING = (Action.BLINK, Action.OPEN_MOUTH)
+HEAD_MOVES = (Action.TURN_LEFT, Action.TURN_RIGHT, Action.NOD)
+
+PROMPTS = {
+    Action.BLINK: "Please blink.",
+    Action.OPEN_MOUTH: "Please open your mouth.",
+    Action.TURN_LEFT: "Please turn your head to your left.",
+    Action.TURN_RIGHT: "Please turn your head to your right.",
+    Action.NOD: "Please nod your head.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ActionWindow:
+    """One action and the seconds (since the capture started) within which it must happen."""
+
+    action: Action
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """An issued challenge: actions in order, each in its window; valid until `expires_at`."""
+
+    nonce: str
+    steps: tuple[ActionWindow, ...]
+    issued_at: datetime
+    expires_at: datetime
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        """The actions in the order asked."""
+        return tuple(step.action for step in self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (what the terminal receives and `--challenge` reads)."""
+        return {
+            "nonce": self.nonce,
+            "issued_at": self.issued_at.isoformat(),
+            "expires_at": self.expires_at.isoformat(),
+            "steps": [
+                {"action": s.action.value, "start": s.start, "end": s.end} for s in self.steps
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Challenge:
+        """Parse `to_json` output; raises InvalidInput on anything malformed."""
+        try:
+            steps = tuple(
+                ActionWindow(Action(s["action"]), float(s["start"]), float(s["end"]))
+                for s in data["steps"]
+            )
+            challenge = cls(
+                nonce=str(data["nonce"]),
+                steps=steps,
+                issued_at=datetime.fromisoformat(data["issued_at"]),
+                expires_at=datetime.fromisoformat(data["expires_at"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            msg = f"malformed challenge: {exc}"
+            raise InvalidInput(msg) from exc
+        if not 1 <= len(steps) <= 5 or challenge.issued_at.tzinfo is None:
+            raise InvalidInput("a challenge needs 1-5 steps and timezone-aware times")
+        return challenge
+
+
+def issue_challenge(
+    *, now: datetime, rng: random.Random | None = None, ttl_seconds: float = 30.0
+) -> Challenge:
+    """Draw a fresh challenge: one deforming action, one head move, maybe one more; shuffled."""
+    rnd = rng or random.SystemRandom()
+    actions = [rnd.choice(DEFORMING), rnd.choice(HEAD_MOVES)]
+    if rnd.random() < 0.5:
+        actions.append(rnd.choice([a for a in Action if a not in actions]))
+    rnd.shuffle(actions)
+    steps: list[ActionWindow] = []
+    start = 0.6 + rnd.uniform(0.0, 0.6)
+    for action in actions:
+        steps.append(ActionWindow(action, round(start, 3), round(start + 1.8, 3)))
+        start += 1.8 + rnd.uniform(0.2, 0.8)
+    nonce = secrets.token_urlsafe(16) if rng is None else f"{rnd.getrandbits(96):024x}"
+    return Challenge(
+        nonce=nonce,
+        steps=tuple(steps),
+        issued_at=now,
+        expires_at=now + timedelta(seconds=ttl_seconds),
+    )
+
+
+class ChallengeStatus(enum.StrEnum):
+    """What redeeming a nonce found."""
+
+    VALID = "valid"
+    UNKNOWN = "unknown"
+    REUSED = "reused"
+    EXPIRED = "expired"
+
+
+class ChallengeBook:
+    """The server's record of issued challenges; each nonce can be redeemed once (in memory)."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, Challenge] = {}
+        self._used: set[str] = set()
+
+    def add(self, challenge: Challenge) -> Challenge:
+        """Record an issued challenge."""
+        self._open[challenge.nonce] = challenge
+        return challenge
+
+    def redeem(self, nonce: str, *, now: datetime) -> tuple[ChallengeStatus, Challenge | None]:
+        """Consume `nonce`: VALID once, REUSED afterwards, EXPIRED past its expiry."""
+        if nonce in self._used:
+            return ChallengeStatus.REUSED, None
+        challenge = self._open.pop(nonce, None)
+        if challenge is None:
+            return ChallengeStatus.UNKNOWN, None
+        self._used.add(nonce)
+        if now > challenge.expires_at:
+            return ChallengeStatus.EXPIRED, challenge
+        return ChallengeStatus.VALID, challenge

@@ -1,0 +1,1 @@
+"""The liveness checks; each reads the shared `Evidence` and returns a `CheckResult`."""
