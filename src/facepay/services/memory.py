@@ -1,0 +1,122 @@
+"""In-memory `UnitOfWork`: the fake for service tests and the demo without a database.
+
+Each unit of work holds the store's lock from `with` to exit (one writer at a time, as SQLite's
+BEGIN IMMEDIATE), works on the live objects, and restores a snapshot unless committed.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from facepay.insurance.model import Accumulators
+from facepay.ledger.memory import InMemoryLedgerRepository
+from facepay.services.ports import SettlementRecord
+from facepay.shared.errors import Conflict
+
+
+class InMemorySettlementRepository:
+    """Settlements in a dict."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, SettlementRecord] = {}
+
+    def add(self, record: SettlementRecord) -> None:
+        """Store a settlement (unique id and key, as the database enforces)."""
+        if record.id in self.records or self.by_key(record.idempotency_key) is not None:
+            raise Conflict("duplicate settlement")
+        self.records[record.id] = record
+
+    def get(self, settlement_id: str) -> SettlementRecord | None:
+        """By id."""
+        return self.records.get(settlement_id)
+
+    def by_key(self, idempotency_key: str) -> SettlementRecord | None:
+        """By idempotency key."""
+        return next(
+            (r for r in self.records.values() if r.idempotency_key == idempotency_key), None
+        )
+
+    def by_reversal_key(self, reversal_key: str) -> SettlementRecord | None:
+        """By reversal key."""
+        return next((r for r in self.records.values() if r.reversal_key == reversal_key), None)
+
+    def mark_reversed(self, settlement_id: str, *, reversal_key: str, at: datetime) -> None:
+        """Set the status."""
+        record = self.records[settlement_id]
+        self.records[settlement_id] = replace(
+            record, status="reversed", reversal_key=reversal_key, reversed_at=at
+        )
+
+
+class InMemoryAccumulatorRepository:
+    """Accumulators keyed by (person, year)."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, int], Accumulators] = {}
+
+    def lock(self, person_id: str, year: int) -> Accumulators:
+        """The row, zeros if none (the store lock already serialises writers)."""
+        return self.rows.setdefault((person_id, year), Accumulators(year=year))
+
+    def save(self, person_id: str, accumulators: Accumulators) -> None:
+        """Overwrite the row."""
+        self.rows[(person_id, accumulators.year)] = accumulators
+
+
+@dataclass
+class InMemoryStore:
+    """Everything a set of in-memory units of work share."""
+
+    ledger: InMemoryLedgerRepository = field(default_factory=InMemoryLedgerRepository)
+    settlements: InMemorySettlementRepository = field(default_factory=InMemorySettlementRepository)
+    accumulators: InMemoryAccumulatorRepository = field(
+        default_factory=InMemoryAccumulatorRepository
+    )
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+
+class InMemoryUnitOfWork:
+    """`with uow: ...; uow.commit()` over an `InMemoryStore`; uncommitted work is undone."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._snapshot: tuple[object, ...] | None = None
+        self.ledger = store.ledger
+        self.settlements = store.settlements
+        self.accumulators = store.accumulators
+
+    def __enter__(self) -> Self:
+        self._store.lock.acquire()
+        self._snapshot = copy.deepcopy(self._repositories())
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if self._snapshot is not None:
+                self.rollback()
+        finally:
+            self._store.lock.release()
+
+    def commit(self) -> None:
+        """Keep the changes."""
+        self._snapshot = None
+
+    def rollback(self) -> None:
+        """Put back the state found at `with`."""
+        assert self._snapshot is not None
+        for live, saved in zip(self._repositories(), self._snapshot, strict=True):
+            live.__dict__.clear()
+            live.__dict__.update(copy.deepcopy(saved.__dict__))
+
+    def _repositories(self) -> tuple[object, ...]:
+        return (self.ledger, self.settlements, self.accumulators)
