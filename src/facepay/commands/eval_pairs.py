@@ -68,7 +68,8 @@ def pairs(
         raise fail(error.message) from None
     out: dict[str, object] = report.to_json()
     if sources:
-        enrolled = embed_images(engine, [ref.path(root) for ref in sources])
+        missing = [ref.path(root) for ref in sources if ref.path(root) not in embeddings]
+        enrolled = embeddings | embed_images(engine, missing)
         samples = [
             (ref, source, vector)
             for ref, source in sources.items()

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from facepay.vision.pose import HeadPose, estimate_pose
-from facepay.vision.types import Face, RGBImage
+from facepay.vision.types import BoundingBox, Face, RGBImage
 
 Reason = Literal[
     "too_small",
@@ -53,6 +53,10 @@ MIN_EYE_CONTRAST = 0.4
 an eye hidden by sunglasses or a hand reads near 0."""
 INNER_LANDMARKS = slice(27, 68)
 """Nose, eyes and mouth must lie inside the frame; the jaw line and brows may be cut off."""
+MAX_CLIPPED_BOX_ASPECT = 0.9
+"""dlib's detectors return square boxes, so a box against the border that is clearly narrower
+than tall (or the reverse) was cut by the frame; the landmarks then get squeezed into the visible
+part and cannot be trusted to reveal it."""
 _MIN_CONTRAST_SD = 20.0
 _PATCH = 128
 
@@ -162,6 +166,7 @@ def measure(image: RGBImage, face: Face) -> FaceMetrics:
     points = face.landmarks
     xs, ys = points[INNER_LANDMARKS, 0], points[INNER_LANDMARKS, 1]
     inside = bool(np.all((xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)))
+    inside = inside and not _cut_by_frame(face.box, width, height)
     eyes = min(_eye_contrast(grey, points[36:42]), _eye_contrast(grey, points[42:48]))
     return FaceMetrics(
         face_px=box.width,
@@ -172,6 +177,12 @@ def measure(image: RGBImage, face: Face) -> FaceMetrics:
         landmarks_inside=inside,
         pose=estimate_pose(points, (height, width)),
     )
+
+
+def _cut_by_frame(box: BoundingBox, width: int, height: int) -> bool:
+    touches = box.left <= 0 or box.top <= 0 or box.right >= width or box.bottom >= height
+    short, long = sorted((box.width, box.height))
+    return touches and short < MAX_CLIPPED_BOX_ASPECT * long
 
 
 def _inner(region: NDArray[np.uint8]) -> NDArray[np.uint8]:
