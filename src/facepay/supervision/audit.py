@@ -185,3 +185,20 @@ def verify_chain(
     if head is not None and last.seq < head.seq:
         return bad(last.seq + 1, "truncated", f"chain ends at {last.seq}, head is {head.seq}")
     return VerifyReport(True, checked)
+
+
+def verify_lines(
+    lines: Iterable[str], *, start: AuditHead = GENESIS, head: AuditHead | None = None
+) -> VerifyReport:
+    """`verify_chain` over exported JSON lines; an unreadable line is reported as `malformed`."""
+    entries: list[AuditEntry] = []
+    for line in lines:
+        try:
+            entries.append(entry_from_json(line.rstrip("\n")))
+        except InvalidInput as exc:
+            report = verify_chain(entries, start=start)
+            if not report.ok:
+                return report
+            seq = entries[-1].seq + 1 if entries else start.seq + 1
+            return VerifyReport(False, report.entries_checked, seq, "malformed", exc.message)
+    return verify_chain(entries, start=start, head=head)

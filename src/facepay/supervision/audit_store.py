@@ -70,20 +70,24 @@ class AuditLog:
     def __init__(self, *, store: AuditStore, clock: Clock) -> None:
         self._store = store
         self._clock = clock
+        # Serialises read-last-then-append within this process; across processes the store's
+        # seq uniqueness refuses the loser with Conflict.
+        self._lock = threading.Lock()
 
     def record(
         self, *, actor: str, action: str, subject: str, details: Mapping[str, object] | None = None
     ) -> AuditEntry:
         """Append one entry (`actor` did `action` to `subject`); details must be safe JSON."""
-        entry = chain_entry(
-            prev=_head(self._store.last()),
-            at=self._clock.now(),
-            actor=actor,
-            action=action,
-            subject=subject,
-            details=details or {},
-        )
-        self._store.append(entry)
+        with self._lock:
+            entry = chain_entry(
+                prev=_head(self._store.last()),
+                at=self._clock.now(),
+                actor=actor,
+                action=action,
+                subject=subject,
+                details=details or {},
+            )
+            self._store.append(entry)
         return entry
 
     def head(self) -> AuditHead:

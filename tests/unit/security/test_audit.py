@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -22,6 +23,7 @@ from facepay.supervision.audit import (
     entry_hash,
     entry_to_json,
     verify_chain,
+    verify_lines,
 )
 from facepay.supervision.audit_store import AuditLog, InMemoryAuditStore
 from facepay.supervision.redaction import mask_id_number
@@ -295,3 +297,44 @@ def test_any_single_byte_change_in_any_entry_breaks_verification(data, details) 
     report = verify_chain(parsed, head=head)
     assert not report.ok
     assert report.first_bad_seq == victim + 1
+
+
+def test_verify_lines_reports_unreadable_lines_as_malformed() -> None:
+    log, store = make_log(4)
+    lines = [entry_to_json(e) + "\n" for e in store.iterate()]
+    assert verify_lines(lines, head=log.head()).ok
+    lines[2] = lines[2].replace('"seq":3', '"seq":03')
+    report = verify_lines(lines)
+    assert (report.ok, report.problem, report.first_bad_seq, report.entries_checked) == (
+        False,
+        "malformed",
+        3,
+        2,
+    )
+    assert verify_lines(["{}"]).problem == "malformed"
+
+
+def test_verify_lines_reports_a_bad_chain_before_a_later_unreadable_line() -> None:
+    _, store = make_log(4)
+    lines = [entry_to_json(e) for e in store.iterate()]
+    del lines[0]
+    lines[2] = "garbage"
+    assert verify_lines(lines).problem == "bad_seq"
+
+
+def test_concurrent_records_keep_one_chain() -> None:
+    store = InMemoryAuditStore()
+    log = AuditLog(store=store, clock=FixedClock(T0))
+
+    def work(worker: int) -> None:
+        for i in range(50):
+            log.record(actor=f"stf_{worker}", action="bill.paid", subject=f"bil_{i}")
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    report = verify_chain(store.iterate(), head=log.head())
+    assert report.ok
+    assert report.entries_checked == 300
