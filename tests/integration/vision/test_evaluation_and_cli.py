@@ -8,6 +8,7 @@ import struct
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
@@ -194,3 +195,17 @@ def test_help(command: list[str]) -> None:
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Usage" in result.stdout
+
+
+def test_unusual_but_valid_images_are_read(
+    runner: CliRunner, tmp_path: Path, images_dir: Path
+) -> None:
+    with Image.open(images_dir / "obama.jpg") as photo:
+        rgb = photo.convert("RGB")
+    rgb.convert("CMYK").save(tmp_path / "cmyk.jpg", format="JPEG", quality=90)
+    grey16 = (np.asarray(rgb.convert("L")).astype(np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(grey16).save(tmp_path / "grey16.png", format="PNG")
+    for path in (tmp_path / "cmyk.jpg", tmp_path / "grey16.png", images_dir / "32bit.png"):
+        result = runner.invoke(app, ["face", "detect", str(path), "--json"])
+        assert result.exit_code == 0, (path.name, result.output)
+        assert len(json.loads(result.stdout)["faces"]) == 1, path.name
