@@ -28,6 +28,8 @@ def post_transfers(
     *, uow: UnitOfWork, request: PostingRequest, clock: Clock | None = None
 ) -> PostingResult:
     """Post a linked batch of transfers once per idempotency key, all or nothing."""
+    # Two first calls with one key can race past the key check; the loser gets StorageBusy
+    # from the unique key and nothing stored, and its retry replays the winner's result.
     with uow:
         result = post(repo=uow.ledger, request=request, now=(clock or SystemClock()).now())
         if not result.replayed:

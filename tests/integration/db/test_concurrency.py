@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from facepay.ledger.accounts import AccountKind, account_id
+from facepay.ledger.transfers import PostingRequest, TransferSpec
+from facepay.services.ledger import post_transfers
 from facepay.services.payments import CASH_CLEARING, Payer, settle_and_post
 from facepay.services.ports import StorageBusy
 
@@ -147,3 +149,27 @@ def test_a_retry_after_a_lock_timeout_settles_exactly_once(db, employee_policy) 
     assert second.replayed
     assert second.record == first.record
     _assert_books_balance(db, settled=1, amount=2_500, funded=10_000)
+
+
+def test_a_raw_posting_raced_under_one_key_applies_once(db) -> None:
+    """Unbounded accounts take no row lock, so racers can pass the key check together: the
+    unique key stops all but one, and their retries replay it."""
+    request = PostingRequest(
+        "deposit-9", (TransferSpec.transfer(CASH_CLEARING, REVENUE, 700, "deposit"),)
+    )
+    start = threading.Barrier(8)
+
+    def post_until_answered():
+        start.wait()
+        for _ in range(5):
+            try:
+                return post_transfers(uow=db.uow(), request=request)
+            except StorageBusy:
+                continue
+        raise AssertionError("no answer after 5 tries")
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda _: post_until_answered(), range(8)))
+    assert len({r.transfers for r in results}) == 1
+    assert sum(not r.replayed for r in results) == 1
+    assert db.balance(REVENUE) == 700

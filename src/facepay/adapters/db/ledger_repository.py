@@ -8,13 +8,21 @@ from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 
 from facepay.adapters.db.tables import accounts, posting_records, transfers
 from facepay.ledger.accounts import Account, AccountFlags, AccountKind, Side
 from facepay.ledger.transfers import PostingRecord, Transfer, TransferKind
 
 TOTALS = ("debits_posted", "credits_posted", "debits_pending", "credits_pending")
+
+
+# Built once: the hot path of every settlement reuses the compiled statement.
+_ADD_TOTALS = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("b_id"))
+    .values({n: accounts.c[n] + bindparam(f"d_{n}") for n in TOTALS})
+)
 
 
 def utc(value: datetime) -> datetime:
@@ -88,18 +96,17 @@ class SqlAlchemyLedgerRepository:
         return found
 
     def save_balances(self, accounts_: Iterable[Account]) -> None:
-        """Add to each row what changed since it was loaded, in id order."""
+        """Add to each row what changed since it was loaded (one executemany, in id order)."""
+        rows = []
         for account in sorted(accounts_, key=lambda a: a.id):
+            now = tuple(getattr(account, name) for name in TOTALS)
             before = self._loaded[account.id]
-            deltas = {n: getattr(account, n) - old for n, old in zip(TOTALS, before, strict=True)}
-            if not any(deltas.values()):
-                continue
-            self._conn.execute(
-                update(accounts)
-                .where(accounts.c.id == account.id)
-                .values({n: accounts.c[n] + d for n, d in deltas.items() if d})
-            )
-            self._loaded[account.id] = tuple(getattr(account, name) for name in TOTALS)
+            if now != before:
+                deltas = {f"d_{n}": a - b for n, a, b in zip(TOTALS, now, before, strict=True)}
+                rows.append({"b_id": account.id, **deltas})
+                self._loaded[account.id] = now
+        if rows:
+            self._conn.execute(_ADD_TOTALS, rows)
 
     def get_record(self, key: str) -> PostingRecord | None:
         """The applied request `key`."""
@@ -119,23 +126,26 @@ class SqlAlchemyLedgerRepository:
                 key=record.key, fingerprint=record.fingerprint, created_at=record.created_at
             )
         )
-        # One row at a time: a post of a hold created earlier in the same batch refers to it.
-        for t in transfers_:
+        if transfers_:
             self._conn.execute(
-                insert(transfers).values(
-                    id=t.id,
-                    request_key=t.request_key,
-                    batch_index=t.batch_index,
-                    kind=t.kind.value,
-                    code=t.code,
-                    debit_account_id=t.debit_account_id,
-                    credit_account_id=t.credit_account_id,
-                    amount=t.amount,
-                    created_at=t.created_at,
-                    pending_id=t.pending_id,
-                    expires_at=t.expires_at,
-                    reverses_id=t.reverses_id,
-                )
+                insert(transfers),
+                [
+                    {
+                        "id": t.id,
+                        "request_key": t.request_key,
+                        "batch_index": t.batch_index,
+                        "kind": t.kind.value,
+                        "code": t.code,
+                        "debit_account_id": t.debit_account_id,
+                        "credit_account_id": t.credit_account_id,
+                        "amount": t.amount,
+                        "created_at": t.created_at,
+                        "pending_id": t.pending_id,
+                        "expires_at": t.expires_at,
+                        "reverses_id": t.reverses_id,
+                    }
+                    for t in transfers_
+                ],
             )
 
     def transfers_of(self, key: str) -> list[Transfer]:

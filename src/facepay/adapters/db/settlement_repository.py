@@ -123,24 +123,23 @@ class SqlAlchemyAccumulatorRepository:
         self._conn = connection
 
     def lock(self, person_id: str, year: int) -> Accumulators:
-        """Create the row if missing (without racing), then SELECT ... FOR UPDATE it."""
-        dialect = self._conn.dialect.name
-        module = postgresql if dialect == "postgresql" else sqlite
-        values = {"person_id": person_id, "year": year, **dict.fromkeys(ACCUMULATOR_FIELDS, 0)}
-        self._conn.execute(
-            module.insert(accumulators)
-            .values(values)
-            .on_conflict_do_nothing(index_elements=["person_id", "year"])
+        """SELECT ... FOR UPDATE the row; create it first (without racing) if it is missing."""
+        query = (
+            select(accumulators)
+            .where(accumulators.c.person_id == person_id, accumulators.c.year == year)
+            .with_for_update()
         )
-        row = (
+        row = self._conn.execute(query).mappings().first()
+        if row is None:
+            dialect = self._conn.dialect.name
+            module = postgresql if dialect == "postgresql" else sqlite
+            values = {"person_id": person_id, "year": year, **dict.fromkeys(ACCUMULATOR_FIELDS, 0)}
             self._conn.execute(
-                select(accumulators)
-                .where(accumulators.c.person_id == person_id, accumulators.c.year == year)
-                .with_for_update()
+                module.insert(accumulators)
+                .values(values)
+                .on_conflict_do_nothing(index_elements=["person_id", "year"])
             )
-            .mappings()
-            .one()
-        )
+            row = self._conn.execute(query).mappings().one()
         return Accumulators(year=year, **{name: row[name] for name in ACCUMULATOR_FIELDS})
 
     def save(self, person_id: str, accumulators_: Accumulators) -> None:
