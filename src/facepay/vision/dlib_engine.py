@@ -22,6 +22,7 @@ import cv2
 import dlib
 import numpy as np
 
+from facepay.shared.errors import InvalidInput
 from facepay.vision.types import BoundingBox, Embedding, Face, RGBImage
 
 MODEL_VERSION = "dlib-resnet-v1"
@@ -81,13 +82,14 @@ class DlibFaceEngine:
 
     def detect(self, image: RGBImage) -> list[Face]:
         """Return every face in `image`, largest first, in original-image coordinates."""
+        image = _checked(image)
         scale = self._detection_scale(image)
         small: RGBImage = image
         if scale != 1.0:
             interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
             small = cv2.resize(  # type: ignore[assignment]
                 image,
-                (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                (max(round(image.shape[1] * scale), 1), max(round(image.shape[0] * scale), 1)),
                 interpolation=interpolation,
             )
         rects, scores = self._run_detector(np.ascontiguousarray(small))
@@ -118,6 +120,7 @@ class DlibFaceEngine:
 
     def embed(self, image: RGBImage, face: Face) -> Embedding:
         """Return the unit-length 128-d embedding of `face` (aligned 150×150 chip, no jitter)."""
+        image = _checked(image)
         shape = dlib.full_object_detection(
             _to_rect(face.box), [dlib.point(round(x), round(y)) for x, y in face.landmarks]
         )
@@ -129,6 +132,14 @@ class DlibFaceEngine:
             raise RuntimeError(msg)
         result: Embedding = vector / norm
         return result
+
+
+def _checked(image: RGBImage) -> RGBImage:
+    """dlib wants a C-contiguous H×W×3 uint8 array; refuse anything else with a clear error."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        msg = f"expected an H×W×3 uint8 RGB image, got {image.dtype} {image.shape}"
+        raise InvalidInput(msg)
+    return np.ascontiguousarray(image)
 
 
 def _to_rect(box: BoundingBox) -> dlib.rectangle:

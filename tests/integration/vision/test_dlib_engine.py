@@ -9,6 +9,7 @@ import pytest
 from facepay.config import Settings
 from facepay.gallery.memory import InMemoryGallery
 from facepay.identity.matching import DecisionPolicy, decide
+from facepay.shared.errors import InvalidInput
 from facepay.vision.dlib_engine import DlibFaceEngine
 from facepay.vision.pose import estimate_pose
 from facepay.vision.types import Embedding, RGBImage
@@ -158,3 +159,15 @@ def test_identification_over_a_gallery_of_everyone(
     # Someone not enrolled is not matched to anyone.
     gallery.remove("biden")
     assert decide(gallery.search(largest["biden.jpg"], 5), policy=policy).decision == "no_match"
+
+
+def test_odd_arrays_are_handled(engine: DlibFaceEngine, photos: dict[str, RGBImage]) -> None:
+    for shape in [(16, 40000, 3), (40000, 16, 3), (16, 16, 3)]:
+        assert engine.detect(np.zeros(shape, dtype=np.uint8)) == []
+    mirrored = photos["obama.jpg"][:, ::-1]  # a non-contiguous view
+    (face,) = engine.detect(mirrored)
+    assert engine.embed(mirrored, face).shape == (128,)
+    with pytest.raises(InvalidInput, match="H×W×3 uint8"):
+        engine.detect(np.zeros((48, 48), dtype=np.uint8))
+    with pytest.raises(InvalidInput, match="H×W×3 uint8"):
+        engine.detect(np.zeros((48, 48, 3), dtype=np.float32))  # type: ignore[arg-type]
