@@ -12,16 +12,21 @@ from facepay.shared.clock import Clock, SystemClock
 PERSON_KINDS = (AccountKind.PERSONAL_ACCOUNT, AccountKind.PATIENT_WALLET, AccountKind.ARREARS)
 
 
-def open_person_accounts(*, uow: UnitOfWork, person_id: str) -> list[str]:
-    """Open the personal account, wallet and arrears account of a person (those missing)."""
-    wanted = {account_id(kind, person_id): kind for kind in PERSON_KINDS}
+def open_accounts(*, uow: UnitOfWork, accounts: list[tuple[AccountKind, str]]) -> list[str]:
+    """Open the accounts (kind, owner) that do not exist yet; returns all their ids."""
+    wanted = {account_id(kind, owner): (kind, owner) for kind, owner in accounts}
     with uow:
         existing = uow.ledger.lock_accounts(wanted)
-        for ident, kind in wanted.items():
+        for ident, (kind, owner) in wanted.items():
             if ident not in existing:
-                uow.ledger.add_account(Account.open(kind, person_id))
+                uow.ledger.add_account(Account.open(kind, owner))
         uow.commit()
     return sorted(wanted)
+
+
+def open_person_accounts(*, uow: UnitOfWork, person_id: str) -> list[str]:
+    """Open the personal account, wallet and arrears account of a person (those missing)."""
+    return open_accounts(uow=uow, accounts=[(kind, person_id) for kind in PERSON_KINDS])
 
 
 def post_transfers(

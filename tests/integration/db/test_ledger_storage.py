@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from facepay.ledger.accounts import AccountKind, account_id
+from facepay.ledger.accounts import AccountFlags, AccountKind, Side, account_id
 from facepay.ledger.transfers import PostingRequest, TransferSpec
-from facepay.services.ledger import expire_due_holds, post_transfers
+from facepay.services.ledger import expire_due_holds, open_accounts, post_transfers
 from facepay.services.payments import CASH_CLEARING
 from facepay.shared.clock import FixedClock
 from facepay.shared.errors import Conflict, InsufficientFunds
@@ -128,3 +128,25 @@ def test_the_schema_refuses_a_second_resolution_of_a_hold(db) -> None:
             ),
             {"a": ACCT, "b": REVENUE, "p": hold.id},
         )
+
+
+def test_opening_accounts_is_idempotent_and_kinds_get_their_rules(db) -> None:
+    wanted = [(AccountKind.TERMINAL_SUSPENSE, "kiosk-3"), (AccountKind.ARREARS, "pat_9")]
+    ids = open_accounts(uow=db.uow(), accounts=wanted)
+    assert open_accounts(uow=db.uow(), accounts=wanted) == ids
+    with db.uow() as uow:
+        found = uow.ledger.lock_accounts(ids)
+    suspense, arrears = found["terminal_suspense:kiosk-3"], found["arrears:pat_9"]
+    assert (suspense.side, suspense.flags) == (Side.DEBIT, AccountFlags.NONE)
+    assert arrears.flags == AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS
+    # An offline kiosk's provisional payment, later found short: the patient owes the rest.
+    _pay(db, "offline-1", 3_000, source="terminal_suspense:kiosk-3")
+    _pay(db, "short-1", 500, source="arrears:pat_9")
+    with pytest.raises(InsufficientFunds):
+        post_transfers(
+            uow=db.uow(),
+            request=PostingRequest(
+                "repay", (TransferSpec.transfer(CASH_CLEARING, "arrears:pat_9", 501, "repay"),)
+            ),
+        )
+    assert db.balance("arrears:pat_9") == 500
