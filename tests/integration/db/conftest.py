@@ -16,7 +16,7 @@ import sqlite3
 import tempfile
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -124,18 +124,30 @@ def _with_database(url: str, database: str) -> str:
 
 
 @pytest.fixture(params=BACKENDS)
-def database_url(
+def fresh_database(
     request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> Iterator[str]:
-    """A migrated database in its freshly migrated state, on each backend in turn."""
+) -> tuple[str, Callable[[], None]]:
+    """A migrated database for this test, and a function that puts it back to that state (for
+    hypothesis tests, which need a clean database per example)."""
     if request.param == "sqlite":
         path = tmp_path / "facepay.sqlite"
-        shutil.copyfile(sqlite_template, path)
-        yield f"sqlite:///{path}"
-        return
+
+        def reset() -> None:
+            for leftover in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm"))):
+                leftover.unlink(missing_ok=True)
+            shutil.copyfile(sqlite_template, path)
+
+        reset()
+        return f"sqlite:///{path}", reset
     url, seeded = request.getfixturevalue("postgres_database")
     _reset_postgres(url, seeded)
-    yield url
+    return url, lambda: _reset_postgres(url, seeded)
+
+
+@pytest.fixture
+def database_url(fresh_database: tuple[str, Callable[[], None]]) -> str:
+    """A migrated database in its freshly migrated state, on each backend in turn."""
+    return fresh_database[0]
 
 
 @pytest.fixture
