@@ -29,6 +29,7 @@ def build_face_engine(settings: Settings) -> DlibFaceEngine:
         detect_max_side=settings.detect_max_side,
         upsample=settings.detect_upsample,
         fast_path_min_face=settings.detect_fast_path_min_face,
+        embed_backend=settings.embed_backend,
     )
 
 

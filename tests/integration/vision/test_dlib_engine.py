@@ -171,3 +171,14 @@ def test_odd_arrays_are_handled(engine: DlibFaceEngine, photos: dict[str, RGBIma
         engine.detect(np.zeros((48, 48), dtype=np.uint8))
     with pytest.raises(InvalidInput, match="H×W×3 uint8"):
         engine.detect(np.zeros((48, 48, 3), dtype=np.float32))  # type: ignore[arg-type]
+
+
+def test_numpy_resnet_gives_dlibs_own_embeddings(
+    engine: DlibFaceEngine, photos: dict[str, RGBImage]
+) -> None:
+    reference = DlibFaceEngine(embed_backend="dlib")
+    for name in ("obama.jpg", "biden.jpg", "t1.jpg", "Tom_Hanks_54745.png", "32bit.png"):
+        image = photos[name]
+        for face in engine.detect(image)[:2]:
+            ours, theirs = engine.embed(image, face), reference.embed(image, face)
+            assert np.abs(ours - theirs).max() < 1e-5, name
