@@ -17,17 +17,18 @@ import statistics
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one core: no BLAS or OpenMP thread pools
 if hasattr(os, "sched_setaffinity"):
     os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
-import cv2  # after pinning, so that OpenCV's thread pool sees one core
-import numpy as np
+import cv2  # noqa: E402 - imported after pinning so that thread pools see one core
+import numpy as np  # noqa: E402
 
-from facepay.bootstrap import build_face_engine, load_settings
-from facepay.vision.image import load_image
-from facepay.vision.quality import assess_frame
-from facepay.vision.types import RGBImage
+from facepay.bootstrap import build_face_engine, load_settings  # noqa: E402
+from facepay.vision.image import load_image  # noqa: E402
+from facepay.vision.quality import assess_frame  # noqa: E402
+from facepay.vision.types import RGBImage  # noqa: E402
 
 IMAGES = Path(__file__).resolve().parent.parent / ".test-data" / "images"
 KIOSK = {
