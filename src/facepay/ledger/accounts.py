@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Flag, StrEnum
 
-from facepay.shared.errors import InsufficientFunds
+from facepay.shared.errors import InsufficientFunds, InvalidInput
+
+MAX_OWNER = 80
 
 
 class Side(StrEnum):
@@ -73,6 +75,8 @@ class Account:
     @classmethod
     def open(cls, kind: AccountKind, owner: str) -> Account:
         """A new, empty account with the side and flags its kind prescribes."""
+        if not owner or len(owner) > MAX_OWNER or not owner.isprintable():
+            raise InvalidInput(f"an account owner is 1 to {MAX_OWNER} printable characters")
         side, flags = KIND_RULES[kind]
         return cls(id=account_id(kind, owner), kind=kind, owner=owner, side=side, flags=flags)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from facepay.ledger.ports import LedgerRepository
-from facepay.ledger.posting import post
+from facepay.ledger.posting import MAX_CODE, post
 from facepay.ledger.transfers import PostingRequest, PostingResult, TransferKind, TransferSpec
 from facepay.shared.errors import InvalidInput, NotFound
 
@@ -20,7 +20,8 @@ def reversal_of_request(*, repo: LedgerRepository, original_key: str, key: str) 
     specs = tuple(
         TransferSpec(
             TransferKind.SINGLE,
-            f"reversal:{t.code}",
+            # The original code, kept short enough that a reversal can itself be reversed.
+            f"reversal:{t.code}"[:MAX_CODE],
             t.credit_account_id,
             t.debit_account_id,
             t.amount,

@@ -20,6 +20,9 @@ from facepay.shared.errors import Conflict, InvalidInput, NotFound
 from facepay.shared.ids import new_id
 
 MAX_BATCH = 64
+MAX_CODE = 80
+# 10^15 fen (10 trillion yuan) per transfer: far above any bill, far below a BIGINT column.
+MAX_AMOUNT = 10**15
 
 
 def post(*, repo: LedgerRepository, request: PostingRequest, now: datetime) -> PostingResult:
@@ -59,10 +62,10 @@ def _validate_shape(request: PostingRequest) -> None:
     if not 1 <= len(request.specs) <= MAX_BATCH:
         raise InvalidInput(f"a posting request holds 1 to {MAX_BATCH} transfers")
     for spec in request.specs:
-        if not spec.code:
-            raise InvalidInput("every transfer needs a code")
-        if type(spec.amount) is not int or spec.amount < 0:
-            raise InvalidInput("amounts are non-negative integer fen")
+        if not spec.code or len(spec.code) > MAX_CODE:
+            raise InvalidInput(f"every transfer needs a code of 1 to {MAX_CODE} characters")
+        if type(spec.amount) is not int or not 0 <= spec.amount <= MAX_AMOUNT:
+            raise InvalidInput(f"amounts are integer fen from 0 to {MAX_AMOUNT}")
         if spec.kind in (TransferKind.SINGLE, TransferKind.PENDING):
             if spec.amount == 0:
                 raise InvalidInput("a transfer moves a positive amount")

@@ -112,6 +112,8 @@ def test_same_key_same_body_replays_and_different_body_conflicts(
         TransferSpec.transfer(WALLET, HOSPITAL, -5, "negative"),
         TransferSpec.transfer(WALLET, HOSPITAL, 1, ""),
         TransferSpec.post("", "no pending id"),
+        TransferSpec.transfer(WALLET, HOSPITAL, 10**15 + 1, "too much"),
+        TransferSpec.transfer(WALLET, HOSPITAL, 1, "x" * 81),
     ],
 )
 def test_malformed_transfers_are_refused(
@@ -193,3 +195,18 @@ def test_arrears_cannot_be_repaid_beyond_what_is_owed(repo: InMemoryLedgerReposi
         post(repo=repo, request=_one("repay", CASH, ARREARS, 301), now=NOW)
     post(repo=repo, request=_one("repay", CASH, ARREARS, 300), now=NOW)
     assert repo.accounts[ARREARS].balance == 0
+
+
+@pytest.mark.parametrize("owner", ["", "x" * 81, "line\nbreak"])
+def test_account_owners_are_short_printable_names(owner: str) -> None:
+    with pytest.raises(InvalidInput):
+        Account.open(AccountKind.PATIENT_WALLET, owner)
+
+
+def test_a_reversal_can_itself_be_reversed(repo: InMemoryLedgerRepository) -> None:
+    post(repo=repo, request=_one("pay", WALLET, HOSPITAL, 1_000), now=NOW)
+    key = "pay"
+    for n in range(12):  # codes grow with each "reversal:" prefix, but are kept in bounds
+        reverse(repo=repo, original_key=key, key=f"undo{n}", now=NOW)
+        key = f"undo{n}"
+    assert repo.accounts[WALLET].balance == 9_000
