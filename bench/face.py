@@ -26,6 +26,7 @@ import cv2  # noqa: E402 - imported after pinning so that thread pools see one c
 import numpy as np  # noqa: E402
 
 from facepay.bootstrap import build_face_engine, load_settings  # noqa: E402
+from facepay.vision.dlib_engine import DlibFaceEngine  # noqa: E402
 from facepay.vision.image import load_image  # noqa: E402
 from facepay.vision.quality import assess_frame  # noqa: E402
 from facepay.vision.types import RGBImage  # noqa: E402
@@ -109,6 +110,17 @@ def main() -> None:
         kiosk.append(kiosk_frame(image, (box.left, box.top, box.right, box.bottom), face_px))
     for name in LETTERBOX:
         boxed.append(letterbox(load_image(IMAGES / name)))
+    reference = DlibFaceEngine(embed_backend="dlib")
+    dlib_times = []
+    for frame in kiosk * 3:
+        face = engine.detect(frame)[0]
+        t = time.perf_counter()
+        reference.embed(frame, face)
+        dlib_times.append(time.perf_counter() - t)
+    print(
+        f"embed with dlib's own ResNet pass (for comparison): p50 {percentile(dlib_times, 50):.1f}"
+        f" ms, p95 {percentile(dlib_times, 95):.1f} ms"
+    )
     for label, frames in (("kiosk 640x480", kiosk), ("letterboxed 640x480", boxed)):
         sizes = [engine.detect(f)[0].box.width for f in frames]
         times = run(engine, frames, args.repeat)
