@@ -19,7 +19,7 @@ from facepay.vision.engine import FaceEngine
 from facepay.vision.image import load_image
 from facepay.vision.liveness.capture import Capture, TerminalCapabilities
 from facepay.vision.liveness.challenge import Challenge, ChallengeBook, issue_challenge
-from facepay.vision.liveness.checks.base import AttackType
+from facepay.vision.liveness.checks.base import AttackType, CheckResult
 from facepay.vision.liveness.policy import Decision, LivenessDecision, LivenessPolicy
 from facepay.vision.liveness.synth import attacks
 from facepay.vision.liveness.synth.bona_fide import Subject, bona_fide_capture, subjects_from_photo
@@ -68,6 +68,7 @@ class Outcome:
     decision: Decision
     attack: AttackType | None
     reason: str
+    checks: tuple[CheckResult, ...] = ()
 
 
 @dataclass(slots=True)
@@ -154,7 +155,7 @@ def _subject_presentations(
 ) -> Iterator[Outcome]:
     def judge(kind: str, terminal: TerminalCapabilities, capture: Capture) -> Outcome:
         d = server.judge(capture)
-        return Outcome(kind, subject.name, terminal.label, d.decision, d.attack, d.reason)
+        return Outcome(kind, subject.name, terminal.label, d.decision, d.attack, d.reason, d.checks)
 
     recording: Capture | None = None
     for _ in range(bona_fide):

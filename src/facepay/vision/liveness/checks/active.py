@@ -1,10 +1,11 @@
 """Active challenge–response: were the asked actions done, in order, inside their windows?
 
-Events come from the landmark track: a blink is the eye aspect ratio falling to 3/4 of the
-open-eye level, an open mouth is the inner-lip ratio rising well above its closed level, turns
-and nods are yaw and pitch changes relative to the first frames. Without a challenge (a passive
-RGB+depth+IR terminal) the check still asks for one spontaneous blink or mouth movement: a rigid
-mask or a photo cannot deform.
+Events come from the landmark track. A blink is the eye aspect ratio falling below 0.8 of its
+median, or the eye regions no longer matching the first frame's while the head holds still. An
+open mouth is the inner-lip ratio rising well above its closed level. Turns and nods are yaw and
+pitch changes against the capture's median, or the nose tip moving across the face outline.
+Without a challenge (a passive RGB+depth+IR terminal) the check still asks for one spontaneous
+blink or mouth movement: a rigid mask or a photo cannot deform.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from facepay.vision.liveness.tracks import FaceTrack
 BLINK_RATIO = 0.8
 MOUTH_RISE = 0.15
 TURN_DEG = 12.0
+TURN_SHIFT = 0.10
+NOD_SHIFT = 0.08
 NOD_DEG = 7.0
+MIN_EVENT_SECONDS = 0.15
+EYE_MATCH = 0.85
+STILL = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,36 +38,60 @@ class Event:
 
 
 def detect_events(track: FaceTrack) -> list[Event]:
-    """Every blink, mouth opening, turn and nod visible in the track, in time order."""
+    """Every blink, mouth opening, turn and nod visible in the track, in time order.
+
+    Head moves count only while the mouth is shut (a dropping jaw drags the chin and mouth
+    landmarks that the pose solver uses) and only along their dominant axis (a nod leaks a few
+    degrees into yaw). An event must last `MIN_EVENT_SECONDS`, so one noisy frame is not an action.
+    """
     times, ear = track.series("ear")
     _, mar = track.series("mar")
-    _, yaw = track.series("yaw")
-    _, pitch = track.series("pitch")
     if len(times) < 3:
         return []
-    d_yaw = yaw - np.median(yaw[:2])
-    d_pitch = pitch - np.median(pitch[:2])
+    # Head moves in units of their thresholds, from two cues: the pose solver's yaw/pitch and
+    # the nose's place within the face outline. Either may carry the move.
+    yaw = _delta(track, "yaw") / TURN_DEG
+    across = _delta(track, "nose_x") / TURN_SHIFT
+    pitch = np.abs(_delta(track, "pitch")) / NOD_DEG
+    down = np.abs(_delta(track, "nose_y")) / NOD_SHIFT
+    left = np.maximum(yaw, across)
+    right = np.maximum(-yaw, -across)
+    turn = np.maximum(left, right)
+    nod = np.maximum(pitch, down)
+    mouth = mar - (np.percentile(mar, 20) + MOUTH_RISE)
+    shut = mouth <= 0
+    _, eye_match = track.series("eye_match")
+    # The eye-appearance cue only counts while the head holds still (turns change it too).
+    still_head = shut & (turn < STILL) & (nod < STILL)
+    closed_look = np.where(still_head, EYE_MATCH - eye_match, -1.0)
     signals = {
-        Action.BLINK: (np.percentile(ear, 80) * BLINK_RATIO - ear),
-        Action.OPEN_MOUTH: mar - (np.percentile(mar, 20) + MOUTH_RISE),
-        Action.TURN_LEFT: d_yaw - TURN_DEG,
-        Action.TURN_RIGHT: -d_yaw - TURN_DEG,
-        Action.NOD: np.where(np.abs(d_yaw) < TURN_DEG, np.abs(d_pitch) - NOD_DEG, -1.0),
+        Action.BLINK: np.maximum(np.median(ear) * BLINK_RATIO - ear, closed_look),
+        Action.OPEN_MOUTH: mouth,
+        Action.TURN_LEFT: np.where(shut & (turn >= nod), left - 1.0, -1.0),
+        Action.TURN_RIGHT: np.where(shut & (turn >= nod), right - 1.0, -1.0),
+        Action.NOD: np.where(shut & (nod > turn), nod - 1.0, -1.0),
     }
     events: list[Event] = []
     for action, signal in signals.items():
-        events.extend(Event(action, float(times[i])) for i in _peaks(signal))
+        events.extend(Event(action, float(times[i])) for i in _peaks(signal, times))
     return sorted(events, key=lambda e: e.t)
 
 
-def _peaks(signal: np.ndarray) -> list[int]:
-    """Index of the maximum of every run of positive values."""
+def _delta(track: FaceTrack, name: str) -> np.ndarray:
+    """A signal minus its median over the capture (most frames are the resting face)."""
+    _, values = track.series(name)
+    return np.asarray(np.nan_to_num(values - np.nanmedian(values), nan=0.0), dtype=np.float64)
+
+
+def _peaks(signal: np.ndarray, times: np.ndarray) -> list[int]:
+    """Index of the maximum of every run of positive values lasting `MIN_EVENT_SECONDS`."""
     peaks, start = [], None
     for i, value in enumerate([*signal.tolist(), -1.0]):
         if value > 0 and start is None:
             start = i
         elif value <= 0 and start is not None:
-            peaks.append(start + int(np.argmax(signal[start:i])))
+            if times[i - 1] - times[start] >= MIN_EVENT_SECONDS:
+                peaks.append(start + int(np.argmax(signal[start:i])))
             start = None
     return peaks
 
@@ -106,8 +136,13 @@ class ActiveChallengeCheck:
                 missing = missing or step.action
             else:
                 matched.add(hit)
+        # A second detection of an asked action inside its own window is the same action.
         wrong = [
-            e for i, e in enumerate(events) if i not in matched and e.action is not Action.BLINK
+            e
+            for i, e in enumerate(events)
+            if i not in matched
+            and e.action is not Action.BLINK
+            and not any(s.action is e.action and s.start <= e.t <= s.end for s in challenge.steps)
         ]
         details["matched"] = float(len(matched))
         details["unexpected"] = float(len(wrong))

@@ -18,7 +18,7 @@ from facepay.vision.liveness.tracks import inter_ocular
 
 OUTLINE = [*range(17), *range(17, 27), 36, 39, 42, 45]
 NOSE = list(range(27, 36))
-MIN_POSE_CHANGE_DEG = 8.0
+MIN_POSE_CHANGE_DEG = 12.0
 MIN_PARALLAX = 0.06
 
 
@@ -53,7 +53,7 @@ class RigidPlaneMotionCheck:
             error = np.linalg.norm(predicted.reshape(-1, 2) - lm[NOSE], axis=1)
             parallaxes.append(float(error.mean()) / scale)
         if not parallaxes:
-            return skipped(self.name, "no head movement to judge (pose changed < 8°)")
+            return skipped(self.name, "no head movement to judge (pose changed < 12°)")
         parallax = max(parallaxes)
         details = {"parallax": parallax, "moving_frames": float(len(parallaxes))}
         score = min(1.0, parallax / (2 * self._min_parallax))

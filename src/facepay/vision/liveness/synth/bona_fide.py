@@ -101,7 +101,9 @@ def action_motion(steps: Sequence[ActionWindow], t: float, *, deform: bool = Tru
     yaw = pitch = blink = mouth = 0.0
     for step in steps:
         centre = (step.start + step.end) / 2
-        amount = math.cos(math.pi * (t - centre)) ** 2 if abs(t - centre) < 0.5 else 0.0
+        # Rise, hold ~0.4 s, fall: the way people do what a screen asks.
+        swing = math.cos(math.pi * (t - centre)) ** 2 if abs(t - centre) < 0.5 else 0.0
+        amount = min(1.0, 1.6 * swing)
         if step.action is Action.BLINK and deform:
             blink = max(blink, amount)
         elif step.action is Action.OPEN_MOUTH and deform:
@@ -188,7 +190,7 @@ def bona_fide_capture(
     frames = []
     for t in frame_times(steps):
         motion = action_motion(steps, t, deform=deform)
-        drift = (4.0 * math.sin(1.3 * t + rng.random()), 2.0 * math.sin(0.9 * t))
+        drift = (2.5 * math.sin(1.3 * t + rng.random()), 1.5 * math.sin(0.9 * t))
         motion = Motion(
             yaw=motion.yaw + drift[0],
             pitch=motion.pitch + drift[1],
