@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from types import TracebackType
 from typing import Self
 
@@ -25,7 +27,9 @@ class SqlAlchemyUnitOfWork:
     """`with uow: ...; uow.commit()` - anything not committed is rolled back on exit.
 
     `lock_timeout_ms` bounds how long a statement waits for a lock (PostgreSQL lock_timeout,
-    SQLite busy_timeout); when it runs out the unit of work raises `StorageBusy`.
+    SQLite busy_timeout); when it runs out the unit of work raises `StorageBusy`. On SQLite the
+    units of work of one engine also queue on a lock in this process, so one nested inside
+    another in the same thread waits for it and fails with `StorageBusy`.
     """
 
     ledger: SqlAlchemyLedgerRepository
@@ -37,8 +41,23 @@ class SqlAlchemyUnitOfWork:
         self._lock_timeout_ms = lock_timeout_ms
         self._connection: Connection | None = None
         self._transaction: RootTransaction | None = None
+        self._gate: threading.Lock | None = None
 
     def __enter__(self) -> Self:
+        gate = _sqlite_gate(self._engine)
+        if gate is not None:
+            wait_ms = self._lock_timeout_ms or SQLITE_BUSY_TIMEOUT_MS
+            if not gate.acquire(timeout=wait_ms / 1000):
+                raise StorageBusy("the database is busy; retry with the same idempotency key")
+        self._gate = gate
+        try:
+            self._enter()
+        except BaseException:
+            self._release_gate()
+            raise
+        return self
+
+    def _enter(self) -> None:
         connection = self._engine.connect()
         try:
             if self._lock_timeout_ms is not None and is_sqlite(self._engine):
@@ -56,7 +75,6 @@ class SqlAlchemyUnitOfWork:
         self.ledger = SqlAlchemyLedgerRepository(connection)
         self.settlements = SqlAlchemySettlementRepository(connection)
         self.accumulators = SqlAlchemyAccumulatorRepository(connection)
-        return self
 
     def __exit__(
         self,
@@ -65,13 +83,15 @@ class SqlAlchemyUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         connection, self._connection = self._connection, None
-        if connection is None:
-            return
         try:
-            if self._transaction is not None and self._transaction.is_active:
-                self._transaction.rollback()
+            if connection is not None:
+                try:
+                    if self._transaction is not None and self._transaction.is_active:
+                        self._transaction.rollback()
+                finally:
+                    self._close(connection)
         finally:
-            self._close(connection)
+            self._release_gate()
         if isinstance(exc, DBAPIError) and (translated := _translated(exc)) is not exc:
             raise translated from exc
 
@@ -88,12 +108,30 @@ class SqlAlchemyUnitOfWork:
         assert self._transaction is not None
         self._transaction.rollback()
 
+    def _release_gate(self) -> None:
+        gate, self._gate = self._gate, None
+        if gate is not None:
+            gate.release()
+
     def _close(self, connection: Connection) -> None:
         if self._lock_timeout_ms is not None and is_sqlite(self._engine):
             raw = connection.connection.driver_connection
             if raw is not None:
                 raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         connection.close()
+
+
+_GATES: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
+_GATES_LOCK = threading.Lock()
+
+
+def _sqlite_gate(engine: Engine) -> threading.Lock | None:
+    """One writer per SQLite engine in this process. SQLite admits one writer anyway; queueing
+    threads on a lock hands over at once, where its busy handler would sleep and poll."""
+    if not is_sqlite(engine):
+        return None
+    with _GATES_LOCK:
+        return _GATES.setdefault(engine, threading.Lock())
 
 
 def _translated(error: DBAPIError) -> Exception:
