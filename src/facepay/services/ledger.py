@@ -67,3 +67,11 @@ def expire_due_holds(*, uow: UnitOfWork, clock: Clock | None = None) -> int:
         voided = expire_holds(repo=uow.ledger, now=(clock or SystemClock()).now())
         uow.commit()
     return len(voided)
+
+
+def person_balances(*, uow: UnitOfWork, person_id: str) -> dict[AccountKind, int]:
+    """Balances of a person's accounts that exist (personal account, wallet, arrears), in fen."""
+    ids = [account_id(kind, person_id) for kind in PERSON_KINDS]
+    with uow:
+        found = uow.ledger.lock_accounts(ids)
+    return {account.kind: account.balance for account in found.values()}

@@ -177,3 +177,12 @@ def _fingerprint(bill: Bill, payer: Payer, policy_id: str, cash_account: str) ->
     body = {"bill": asdict(bill), "payer": asdict(payer), "policy": policy_id, "cash": cash_account}
     text = json.dumps(body, sort_keys=True, default=plain)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def get_settlement(*, uow: UnitOfWork, settlement_id: str) -> SettlementRecord:
+    """One stored settlement, with its status."""
+    with uow:
+        record = uow.settlements.get(settlement_id)
+    if record is None:
+        raise NotFound(f"no settlement {settlement_id}")
+    return record

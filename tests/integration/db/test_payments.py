@@ -8,13 +8,15 @@ import pytest
 
 from facepay.insurance.model import Accumulators
 from facepay.ledger.accounts import AccountKind, account_id
+from facepay.services.ledger import person_balances
 from facepay.services.payments import (
     CASH_CLEARING,
     Payer,
+    get_settlement,
     reverse_settlement,
     settle_and_post,
 )
-from facepay.shared.errors import Conflict, PolicyError
+from facepay.shared.errors import Conflict, NotFound, PolicyError
 
 ACCT = account_id(AccountKind.PERSONAL_ACCOUNT, "pat_1")
 REVENUE = account_id(AccountKind.HOSPITAL_REVENUE, "hospital")
@@ -136,3 +138,18 @@ def test_reversal_restores_balances_and_accumulators_exactly(
         reverse_settlement(uow=db.uow(), settlement_id=receipt.record.id, reversal_key="r3")
     assert db.net() == before
     assert db.count("transfers") == 1 + len(earlier.transfers) + 2 * len(receipt.transfers)
+
+
+def test_reading_back_a_settlement_and_balances(db, example_bill, employee_policy) -> None:
+    db.open_funded_person("pat_1", 600_000)
+    receipt = settle_and_post(
+        uow=db.uow(), bill=example_bill, payer=PAYER, policy=employee_policy, idempotency_key="k"
+    )
+    assert get_settlement(uow=db.uow(), settlement_id=receipt.record.id) == receipt.record
+    with pytest.raises(NotFound):
+        get_settlement(uow=db.uow(), settlement_id="stl_nope")
+    assert person_balances(uow=db.uow(), person_id="pat_1") == {
+        AccountKind.PERSONAL_ACCOUNT: 600_000 - 555_000,
+        AccountKind.PATIENT_WALLET: 0,
+        AccountKind.ARREARS: 0,
+    }
