@@ -74,7 +74,7 @@ class PadModelCheck:
         """Skip when no model is configured."""
         if self._model is None:
             return skipped(
-                self.name, "no PAD model configured (optional; needs onnxruntime + weights)"
+                self.name, "PAD model not configured (optional: needs onnxruntime and weights)"
             )
         good = evidence.track.good
         if not good:
