@@ -10,12 +10,19 @@ from facepay.adapters.crypto import TemplateSealer
 from facepay.adapters.db.engine import database_engine
 from facepay.adapters.db.migrate import upgrade
 from facepay.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
+from facepay.adapters.interchange import shipped_policies
 from facepay.config import Settings
 from facepay.gallery.faiss_gallery import FaissGallery
 from facepay.gallery.memory import InMemoryGallery
 from facepay.gallery.ports import Gallery
+from facepay.services.context import Services
+from facepay.services.gallery_sync import load_gallery
+from facepay.shared.clock import SystemClock
 from facepay.shared.errors import InvalidInput
 from facepay.vision.dlib_engine import DlibFaceEngine
+from facepay.vision.liveness import ChallengeBook, LivenessPolicy
+from facepay.vision.liveness.checks.model import OnnxPadModel
+from facepay.vision.liveness.policy import default_checks
 
 
 def load_settings() -> Settings:
@@ -72,3 +79,27 @@ def build_unit_of_work(settings: Settings, engine: Engine) -> Callable[[], SqlAl
     """A factory of units of work on `engine` (one per use-case call)."""
     timeout = settings.database_lock_timeout_ms
     return lambda: SqlAlchemyUnitOfWork(engine, lock_timeout_ms=timeout)
+
+
+def build_services(settings: Settings) -> Services:
+    """Everything a server needs: models, storage, liveness, policies, and the gallery loaded
+    from its sealed file, or rebuilt from the templates table when the file is missing or stale."""
+    face_engine = build_face_engine(settings)
+    pad = OnnxPadModel(settings.liveness_pad_model) if settings.liveness_pad_model else None
+    checks = default_checks(pad_model=pad, identity_threshold=settings.liveness_identity_threshold)
+    ctx = Services(
+        settings=settings,
+        engine=face_engine,
+        gallery=build_gallery(
+            settings, dim=face_engine.embedding_dim, model_version=face_engine.model_version
+        ),
+        sealer=build_template_sealer(settings),
+        liveness=LivenessPolicy(engine=face_engine, checks=checks),
+        challenges=ChallengeBook(),
+        policies=shipped_policies(),
+        uow=build_unit_of_work(settings, build_engine(settings)),
+        clock=SystemClock(),
+        gallery_path=settings.data_dir / "gallery.sealed",
+    )
+    load_gallery(ctx=ctx)
+    return ctx

@@ -10,11 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
-from typing import Literal, Protocol, Self
+from typing import TYPE_CHECKING, Literal, Protocol, Self
 
 from facepay.insurance.model import Accumulators, Settlement
 from facepay.ledger.ports import LedgerRepository
 from facepay.shared.errors import Conflict
+from facepay.supervision.audit_store import AuditStore
+
+if TYPE_CHECKING:
+    from facepay.services.repositories import (
+        AlertRepository,
+        BillRepository,
+        ConsentRepository,
+        IdentificationRepository,
+        PersonRepository,
+        TemplateRepository,
+        TenantRepository,
+    )
 
 SettlementStatus = Literal["settled", "reversed"]
 
@@ -77,6 +89,15 @@ class UnitOfWork(Protocol):
     ledger: LedgerRepository
     settlements: SettlementRepository
     accumulators: AccumulatorRepository
+    people: PersonRepository
+    templates: TemplateRepository
+    consents: ConsentRepository
+    identifications: IdentificationRepository
+    bills: BillRepository
+    alerts: AlertRepository
+    tenants: TenantRepository
+    audit: AuditStore
+    """The hash-chained audit log, appended in the same transaction as the change it records."""
 
     def __enter__(self) -> Self: ...
 

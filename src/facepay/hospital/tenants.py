@@ -1,0 +1,40 @@
+"""Tenants: hospitals, their terminals (Ed25519 public keys) and staff users (argon2id hashes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Hospital:
+    """A hospital using facepay; every object of the service belongs to one."""
+
+    id: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TerminalRecord:
+    """A registered kiosk or window camera; `active` False once revoked."""
+
+    id: str
+    hospital_id: str
+    name: str
+    public_key: bytes
+    created_at: datetime
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    """A staff login: role name (facepay.api.rbac.Role values) and argon2id hash."""
+
+    id: str
+    hospital_id: str
+    username: str
+    password_hash: str
+    role: str
+    created_at: datetime
+    active: bool = True

@@ -1,0 +1,30 @@
+"""Audit use cases: append an event on its own (staff login) and verify the whole chain."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from facepay.services.context import Services
+from facepay.supervision.audit import AuditEntry, VerifyReport
+
+
+def record_event(
+    *,
+    ctx: Services,
+    actor: str,
+    action: str,
+    subject: str,
+    details: Mapping[str, object] | None = None,
+) -> AuditEntry:
+    """Append one entry in its own transaction (events that change nothing else)."""
+    raise NotImplementedError
+
+
+def verify_audit(*, ctx: Services) -> VerifyReport:
+    """Re-hash the whole stored chain and report the first bad entry, if any."""
+    raise NotImplementedError
+
+
+def audit_entries(*, ctx: Services, from_seq: int = 1, limit: int = 100) -> list[AuditEntry]:
+    """Entries from `from_seq` on, at most `limit`."""
+    raise NotImplementedError

@@ -1,0 +1,152 @@
+"""Repositories of the identity, bill, tenant and supervision records (ports; see ports.py).
+
+Implemented in memory (services.memory_identity) and on SQLAlchemy (adapters.db). None commits:
+the use case's unit of work does. Lookups that take a hospital id return nothing for objects of
+another hospital, so that a use case can answer NotFound without saying the object exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from facepay.hospital.bills import PostedBill
+from facepay.hospital.tenants import Hospital, StaffUser, TerminalRecord
+from facepay.identity.records import (
+    ConsentRecord,
+    ErasureRecord,
+    IdentificationRecord,
+    InsuredPerson,
+    TemplateRecord,
+)
+from facepay.supervision.alerts import Alert
+
+
+class PersonRepository(Protocol):
+    """The insurance registry."""
+
+    def add(self, person: InsuredPerson) -> None:
+        """Store a person (Conflict if the ID number is registered already)."""
+
+    def get(self, person_id: str) -> InsuredPerson | None:
+        """By id."""
+
+    def by_id_number(self, id_number: str) -> InsuredPerson | None:
+        """By normalised ID number."""
+
+    def get_many(self, person_ids: Sequence[str]) -> dict[str, InsuredPerson]:
+        """Those of `person_ids` that exist."""
+
+
+class TemplateRepository(Protocol):
+    """Sealed face templates."""
+
+    def add(self, record: TemplateRecord) -> None:
+        """Store a sealed template."""
+
+    def get_many(self, template_ids: Sequence[str]) -> dict[str, TemplateRecord]:
+        """Those of `template_ids` that exist."""
+
+    def of_person(self, person_id: str, hospital_id: str) -> list[TemplateRecord]:
+        """A person's templates at one hospital."""
+
+    def delete(self, template_ids: Sequence[str]) -> int:
+        """Delete rows; returns how many."""
+
+    def all_ids(self, model_version: str) -> set[str]:
+        """Every template id of one model."""
+
+    def iterate(self, model_version: str) -> Iterator[TemplateRecord]:
+        """Every template of one model (to rebuild the gallery)."""
+
+
+class ConsentRepository(Protocol):
+    """Biometric consents."""
+
+    def add(self, record: ConsentRecord) -> None:
+        """Store a consent."""
+
+    def active(self, person_id: str, hospital_id: str) -> list[ConsentRecord]:
+        """Consents not withdrawn."""
+
+    def withdraw(self, consent_id: str, *, at: datetime, by: str) -> None:
+        """Mark withdrawn."""
+
+    def add_erasure(self, record: ErasureRecord) -> None:
+        """Record an erasure."""
+
+    def erasures(self, person_id: str, hospital_id: str) -> list[ErasureRecord]:
+        """Erasures of a person at a hospital, oldest first."""
+
+
+class IdentificationRepository(Protocol):
+    """Identifications, single-use for a payment."""
+
+    def add(self, record: IdentificationRecord) -> None:
+        """Store one."""
+
+    def get(self, identification_id: str, hospital_id: str) -> IdentificationRecord | None:
+        """By id, only within the hospital; locks the row until the transaction ends."""
+
+    def save(self, record: IdentificationRecord) -> None:
+        """Overwrite a stored identification (resolution, attempts, use)."""
+
+
+class BillRepository(Protocol):
+    """Posted bills."""
+
+    def add(self, bill: PostedBill) -> None:
+        """Store (Conflict if the hospital posted this external reference already)."""
+
+    def get(self, bill_id: str, hospital_id: str) -> PostedBill | None:
+        """By id, only within the hospital; locks the row until the transaction ends."""
+
+    def by_external_ref(self, hospital_id: str, external_ref: str) -> PostedBill | None:
+        """By the hospital system's own reference."""
+
+    def save(self, bill: PostedBill) -> None:
+        """Overwrite status, settlement and payment time."""
+
+
+class AlertRepository(Protocol):
+    """Supervision alerts."""
+
+    def add(self, alert: Alert) -> None:
+        """Store one."""
+
+    def of_hospital(self, hospital_id: str, *, kind: str | None = None) -> list[Alert]:
+        """A hospital's alerts, oldest first."""
+
+
+class TenantRepository(Protocol):
+    """Hospitals, terminals, staff users and seen request nonces."""
+
+    def add_hospital(self, hospital: Hospital) -> None:
+        """Store a hospital."""
+
+    def hospital(self, hospital_id: str) -> Hospital | None:
+        """By id."""
+
+    def add_terminal(self, terminal: TerminalRecord) -> None:
+        """Store a terminal."""
+
+    def terminal(self, terminal_id: str) -> TerminalRecord | None:
+        """By id, revoked ones included."""
+
+    def set_terminal_active(self, terminal_id: str, active: bool) -> None:
+        """Revoke or re-enable."""
+
+    def add_staff(self, user: StaffUser) -> None:
+        """Store a staff user (Conflict if the user name is taken)."""
+
+    def staff_by_username(self, username: str) -> StaffUser | None:
+        """By user name."""
+
+    def set_password_hash(self, staff_id: str, password_hash: str) -> None:
+        """Replace a staff user's hash."""
+
+    def remember_nonce(
+        self, *, terminal_id: str, nonce: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        """Atomic check-and-insert; False if the nonce is recorded and not expired."""

@@ -1,0 +1,26 @@
+"""Supervision alerts: events a fund supervisor must look at (duplicate faces, card misuse)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from facepay.supervision.redaction import check_safe_details
+
+DUPLICATE_FACE = "duplicate_face"
+"""One face enrolled (or being enrolled) under two ID numbers: a lent or forged credential."""
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert; details are checked like audit details (no biometric data, IDs masked)."""
+
+    id: str
+    hospital_id: str
+    kind: str
+    subject: str
+    details: dict[str, object]
+    created_at: datetime
+
+    def __post_init__(self) -> None:
+        check_safe_details(self.details)
