@@ -35,7 +35,8 @@ class Settings(BaseSettings):
 
     # Face engine
     detect_max_side: int = 640
-    detect_upsample: int = 1
+    detect_second_pass_scale: float = 1.5
+    """Enlargement of the second HOG pass that finds faces of ~50-80 px (1 disables it)."""
     detect_fast_path_min_face: int = 134
     """Skip the upsampled HOG pass when a face this wide (detection pixels) is already found."""
     embed_backend: Literal["numpy", "dlib"] = "numpy"
@@ -79,6 +80,19 @@ class Settings(BaseSettings):
     """Terminal signatures: farthest a request timestamp may be from server time, either way.
     Nonces are remembered until timestamp + this, so there is no separate nonce TTL to get wrong."""
     cashier_refund_limit_fen: int = Field(default=50_000, ge=0)
+
+    # HTTP API limits (facepay.api): a clear 413 / 422 / 429 for each
+    api_max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    """Largest request body; a capture of 40 JPEG frames of 640x480 is about 2-4 MB in base64."""
+    api_max_frames: int = Field(default=60, gt=0, le=600)
+    api_max_image_pixels: int = Field(default=4_000_000, gt=0)
+    """Per image, checked from the header before decoding (2000x2000; cameras send 640x480)."""
+    api_rate_terminal_per_second: float = Field(default=5.0, gt=0)
+    api_rate_terminal_burst: int = Field(default=30, gt=0)
+    api_rate_staff_per_second: float = Field(default=5.0, gt=0)
+    api_rate_staff_burst: int = Field(default=30, gt=0)
+    api_rate_login_per_minute: float = Field(default=10.0, gt=0)
+    """Login attempts per user name (argon2id also costs ~50 ms of CPU each)."""
 
     @model_validator(mode="after")
     def _refuse_weak_jwt_secret(self) -> Self:

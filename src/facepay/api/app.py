@@ -1,0 +1,93 @@
+"""`create_app(services)`: the FastAPI application, versioned under /v1."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from facepay import __version__
+from facepay.api import problems
+from facepay.api.auth import Authenticator
+from facepay.api.deps import ApiState
+from facepay.api.limits import BodySizeLimit, TokenBuckets
+from facepay.api.metrics import ApiMetrics, LatencyMiddleware
+from facepay.api.rbac import policy_with_cashier_limit
+from facepay.api.routes import admin, audit, auth, bills, patients, system
+from facepay.api.signing import RequestVerifier
+from facepay.api.staff_auth import PasswordHashing, StaffTokens
+from facepay.api.tenant_ports import UowNonceStore, UowTerminalKeys
+from facepay.services.context import Services
+
+V1 = "/v1"
+
+
+def create_app(services: Services, *, passwords: PasswordHashing | None = None) -> FastAPI:
+    """The API over `services` (one per process; state lives in `app.state.api`)."""
+    settings = services.settings
+    tokens = StaffTokens.from_settings(settings, clock=services.clock)
+    verifier = RequestVerifier(
+        keys=UowTerminalKeys(services.uow),
+        nonces=UowNonceStore(services.uow),
+        clock=services.clock,
+        max_skew=timedelta(seconds=settings.request_max_skew_seconds),
+    )
+    metrics = ApiMetrics()
+    state = ApiState(
+        services=services,
+        auth=Authenticator(
+            verifier=verifier,
+            tokens=tokens,
+            terminal_buckets=TokenBuckets(
+                rate=settings.api_rate_terminal_per_second, burst=settings.api_rate_terminal_burst
+            ),
+            staff_buckets=TokenBuckets(
+                rate=settings.api_rate_staff_per_second, burst=settings.api_rate_staff_burst
+            ),
+        ),
+        tokens=tokens,
+        passwords=passwords or PasswordHashing(),
+        policy=policy_with_cashier_limit(settings.cashier_refund_limit_fen),
+        metrics=metrics,
+        login_buckets=TokenBuckets(rate=settings.api_rate_login_per_minute / 60.0, burst=10),
+    )
+    app = FastAPI(
+        title="facepay",
+        version=__version__,
+        description="Face-recognition identity and payment for hospitals.",
+    )
+    app.state.api = state
+    problems.install(app)
+    app.include_router(system.router)
+    for module in (auth, admin, patients, bills, audit):
+        app.include_router(module.router, prefix=V1)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(LatencyMiddleware, metrics=metrics)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The schema plus the two security schemes (staff bearer, terminal signature headers)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    components = schema.setdefault("components", {})
+    components["securitySchemes"] = {
+        "staffBearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        "terminalSignature": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-Facepay-Signature",
+            "description": "Ed25519 over FACEPAY-ED25519-V1, terminal id, method, path?query, "
+            "timestamp, nonce and body SHA-256, with the X-Facepay-Terminal, -Timestamp, -Nonce "
+            "and -Content-SHA256 headers (see facepay.terminal.signing).",
+        },
+    }
+    schema["security"] = [{"staffBearer": []}, {"terminalSignature": []}]
+    app.openapi_schema = schema
+    return schema

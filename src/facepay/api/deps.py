@@ -1,0 +1,71 @@
+"""FastAPI dependencies as `Annotated` aliases: the services, the caller, the idempotency key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from facepay.api.auth import Authenticator
+from facepay.api.limits import TokenBuckets
+from facepay.api.metrics import ApiMetrics
+from facepay.api.rbac import AccessPolicy, Principal
+from facepay.api.staff_auth import PasswordHashing, StaffTokens
+from facepay.services.context import Services
+
+
+@dataclass(frozen=True)
+class ApiState:
+    """Everything the routers need besides the request, kept on `app.state.api`."""
+
+    services: Services
+    auth: Authenticator
+    tokens: StaffTokens
+    passwords: PasswordHashing
+    policy: AccessPolicy
+    metrics: ApiMetrics
+    login_buckets: TokenBuckets
+
+
+def api_state(request: Request) -> ApiState:
+    """The app's state."""
+    state: ApiState = request.app.state.api
+    return state
+
+
+def services(request: Request) -> Services:
+    """The use-case container."""
+    return api_state(request).services
+
+
+async def terminal(request: Request) -> Principal:
+    """A signed terminal."""
+    return await api_state(request).auth.terminal(request)
+
+
+def staff(request: Request) -> Principal:
+    """A logged-in staff member."""
+    return api_state(request).auth.staff(request)
+
+
+async def caller(request: Request) -> Principal:
+    """A staff member (Bearer) or a signed terminal."""
+    return await api_state(request).auth.any(request)
+
+
+StateDep = Annotated[ApiState, Depends(api_state)]
+ServicesDep = Annotated[Services, Depends(services)]
+TerminalPrincipal = Annotated[Principal, Depends(terminal)]
+CurrentStaff = Annotated[Principal, Depends(staff)]
+Caller = Annotated[Principal, Depends(caller)]
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9_.:\-]+$",
+        description="Client-chosen key: a retry with the same key and body repeats nothing",
+    ),
+]

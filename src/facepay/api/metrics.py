@@ -1,0 +1,80 @@
+"""Prometheus metrics: request latency per route, settlements, identification and liveness outcomes.
+
+Each app gets its own `CollectorRegistry`, so several apps in one process (tests) do not clash.
+Labels are route templates and outcome names only: never ids, amounts or anything personal.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0)
+
+
+class ApiMetrics:
+    """The collectors of one app."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "facepay_http_request_duration_seconds",
+            "Server-side latency of HTTP requests by route template",
+            ("method", "route", "status"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.settlements = Counter(
+            "facepay_settlements_total",
+            "Settlements by outcome (settled, replayed, refunded, refused)",
+            ("outcome",),
+            registry=self.registry,
+        )
+        self.identifications = Counter(
+            "facepay_identification_decisions_total",
+            "1:N identification decisions (match, ambiguous, no_match, spoof, retry)",
+            ("decision",),
+            registry=self.registry,
+        )
+        self.liveness = Counter(
+            "facepay_liveness_outcomes_total",
+            "Liveness decisions (live, spoof, retry) and the attack guessed for spoofs",
+            ("decision", "attack"),
+            registry=self.registry,
+        )
+
+    def exposition(self) -> bytes:
+        """The text exposition format."""
+        return generate_latest(self.registry)
+
+
+class LatencyMiddleware:
+    """ASGI middleware observing each request's duration under its route template."""
+
+    def __init__(self, app: ASGIApp, *, metrics: ApiMetrics) -> None:
+        self._app = app
+        self._metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self._metrics.latency.labels(scope["method"], template, str(status)).observe(
+                time.perf_counter() - started
+            )

@@ -1,0 +1,235 @@
+"""Administration: hospitals (with their first admin), terminals, staff and insured persons."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, status
+from pydantic import Field
+
+from facepay.api.deps import CurrentStaff, StateDep
+from facepay.api.problems import errors
+from facepay.api.rbac import Permission, Principal, Role
+from facepay.api.schemas import Fen, Id, RequestModel, ResponseModel
+from facepay.api.signing import key_fingerprint, public_key_from_text
+from facepay.identity.id_card import IdCard
+from facepay.services import admin
+from facepay.supervision.redaction import mask_id_number
+from facepay.terminal.signing import (
+    generate_terminal_key,
+    private_key_to_pem,
+    public_key_pem,
+)
+
+router = APIRouter(tags=["admin"])
+Name = Annotated[str, Field(min_length=1, max_length=120)]
+Username = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Password = Annotated[str, Field(min_length=12, max_length=1024)]
+
+
+class HospitalCreate(RequestModel):
+    """A new hospital and its first administrator."""
+
+    name: Name
+    admin_username: Username
+    admin_password: Password
+
+
+class HospitalRead(ResponseModel):
+    """A registered hospital."""
+
+    id: str
+    name: str
+    admin_staff_id: str | None = None
+
+
+class TerminalCreate(RequestModel):
+    """A terminal: send its public key (PEM or base64 raw Ed25519), or none to get a new pair."""
+
+    name: Name
+    kind: Literal["kiosk", "window", "his"] = "kiosk"
+    public_key: Annotated[str, Field(min_length=40, max_length=2000)] | None = None
+
+
+class TerminalRead(ResponseModel):
+    """A registered terminal; `private_key_pem` only once, when the server made the pair."""
+
+    id: str
+    hospital_id: str
+    name: str
+    fingerprint: str
+    private_key_pem: str | None = None
+
+
+class StaffCreate(RequestModel):
+    """A staff login of the admin's hospital."""
+
+    username: Username
+    password: Password
+    role: Role
+
+
+class StaffRead(ResponseModel):
+    """A staff user (never the hash)."""
+
+    id: str
+    hospital_id: str
+    username: str
+    role: Role
+
+
+class IdCardCreate(RequestModel):
+    """The ID card's chip data (the photo travels separately)."""
+
+    id_number: Annotated[str, Field(min_length=18, max_length=18, pattern=r"^\d{17}[\dXx]$")]
+    name: Annotated[str, Field(min_length=1, max_length=80)]
+    sex: Literal["F", "M"]
+    birth_date: date
+
+    def to_domain(self) -> IdCard:
+        """The checked domain ID card."""
+        return IdCard(
+            id_number=self.id_number, name=self.name, sex=self.sex, birth_date=self.birth_date
+        )
+
+
+class InsuredPersonCreate(RequestModel):
+    """A person of the insurance registry (what the insurance platform would sync)."""
+
+    id_card: IdCardCreate
+    category: Annotated[str, Field(min_length=1, max_length=40)]
+    insurance_card_number: Annotated[str, Field(min_length=4, max_length=40)]
+    phone: Annotated[str, Field(pattern=r"^\d{11}$")] | None = None
+    medical_assistance: bool = False
+    personal_account_fen: Fen = 0
+
+
+class InsuredPersonRead(ResponseModel):
+    """A registered person: ID number masked."""
+
+    id: str
+    id_number_masked: str
+    category: str
+
+
+def _need(state: StateDep, who: Principal, permission: Permission) -> None:
+    state.policy.require(who, permission)
+
+
+@router.post(
+    "/hospitals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=HospitalRead,
+    responses=errors(401, 403, 409, 413, 422, 429),
+)
+def create_hospital(body: HospitalCreate, state: StateDep, who: CurrentStaff) -> HospitalRead:
+    """Onboard a hospital with its first admin (platform admins)."""
+    _need(state, who, Permission.STAFF_MANAGE)
+    actor = f"staff:{who.id}"
+    hospital = admin.register_hospital(ctx=state.services, actor=actor, name=body.name)
+    user = admin.create_staff_user(
+        ctx=state.services,
+        actor=actor,
+        hospital_id=hospital.id,
+        username=body.admin_username,
+        password_hash=state.passwords.hash(body.admin_password),
+        role=Role.ADMIN.value,
+    )
+    return HospitalRead(id=hospital.id, name=hospital.name, admin_staff_id=user.id)
+
+
+@router.post(
+    "/terminals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TerminalRead,
+    responses=errors(401, 403, 409, 413, 422, 429),
+)
+def create_terminal(body: TerminalCreate, state: StateDep, who: CurrentStaff) -> TerminalRead:
+    """Register a terminal of the admin's hospital."""
+    _need(state, who, Permission.TERMINAL_REGISTER)
+    private_pem: str | None = None
+    if body.public_key is None:
+        key = generate_terminal_key()
+        private_pem = private_key_to_pem(key).decode("ascii")
+        raw = public_key_from_text(public_key_pem(key))
+    else:
+        raw = public_key_from_text(body.public_key)
+    record = admin.register_terminal(
+        ctx=state.services,
+        actor=f"staff:{who.id}",
+        hospital_id=who.hospital_id,
+        name=f"{body.kind}:{body.name}",
+        public_key=raw,
+    )
+    return TerminalRead(
+        id=record.id,
+        hospital_id=record.hospital_id,
+        name=record.name,
+        fingerprint=key_fingerprint(raw),
+        private_key_pem=private_pem,
+    )
+
+
+@router.delete(
+    "/terminals/{terminal_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(401, 403, 404, 422, 429),
+)
+def revoke_terminal(terminal_id: Id, state: StateDep, who: CurrentStaff) -> None:
+    """Revoke a terminal of the admin's hospital: its signatures stop working at once."""
+    _need(state, who, Permission.TERMINAL_REVOKE)
+    admin.revoke_terminal(
+        ctx=state.services,
+        actor=f"staff:{who.id}",
+        hospital_id=who.hospital_id,
+        terminal_id=terminal_id,
+    )
+
+
+@router.post(
+    "/staff",
+    status_code=status.HTTP_201_CREATED,
+    response_model=StaffRead,
+    responses=errors(401, 403, 409, 413, 422, 429),
+)
+def create_staff(body: StaffCreate, state: StateDep, who: CurrentStaff) -> StaffRead:
+    """Create a staff login in the admin's hospital."""
+    _need(state, who, Permission.STAFF_MANAGE)
+    user = admin.create_staff_user(
+        ctx=state.services,
+        actor=f"staff:{who.id}",
+        hospital_id=who.hospital_id,
+        username=body.username,
+        password_hash=state.passwords.hash(body.password),
+        role=body.role.value,
+    )
+    return StaffRead(
+        id=user.id, hospital_id=user.hospital_id, username=user.username, role=body.role
+    )
+
+
+@router.post(
+    "/insured-persons",
+    status_code=status.HTTP_201_CREATED,
+    response_model=InsuredPersonRead,
+    responses=errors(401, 403, 409, 413, 422, 429),
+)
+def create_insured_person(
+    body: InsuredPersonCreate, state: StateDep, who: CurrentStaff
+) -> InsuredPersonRead:
+    """Register a person in the insurance registry (admins; funds the personal account)."""
+    _need(state, who, Permission.STAFF_MANAGE)
+    person = admin.register_insured_person(
+        ctx=state.services,
+        actor=f"staff:{who.id}",
+        id_card=body.id_card.to_domain(),
+        category=body.category,
+        insurance_card_number=body.insurance_card_number,
+        phone=body.phone,
+        medical_assistance=body.medical_assistance,
+        personal_account_fen=body.personal_account_fen,
+    )
+    return InsuredPersonRead(
+        id=person.id, id_number_masked=mask_id_number(person.id_number), category=person.category
+    )

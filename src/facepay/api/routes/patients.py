@@ -1,0 +1,260 @@
+"""Patients at the kiosk or the desk: liveness challenge, enrolment, identification, consent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, status
+from pydantic import Field
+
+from facepay.api.deps import Caller, StateDep
+from facepay.api.images import capture_from, checked_photo
+from facepay.api.problems import errors
+from facepay.api.rbac import Permission, Principal
+from facepay.api.routes.admin import IdCardCreate
+from facepay.api.schemas import (
+    Base64Image,
+    CaptureCreate,
+    ChallengeRead,
+    ChallengeStepRead,
+    Id,
+    RequestModel,
+    ResponseModel,
+)
+from facepay.identity.records import BiometricConsent
+from facepay.services import consent as consent_service
+from facepay.services import enrolment, identification
+from facepay.services.identification import IdentificationResult
+from facepay.vision.liveness.challenge import PROMPTS
+
+router = APIRouter(tags=["patients"])
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ConsentCreate(RequestModel):
+    """The separate biometric consent: purpose, scope, when; the recorder is the caller."""
+
+    purpose: Text
+    scope: Text
+    given_at: datetime
+
+
+class EnrolmentCreate(RequestModel):
+    """ID card + chip photo + live capture + consent."""
+
+    id_card: IdCardCreate
+    chip_photo: Base64Image
+    capture: CaptureCreate
+    consent: ConsentCreate
+
+
+class EnrolmentRead(ResponseModel):
+    """The enrolled person, template and consent ids, and the 1:1 score against the chip photo."""
+
+    person_id: str
+    template_id: str
+    consent_id: str
+    category: str
+    verify_score: float
+
+
+class IdentificationCreate(RequestModel):
+    """A capture answering a challenge from POST /v1/liveness/challenges."""
+
+    capture: CaptureCreate
+
+
+class CredentialIdentificationCreate(RequestModel):
+    """Identification without a face: ID number and insurance card number."""
+
+    id_number: Annotated[str, Field(min_length=18, max_length=18, pattern=r"^\d{17}[\dXx]$")]
+    insurance_card_number: Annotated[str, Field(min_length=4, max_length=40)]
+
+
+class SecondFactorCreate(RequestModel):
+    """The last four characters of the patient's phone or ID number."""
+
+    last4: Annotated[str, Field(pattern=r"^[0-9]{3}[0-9Xx]$")]
+
+
+class IdentificationRead(ResponseModel):
+    """Who is in front of the terminal (masked), or that a second factor is needed."""
+
+    identification_id: str
+    decision: Literal["match", "ambiguous", "no_match"]
+    method: Literal["face", "second_factor", "credentials"]
+    person_id: str | None
+    needs_second_factor: bool
+    expires_at: datetime
+    display_name: str | None = None
+    category: str | None = None
+
+
+class ConsentWithdrawalCreate(RequestModel):
+    """Why the consent is withdrawn."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=200)] = "withdrawn"
+
+
+class ConsentWithdrawalRead(ResponseModel):
+    """The erasure: templates deleted (database and gallery), consents withdrawn."""
+
+    erasure_id: str
+    person_id: str
+    templates_deleted: int
+    consents_withdrawn: int
+    at: datetime
+
+
+def _actor(who: Principal) -> str:
+    return f"{who.kind.value}:{who.id}"
+
+
+def _read(result: IdentificationResult, state: StateDep) -> IdentificationRead:
+    state.metrics.identifications.labels(result.decision).inc()
+    return IdentificationRead.model_validate(result)
+
+
+@router.post(
+    "/liveness/challenges",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChallengeRead,
+    responses=errors(401, 403, 429),
+)
+def issue_challenge(state: StateDep, who: Caller) -> ChallengeRead:
+    """A single-use active challenge (actions and time windows) for the next capture."""
+    state.policy.require(who, Permission.PATIENT_IDENTIFY)
+    challenge = identification.start_liveness_challenge(ctx=state.services)
+    return ChallengeRead(
+        nonce=challenge.nonce,
+        issued_at=challenge.issued_at,
+        expires_at=challenge.expires_at,
+        steps=[
+            ChallengeStepRead(
+                action=s.action.value, prompt=PROMPTS[s.action], start=s.start, end=s.end
+            )
+            for s in challenge.steps
+        ],
+    )
+
+
+@router.post(
+    "/enrolments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrolmentRead,
+    responses=errors(401, 403, 404, 409, 413, 422, 429),
+)
+def enrol(body: EnrolmentCreate, state: StateDep, who: Caller) -> EnrolmentRead:
+    """Enrol a patient's face: liveness, 1:1 against the chip photo, 1:N duplicate check."""
+    state.policy.require(who, Permission.PATIENT_ENROL)
+    state.policy.require(who, Permission.CONSENT_RECORD)
+    settings = state.services.settings
+    photo = checked_photo(
+        body.chip_photo, max_pixels=settings.api_max_image_pixels, what="chip photo"
+    )
+    capture = capture_from(
+        body.capture, max_frames=settings.api_max_frames, max_pixels=settings.api_max_image_pixels
+    )
+    result = enrolment.enrol_patient(
+        ctx=state.services,
+        hospital_id=who.hospital_id,
+        actor=_actor(who),
+        id_card=body.id_card.to_domain(),
+        chip_photo=photo,
+        capture=capture,
+        consent=BiometricConsent(
+            purpose=body.consent.purpose,
+            scope=body.consent.scope,
+            given_at=body.consent.given_at,
+            recorded_by=_actor(who),
+        ),
+    )
+    return EnrolmentRead.model_validate(result)
+
+
+@router.post(
+    "/identifications",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IdentificationRead,
+    responses=errors(401, 403, 413, 422, 429),
+)
+def identify(body: IdentificationCreate, state: StateDep, who: Caller) -> IdentificationRead:
+    """Liveness + 1:N among this hospital's enrolled patients."""
+    state.policy.require(who, Permission.PATIENT_IDENTIFY)
+    settings = state.services.settings
+    capture = capture_from(
+        body.capture, max_frames=settings.api_max_frames, max_pixels=settings.api_max_image_pixels
+    )
+    result = identification.identify(
+        ctx=state.services, hospital_id=who.hospital_id, actor=_actor(who), capture=capture
+    )
+    return _read(result, state)
+
+
+@router.post(
+    "/identifications/by-credentials",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IdentificationRead,
+    responses=errors(401, 403, 404, 413, 422, 429),
+)
+def identify_by_credentials(
+    body: CredentialIdentificationCreate, state: StateDep, who: Caller
+) -> IdentificationRead:
+    """Identify without a face (face payment is never the only way)."""
+    state.policy.require(who, Permission.PATIENT_IDENTIFY)
+    result = identification.identify_by_credentials(
+        ctx=state.services,
+        hospital_id=who.hospital_id,
+        actor=_actor(who),
+        id_number=body.id_number,
+        insurance_card_number=body.insurance_card_number,
+    )
+    return _read(result, state)
+
+
+@router.post(
+    "/identifications/{identification_id}/second-factor",
+    response_model=IdentificationRead,
+    responses=errors(401, 403, 404, 409, 413, 422, 429),
+)
+def second_factor(
+    identification_id: Id, body: SecondFactorCreate, state: StateDep, who: Caller
+) -> IdentificationRead:
+    """Resolve an ambiguous identification among its candidates only."""
+    state.policy.require(who, Permission.PATIENT_IDENTIFY)
+    result = identification.resolve_second_factor(
+        ctx=state.services,
+        hospital_id=who.hospital_id,
+        actor=_actor(who),
+        identification_id=identification_id,
+        last4=body.last4,
+    )
+    return _read(result, state)
+
+
+@router.post(
+    "/patients/{person_id}/consent-withdrawals",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ConsentWithdrawalRead,
+    responses=errors(401, 403, 404, 413, 422, 429),
+)
+def withdraw_consent(
+    person_id: Id, body: ConsentWithdrawalCreate, state: StateDep, who: Caller
+) -> ConsentWithdrawalRead:
+    """Withdraw biometric consent: the face templates are erased at this hospital."""
+    state.policy.require(who, Permission.CONSENT_WITHDRAW)
+    erasure = consent_service.withdraw_consent(
+        ctx=state.services,
+        hospital_id=who.hospital_id,
+        actor=_actor(who),
+        person_id=person_id,
+        reason=body.reason,
+    )
+    return ConsentWithdrawalRead(
+        erasure_id=erasure.record.id,
+        person_id=erasure.record.person_id,
+        templates_deleted=erasure.record.templates_deleted,
+        consents_withdrawn=erasure.consents_withdrawn,
+        at=erasure.record.at,
+    )
