@@ -67,6 +67,7 @@ class FaissGallery:
 
     def set_ef_search(self, ef_search: int) -> None:
         """Trade HNSW speed for recall at run time (the bench tunes the default with this)."""
+        check_k(ef_search)
         with self._lock:
             self._ef_search = ef_search
             self._params = self._search_params()

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from facepay.adapters.crypto import TemplateSealer
 from facepay.gallery.faiss_gallery import FaissGallery
 from facepay.gallery.persistence import read_gallery_file
+from facepay.shared.errors import InvalidInput
 
 from .conftest import DIM, MODEL, ids, noisy, unit_vectors
 
@@ -78,3 +80,12 @@ def test_a_small_gallery_saves_no_graph(tmp_path: Path) -> None:
     gallery.add_many(ids(10), unit_vectors(10))
     gallery.save(path, sealer)
     assert read_gallery_file(path, sealer, model_version=MODEL, dim=DIM).index_blob is None
+
+
+def test_ef_search_can_be_tuned_but_not_to_nonsense() -> None:
+    gallery, rows = small_hnsw(hnsw_above=0), unit_vectors(50)
+    gallery.add_many(ids(50), rows)
+    gallery.set_ef_search(8)
+    assert gallery.search(rows[7], 1)[0].template_id == "p-0007"
+    with pytest.raises(InvalidInput):
+        gallery.set_ef_search(0)
