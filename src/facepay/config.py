@@ -52,6 +52,14 @@ class Settings(BaseSettings):
     identify_margin: float = 0.02
     identify_ambiguity_band: float = 0.01
 
+    # Patient flows (facepay.services)
+    identification_ttl_seconds: int = Field(default=180, gt=0, le=3_600)
+    """How long an identification may be used for one payment."""
+    face_pay_limit_fen: int = Field(default=5_000_000, ge=0)
+    """Face payments of this many fen or more at a hospital need a second factor (50,000 yuan)."""
+    face_pay_limit_pharmacy_fen: int = Field(default=500_000, ge=0)
+    """The same limit at a pharmacy (5,000 yuan), INSURANCE.md §5."""
+
     # Liveness (presentation-attack detection); see README "Liveness".
     liveness_identity_threshold: float = 0.92
     """Cosine between a capture's first and last face below which it is a face swap."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 from facepay.services.context import Services
-from facepay.supervision.audit import AuditEntry, VerifyReport
+from facepay.supervision.audit import AuditEntry, VerifyReport, verify_chain
 
 
 def record_event(
@@ -17,14 +18,21 @@ def record_event(
     details: Mapping[str, object] | None = None,
 ) -> AuditEntry:
     """Append one entry in its own transaction (events that change nothing else)."""
-    raise NotImplementedError
+    with ctx.uow() as uow:
+        entry = ctx.audit_log(uow).record(
+            actor=actor, action=action, subject=subject, details=details
+        )
+        uow.commit()
+    return entry
 
 
 def verify_audit(*, ctx: Services) -> VerifyReport:
     """Re-hash the whole stored chain and report the first bad entry, if any."""
-    raise NotImplementedError
+    with ctx.uow() as uow:
+        return verify_chain(uow.audit.iterate())
 
 
 def audit_entries(*, ctx: Services, from_seq: int = 1, limit: int = 100) -> list[AuditEntry]:
     """Entries from `from_seq` on, at most `limit`."""
-    raise NotImplementedError
+    with ctx.uow() as uow:
+        return list(itertools.islice(uow.audit.iterate(from_seq=from_seq), max(limit, 0)))

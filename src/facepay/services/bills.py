@@ -1,13 +1,31 @@
-"""Bills: posted by the hospital system, pre-settled for the screen, paid after identification."""
+"""Bills: posted by the hospital system, pre-settled for the screen, paid after identification.
+
+A payment needs a fresh, unused identification of the bill's own patient at the same hospital
+(real-name treatment). Face identifications pay without a password below the limits of
+INSURANCE.md §5 (Settings.face_pay_limit_*: bill total in fen); from the limit on, the patient
+also gives the last 4 digits of their phone or ID number. Identification by ID number +
+insurance card, or one already resolved by a second factor, has no such limit.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from facepay.hospital.bills import PointOfSale, PostedBill
-from facepay.insurance.model import Bill, Settlement
+from facepay.identity.id_card import normalise_id_number
+from facepay.identity.records import InsuredPerson
+from facepay.insurance.model import Bill, Coverage, Settlement
+from facepay.insurance.settlement import settle
+from facepay.ledger.accounts import AccountKind, account_id
 from facepay.services.context import Services
-from facepay.services.payments import Receipt
+from facepay.services.identification import usable_identification
+from facepay.services.payments import Payer, Receipt, settle_in_transaction
+from facepay.services.ports import UnitOfWork
+from facepay.services.support import audit, face_pay_limit
+from facepay.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from facepay.shared.ids import new_id
+
+MAX_REF = 100
 
 
 @dataclass(frozen=True)
@@ -39,17 +57,68 @@ def post_bill(
     point_of_sale: PointOfSale = "hospital",
 ) -> PostedBill:
     """Store a bill the hospital system posts for an insured person (amounts from the hospital)."""
-    raise NotImplementedError
+    if not external_ref or len(external_ref) > MAX_REF or not external_ref.isprintable():
+        raise InvalidInput(f"external_ref: 1 to {MAX_REF} printable characters")
+    if point_of_sale not in ("hospital", "pharmacy"):
+        raise InvalidInput("point_of_sale: hospital or pharmacy")
+    number = normalise_id_number(id_number)
+    with ctx.uow() as uow:
+        if uow.tenants.hospital(hospital_id) is None:
+            raise NotFound("no such hospital")
+        person = uow.people.by_id_number(number)
+        if person is None:
+            raise NotFound("the ID number is not in the insurance registry", code="not_insured")
+        ctx.policies.pick(service_date=bill.service_date, category=person.category)
+        posted = PostedBill(
+            id=new_id("bil"),
+            hospital_id=hospital_id,
+            person_id=person.id,
+            external_ref=external_ref,
+            bill=bill,
+            point_of_sale=point_of_sale,
+            status="open",
+            created_at=ctx.clock.now(),
+        )
+        uow.bills.add(posted)
+        audit(
+            ctx,
+            uow,
+            actor=actor,
+            action="bill.post",
+            subject=posted.id,
+            details={"hospital": hospital_id, "person": person.id, "total_fen": posted.total},
+        )
+        uow.commit()
+    return posted
 
 
 def get_bill(*, ctx: Services, hospital_id: str, bill_id: str) -> PostedBill:
     """One bill of the caller's hospital."""
-    raise NotImplementedError
+    with ctx.uow() as uow:
+        return hospital_bill(uow, bill_id, hospital_id)
 
 
 def presettle(*, ctx: Services, hospital_id: str, bill_id: str) -> Presettlement:
     """The split of an open bill on the person's current accumulators and balance."""
-    raise NotImplementedError
+    with ctx.uow() as uow:
+        posted = hospital_bill(uow, bill_id, hospital_id)
+        if posted.status != "open":
+            raise Conflict(f"the bill is {posted.status}", code=f"bill_{posted.status}")
+        person = registered_person(uow, posted.person_id)
+        policy = ctx.policies.pick(service_date=posted.bill.service_date, category=person.category)
+        accumulators = uow.accumulators.lock(person.id, posted.bill.service_date.year)
+        personal = account_id(AccountKind.PERSONAL_ACCOUNT, person.id)
+        account = uow.ledger.lock_accounts([personal]).get(personal)
+        coverage = Coverage(
+            category=person.category,
+            personal_account_balance=max(account.available, 0) if account else 0,
+            medical_assistance=person.medical_assistance,
+        )
+        settlement = settle(
+            bill=posted.bill, coverage=coverage, accumulators=accumulators, policy=policy
+        )
+    limit = face_pay_limit(ctx, posted.point_of_sale)
+    return Presettlement(posted, settlement, policy.id, posted.total >= limit)
 
 
 def pay_bill(
@@ -63,4 +132,99 @@ def pay_bill(
     second_factor: str | None = None,
 ) -> Payment:
     """Settle and post an open bill for the identified patient, once per idempotency key."""
-    raise NotImplementedError
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        posted = hospital_bill(uow, bill_id, hospital_id)
+        person = registered_person(uow, posted.person_id)
+        policy = ctx.policies.pick(service_date=posted.bill.service_date, category=person.category)
+        payer = Payer(person.id, person.category, person.medical_assistance)
+        if posted.status != "open":
+            return _replay(uow, posted, payer, policy_id=policy.id, key=idempotency_key, ctx=ctx)
+        identification = usable_identification(uow, identification_id, hospital_id, now)
+        if identification.decision != "match" or identification.person_id != person.id:
+            raise Forbidden(
+                "this identification is not of the bill's patient", code="wrong_patient"
+            )
+        if identification.method == "face" and posted.total >= face_pay_limit(
+            ctx, posted.point_of_sale
+        ):
+            _check_second_factor(person, second_factor)
+        receipt = settle_in_transaction(
+            uow,
+            bill=posted.bill,
+            payer=payer,
+            policy=policy,
+            idempotency_key=idempotency_key,
+            now=now,
+        )
+        if receipt.replayed:
+            raise Conflict("this idempotency key paid another bill", code="idempotency_conflict")
+        paid = replace(posted, status="paid", settlement_id=receipt.record.id, paid_at=now)
+        uow.bills.save(paid)
+        uow.identifications.save(replace(identification, used_at=now, used_for=posted.id))
+        s = receipt.record.settlement
+        audit(
+            ctx,
+            uow,
+            actor=actor,
+            action="payment.settle",
+            subject=posted.id,
+            details={
+                "hospital": hospital_id,
+                "person": person.id,
+                "identification": identification.id,
+                "method": identification.method,
+                "settlement": receipt.record.id,
+                "total_fen": s.medfee_sumamt,
+                "fund_fen": s.fund_pay_sumamt,
+                "account_fen": s.acct_pay,
+                "cash_fen": s.psn_cash_pay,
+            },
+        )
+        uow.commit()
+    return Payment(paid, receipt)
+
+
+def _replay(
+    uow: UnitOfWork, posted: PostedBill, payer: Payer, *, policy_id: str, key: str, ctx: Services
+) -> Payment:
+    """A paid bill: the same key replays its receipt; anything else is a conflict."""
+    record = uow.settlements.get(posted.settlement_id) if posted.settlement_id else None
+    if record is None or record.idempotency_key != key:
+        raise Conflict(f"the bill is {posted.status}", code=f"bill_{posted.status}")
+    policy = ctx.policies.get(policy_id)
+    receipt = settle_in_transaction(
+        uow,
+        bill=posted.bill,
+        payer=payer,
+        policy=policy,
+        idempotency_key=key,
+        now=record.created_at,
+    )
+    return Payment(posted, receipt)
+
+
+def _check_second_factor(person: InsuredPerson, second_factor: str | None) -> None:
+    if second_factor is None:
+        raise Forbidden(
+            "above the face-payment limit: enter the last 4 digits of your phone or ID number",
+            code="second_factor_required",
+        )
+    if not person.second_factor_matches(second_factor):
+        raise Forbidden("the digits do not match", code="second_factor_failed")
+
+
+def hospital_bill(uow: UnitOfWork, bill_id: str, hospital_id: str) -> PostedBill:
+    """The bill, if it is of this hospital (NotFound otherwise, whether it exists or not)."""
+    posted = uow.bills.get(bill_id, hospital_id)
+    if posted is None:
+        raise NotFound("no such bill")
+    return posted
+
+
+def registered_person(uow: UnitOfWork, person_id: str) -> InsuredPerson:
+    """The insured person (NotFound if absent)."""
+    person = uow.people.get(person_id)
+    if person is None:
+        raise NotFound("no such person")
+    return person

@@ -1,13 +1,36 @@
-"""Enrol a patient: ID card + live capture + biometric consent -> one sealed face template."""
+"""Enrol a patient: ID card + live capture + biometric consent -> one sealed face template.
+
+Order matters: everything that can refuse (registry, liveness, face against the ID photo,
+duplicate face) runs before anything is stored; the chip photo and the frames are used in memory
+and dropped, only the sealed template is kept.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from facepay.identity.id_card import IdCard
-from facepay.identity.records import BiometricConsent
+from facepay.identity.records import (
+    BiometricConsent,
+    ConsentRecord,
+    InsuredPerson,
+    TemplateRecord,
+)
 from facepay.services.context import Services
+from facepay.services.gallery_sync import save_gallery
+from facepay.services.support import ENROL_FRAMES, audit, capture_embedding, require_live
+from facepay.shared.errors import Conflict, InvalidInput, NotFound
+from facepay.shared.ids import new_id
+from facepay.supervision.alerts import DUPLICATE_FACE, Alert
+from facepay.supervision.redaction import mask_id_number
+from facepay.vision.image import decode_image
 from facepay.vision.liveness import Capture
+from facepay.vision.types import Embedding
+from facepay.vision.verification import NoFaceFound, probe, similarity
+
+DUPLICATE_SEARCH_K = 5
 
 
 @dataclass(frozen=True)
@@ -32,4 +55,139 @@ def enrol_patient(
     consent: BiometricConsent,
 ) -> Enrolment:
     """Check liveness and the face against the ID photo, refuse duplicates, store the template."""
-    raise NotImplementedError
+    person = _registered_person(ctx, id_card, hospital_id)
+    chip = _chip_embedding(ctx, chip_photo)
+    require_live(ctx, capture=capture, hospital_id=hospital_id, actor=actor)
+    template = capture_embedding(ctx, capture, frames=ENROL_FRAMES)
+    score = similarity(template, chip)
+    if score < ctx.settings.verify_threshold:
+        _refuse(ctx, hospital_id, actor, person, "face_id_mismatch")
+        raise InvalidInput("the face does not match the ID card photo", code="face_id_mismatch")
+    _refuse_duplicate(ctx, hospital_id, actor, person, template)
+    version = ctx.gallery.model_version
+    template_id = new_id("tpl")
+    now = ctx.clock.now()
+    record = TemplateRecord(
+        id=template_id,
+        person_id=person.id,
+        hospital_id=hospital_id,
+        model_version=version,
+        sealed=ctx.sealer.seal(
+            np.ascontiguousarray(template, dtype="<f4").tobytes(),
+            template_id=template_id,
+            model_version=version,
+        ),
+        created_at=now,
+    )
+    consent_record = ConsentRecord(new_id("cns"), person.id, hospital_id, consent)
+    with ctx.uow() as uow:
+        if uow.templates.of_person(person.id, hospital_id):
+            raise Conflict("this person is enrolled already", code="already_enrolled")
+        uow.consents.add(consent_record)
+        uow.templates.add(record)
+        audit(
+            ctx,
+            uow,
+            actor=actor,
+            action="patient.enrol",
+            subject=person.id,
+            details={
+                "hospital": hospital_id,
+                "id_number": mask_id_number(person.id_number),
+                "template_id": template_id,
+                "consent_id": consent_record.id,
+                "consent_purpose": consent.purpose,
+                "model": version,
+            },
+        )
+        uow.commit()
+    # After the commit: a crash here leaves the gallery short, and the next start rebuilds it.
+    with ctx.gallery_lock:
+        ctx.gallery.add(template_id, template)
+    save_gallery(ctx=ctx)
+    return Enrolment(person.id, template_id, consent_record.id, person.category, score)
+
+
+def _registered_person(ctx: Services, id_card: IdCard, hospital_id: str) -> InsuredPerson:
+    with ctx.uow() as uow:
+        if uow.tenants.hospital(hospital_id) is None:
+            raise NotFound("no such hospital")
+        person = uow.people.by_id_number(id_card.id_number)
+        if person is None:
+            raise NotFound("the ID number is not in the insurance registry", code="not_insured")
+        if uow.templates.of_person(person.id, hospital_id):
+            raise Conflict("this person is enrolled already", code="already_enrolled")
+    if (person.name, person.sex, person.birth_date) != (
+        id_card.name,
+        id_card.sex,
+        id_card.birth_date,
+    ):
+        raise InvalidInput("the ID card does not match the registry", code="id_card_mismatch")
+    return person
+
+
+def _chip_embedding(ctx: Services, chip_photo: bytes) -> Embedding:
+    try:
+        return probe(ctx.engine, decode_image(chip_photo)).embedding
+    except NoFaceFound:
+        raise InvalidInput("no face found in the ID card photo", code="no_face_on_id") from None
+
+
+def _refuse_duplicate(
+    ctx: Services, hospital_id: str, actor: str, person: InsuredPerson, template: Embedding
+) -> None:
+    """The same face under another ID number anywhere: an alert, an audit entry, a refusal."""
+    hits = [
+        c
+        for c in ctx.gallery.search(template, DUPLICATE_SEARCH_K)
+        if c.score >= ctx.settings.verify_threshold
+    ]
+    if not hits:
+        return
+    with ctx.uow() as uow:
+        owners = uow.templates.get_many([c.template_id for c in hits])
+        others = sorted({r.person_id for r in owners.values() if r.person_id != person.id})
+        if not others:
+            return
+        uow.alerts.add(
+            Alert(
+                id=new_id("alr"),
+                hospital_id=hospital_id,
+                kind=DUPLICATE_FACE,
+                subject=person.id,
+                details={
+                    "id_number": mask_id_number(person.id_number),
+                    "already_enrolled_as": others,
+                    "by": actor,
+                },
+                created_at=ctx.clock.now(),
+            )
+        )
+        audit(
+            ctx,
+            uow,
+            actor=actor,
+            action="patient.enrol_refused",
+            subject=person.id,
+            details={"hospital": hospital_id, "reason": DUPLICATE_FACE},
+        )
+        uow.commit()
+    raise Conflict(
+        "this face is enrolled under another ID number; a supervisor has been alerted",
+        code=DUPLICATE_FACE,
+    )
+
+
+def _refuse(
+    ctx: Services, hospital_id: str, actor: str, person: InsuredPerson, reason: str
+) -> None:
+    with ctx.uow() as uow:
+        audit(
+            ctx,
+            uow,
+            actor=actor,
+            action="patient.enrol_refused",
+            subject=person.id,
+            details={"hospital": hospital_id, "reason": reason},
+        )
+        uow.commit()

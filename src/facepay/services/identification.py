@@ -1,13 +1,38 @@
-"""Identify a patient: by face (liveness + 1:N), a second factor, or ID number + insurance card."""
+"""Identify a patient: by face (liveness + 1:N), a second factor, or ID number + insurance card.
+
+An identification is a stored record of one hospital, valid for `identification_ttl_seconds`
+and used by at most one payment. Faces enrolled at other hospitals are never candidates.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+import hmac
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
-from facepay.identity.records import IdentificationDecision, IdentificationMethod
+from facepay.identity.id_card import normalise_id_number
+from facepay.identity.matching import decide
+from facepay.identity.records import (
+    IdentificationDecision,
+    IdentificationMethod,
+    IdentificationRecord,
+    InsuredPerson,
+)
 from facepay.services.context import Services
-from facepay.vision.liveness import Capture, Challenge
+from facepay.services.ports import UnitOfWork
+from facepay.services.support import (
+    IDENTIFY_FRAMES,
+    audit,
+    capture_embedding,
+    mask_name,
+    require_live,
+)
+from facepay.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
+from facepay.shared.ids import new_id
+from facepay.vision.liveness import Capture, Challenge, issue_challenge
+
+SEARCH_K = 10
+MAX_SECOND_FACTOR_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -27,25 +52,186 @@ class IdentificationResult:
 
 def start_liveness_challenge(*, ctx: Services) -> Challenge:
     """Issue a single-use active challenge for the next capture."""
-    raise NotImplementedError
+    challenge = issue_challenge(
+        now=ctx.clock.now(), ttl_seconds=ctx.settings.liveness_challenge_ttl_seconds
+    )
+    return ctx.challenges.add(challenge)
 
 
 def identify(
     *, ctx: Services, hospital_id: str, actor: str, capture: Capture
 ) -> IdentificationResult:
     """Liveness, then 1:N among the hospital's enrolled faces, then the match decision."""
-    raise NotImplementedError
+    require_live(ctx, capture=capture, hospital_id=hospital_id, actor=actor)
+    embedding = capture_embedding(ctx, capture, frames=IDENTIFY_FRAMES)
+    hits = ctx.gallery.search(embedding, SEARCH_K)
+    with ctx.uow() as uow:
+        owners = uow.templates.get_many([h.template_id for h in hits])
+        local = [
+            h
+            for h in hits
+            if h.template_id in owners and owners[h.template_id].hospital_id == hospital_id
+        ]
+        result = decide(local, policy=ctx.decision_policy)
+        persons = [owners[c.template_id].person_id for c in result.contenders]
+        person_id = persons[0] if result.decision == "match" else None
+        record = _new_record(
+            ctx,
+            hospital_id,
+            method="face",
+            decision=result.decision,
+            person_id=person_id,
+            contenders=tuple(dict.fromkeys(persons)),
+        )
+        uow.identifications.add(record)
+        audit(
+            ctx,
+            uow,
+            actor=actor,
+            action="patient.identify",
+            subject=record.id,
+            details={
+                "hospital": hospital_id,
+                "decision": result.decision,
+                "why": result.why,
+                "person": person_id,
+                "contenders": len(record.contenders),
+            },
+        )
+        person = uow.people.get(person_id) if person_id else None
+        uow.commit()
+    return _result(record, person)
 
 
 def resolve_second_factor(
     *, ctx: Services, hospital_id: str, actor: str, identification_id: str, last4: str
 ) -> IdentificationResult:
     """Pick among an ambiguous identification's contenders by the last 4 of phone or ID number."""
-    raise NotImplementedError
+    now = ctx.clock.now()
+    with ctx.uow() as uow:
+        record = usable_identification(uow, identification_id, hospital_id, now)
+        if record.decision != "ambiguous":
+            raise Conflict("this identification needs no second factor", code="not_ambiguous")
+        if record.failed_attempts >= MAX_SECOND_FACTOR_ATTEMPTS:
+            raise Forbidden("too many attempts; please ask staff", code="second_factor_locked")
+        people = uow.people.get_many(list(record.contenders))
+        # Every contender is checked, so the time taken does not depend on which one matched.
+        matches = [p for p in people.values() if p.second_factor_matches(last4)]
+        if len(matches) != 1:
+            uow.identifications.save(replace(record, failed_attempts=record.failed_attempts + 1))
+            audit(
+                ctx,
+                uow,
+                actor=actor,
+                action="patient.second_factor_failed",
+                subject=record.id,
+                details={"hospital": hospital_id},
+            )
+            uow.commit()
+            raise Forbidden("the digits do not match", code="second_factor_failed")
+        person = matches[0]
+        resolved = replace(record, method="second_factor", decision="match", person_id=person.id)
+        uow.identifications.save(resolved)
+        audit(
+            ctx,
+            uow,
+            actor=actor,
+            action="patient.second_factor",
+            subject=record.id,
+            details={"hospital": hospital_id, "person": person.id},
+        )
+        uow.commit()
+    return _result(resolved, person)
 
 
 def identify_by_credentials(
     *, ctx: Services, hospital_id: str, actor: str, id_number: str, insurance_card_number: str
 ) -> IdentificationResult:
     """Identify without a face: ID number and insurance card number must both match."""
-    raise NotImplementedError
+    refused = Forbidden("ID number and insurance card do not match", code="credentials_failed")
+    try:
+        number = normalise_id_number(id_number)
+    except InvalidInput:
+        raise refused from None
+    with ctx.uow() as uow:
+        if uow.tenants.hospital(hospital_id) is None:
+            raise NotFound("no such hospital")
+        person = uow.people.by_id_number(number)
+        card = person.insurance_card_number if person else "-"
+        if person is None or not hmac.compare_digest(
+            card.encode(), insurance_card_number.strip().encode()
+        ):
+            raise refused
+        record = _new_record(
+            ctx,
+            hospital_id,
+            method="credentials",
+            decision="match",
+            person_id=person.id,
+            contenders=(),
+        )
+        uow.identifications.add(record)
+        audit(
+            ctx,
+            uow,
+            actor=actor,
+            action="patient.identify",
+            subject=record.id,
+            details={
+                "hospital": hospital_id,
+                "decision": "match",
+                "person": person.id,
+                "method": "credentials",
+            },
+        )
+        uow.commit()
+    return _result(record, person)
+
+
+def usable_identification(
+    uow: UnitOfWork, identification_id: str, hospital_id: str, now: datetime
+) -> IdentificationRecord:
+    """The identification, if it is of this hospital, unused and not expired."""
+    record = uow.identifications.get(identification_id, hospital_id)
+    if record is None:
+        raise NotFound("no such identification")
+    if record.used_at is not None:
+        raise Conflict("this identification was used already", code="identification_used")
+    if now > record.expires_at:
+        raise Conflict("this identification has expired", code="identification_expired")
+    return record
+
+
+def _new_record(
+    ctx: Services,
+    hospital_id: str,
+    *,
+    method: IdentificationMethod,
+    decision: IdentificationDecision,
+    person_id: str | None,
+    contenders: tuple[str, ...],
+) -> IdentificationRecord:
+    now = ctx.clock.now()
+    return IdentificationRecord(
+        id=new_id("idn"),
+        hospital_id=hospital_id,
+        method=method,
+        decision=decision,
+        person_id=person_id,
+        contenders=contenders if decision == "ambiguous" else (),
+        created_at=now,
+        expires_at=now + timedelta(seconds=ctx.settings.identification_ttl_seconds),
+    )
+
+
+def _result(record: IdentificationRecord, person: InsuredPerson | None) -> IdentificationResult:
+    return IdentificationResult(
+        identification_id=record.id,
+        decision=record.decision,
+        method=record.method,
+        person_id=record.person_id,
+        needs_second_factor=record.decision == "ambiguous",
+        expires_at=record.expires_at,
+        display_name=mask_name(person.name) if person else None,
+        category=person.category if person else None,
+    )

@@ -15,6 +15,16 @@ from typing import Self
 
 from facepay.insurance.model import Accumulators
 from facepay.ledger.memory import InMemoryLedgerRepository
+from facepay.services.memory_identity import (
+    InMemoryAlertRepository,
+    InMemoryAuditEntries,
+    InMemoryBillRepository,
+    InMemoryConsentRepository,
+    InMemoryIdentificationRepository,
+    InMemoryPersonRepository,
+    InMemoryTemplateRepository,
+    InMemoryTenantRepository,
+)
 from facepay.services.ports import SettlementRecord
 from facepay.shared.errors import Conflict
 
@@ -77,6 +87,16 @@ class InMemoryStore:
     accumulators: InMemoryAccumulatorRepository = field(
         default_factory=InMemoryAccumulatorRepository
     )
+    people: InMemoryPersonRepository = field(default_factory=InMemoryPersonRepository)
+    templates: InMemoryTemplateRepository = field(default_factory=InMemoryTemplateRepository)
+    consents: InMemoryConsentRepository = field(default_factory=InMemoryConsentRepository)
+    identifications: InMemoryIdentificationRepository = field(
+        default_factory=InMemoryIdentificationRepository
+    )
+    bills: InMemoryBillRepository = field(default_factory=InMemoryBillRepository)
+    alerts: InMemoryAlertRepository = field(default_factory=InMemoryAlertRepository)
+    tenants: InMemoryTenantRepository = field(default_factory=InMemoryTenantRepository)
+    audit: InMemoryAuditEntries = field(default_factory=InMemoryAuditEntries)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -89,6 +109,14 @@ class InMemoryUnitOfWork:
         self.ledger = store.ledger
         self.settlements = store.settlements
         self.accumulators = store.accumulators
+        self.people = store.people
+        self.templates = store.templates
+        self.consents = store.consents
+        self.identifications = store.identifications
+        self.bills = store.bills
+        self.alerts = store.alerts
+        self.tenants = store.tenants
+        self.audit = store.audit
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -119,4 +147,16 @@ class InMemoryUnitOfWork:
             live.__dict__.update(copy.deepcopy(saved.__dict__))
 
     def _repositories(self) -> tuple[object, ...]:
-        return (self.ledger, self.settlements, self.accumulators)
+        return (
+            self.ledger,
+            self.settlements,
+            self.accumulators,
+            self.people,
+            self.templates,
+            self.consents,
+            self.identifications,
+            self.bills,
+            self.alerts,
+            self.tenants,
+            self.audit,
+        )

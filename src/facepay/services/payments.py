@@ -55,36 +55,61 @@ def settle_and_post(
 ) -> Receipt:
     """Split a bill by the policy and move the money, once per idempotency key, atomically."""
     _check_key(idempotency_key)
-    fingerprint = _fingerprint(bill, payer, policy.id, cash_account)
     now = (clock or SystemClock()).now()
-    personal = account_id(AccountKind.PERSONAL_ACCOUNT, payer.person_id)
     with uow:
-        # Lock order (accumulators row, then accounts by id) is the same in every use case.
-        accumulators = uow.accumulators.lock(payer.person_id, bill.service_date.year)
-        account = uow.ledger.lock_accounts([personal]).get(personal)
-        if (existing := uow.settlements.by_key(idempotency_key)) is not None:
-            return _replay(uow, existing, fingerprint)
-        coverage = Coverage(
-            category=payer.category,
-            personal_account_balance=max(account.available, 0) if account else 0,
-            medical_assistance=payer.medical_assistance,
-        )
-        settlement = settle(bill=bill, coverage=coverage, accumulators=accumulators, policy=policy)
-        request = _posting(settlement, personal, cash_account, f"settle:{idempotency_key}")
-        transfers = post(repo=uow.ledger, request=request, now=now).transfers if request else ()
-        record = SettlementRecord(
-            id=new_id("stl"),
+        receipt = settle_in_transaction(
+            uow,
+            bill=bill,
+            payer=payer,
+            policy=policy,
             idempotency_key=idempotency_key,
-            fingerprint=fingerprint,
-            person_id=payer.person_id,
-            settlement=settlement,
-            posting_key=request.key if request else None,
-            status="settled",
-            created_at=now,
+            cash_account=cash_account,
+            now=now,
         )
-        uow.settlements.add(record)
-        uow.accumulators.save(payer.person_id, settlement.accumulators_after)
-        uow.commit()
+        if not receipt.replayed:
+            uow.commit()
+    return receipt
+
+
+def settle_in_transaction(
+    uow: UnitOfWork,
+    *,
+    bill: Bill,
+    payer: Payer,
+    policy: Policy,
+    idempotency_key: str,
+    now: datetime,
+    cash_account: str = CASH_CLEARING,
+) -> Receipt:
+    """`settle_and_post` inside a unit of work the caller opened and commits."""
+    _check_key(idempotency_key)
+    fingerprint = _fingerprint(bill, payer, policy.id, cash_account)
+    personal = account_id(AccountKind.PERSONAL_ACCOUNT, payer.person_id)
+    # Lock order (accumulators row, then accounts by id) is the same in every use case.
+    accumulators = uow.accumulators.lock(payer.person_id, bill.service_date.year)
+    account = uow.ledger.lock_accounts([personal]).get(personal)
+    if (existing := uow.settlements.by_key(idempotency_key)) is not None:
+        return _replay(uow, existing, fingerprint)
+    coverage = Coverage(
+        category=payer.category,
+        personal_account_balance=max(account.available, 0) if account else 0,
+        medical_assistance=payer.medical_assistance,
+    )
+    settlement = settle(bill=bill, coverage=coverage, accumulators=accumulators, policy=policy)
+    request = _posting(settlement, personal, cash_account, f"settle:{idempotency_key}")
+    transfers = post(repo=uow.ledger, request=request, now=now).transfers if request else ()
+    record = SettlementRecord(
+        id=new_id("stl"),
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        person_id=payer.person_id,
+        settlement=settlement,
+        posting_key=request.key if request else None,
+        status="settled",
+        created_at=now,
+    )
+    uow.settlements.add(record)
+    uow.accumulators.save(payer.person_id, settlement.accumulators_after)
     return Receipt(record, transfers)
 
 
@@ -95,34 +120,45 @@ def reverse_settlement(
     _check_key(reversal_key)
     now = (clock or SystemClock()).now()
     with uow:
-        found = uow.settlements.get(settlement_id)
-        if found is None:
-            raise NotFound(f"no settlement {settlement_id}")
-        year = found.settlement.deltas.year
-        accumulators = uow.accumulators.lock(found.person_id, year)
-        record = uow.settlements.get(settlement_id)  # re-read under the lock
-        assert record is not None
-        if record.status == "reversed":
-            if record.reversal_key != reversal_key:
-                raise Conflict(f"settlement {settlement_id} is already reversed")
-            return _reversal_receipt(uow, record, replayed=True)
-        other = uow.settlements.by_reversal_key(reversal_key)
-        if other is not None:
-            raise Conflict(f"reversal key {reversal_key!r} was used for another settlement")
-        if record.posting_key is not None:
-            reverse(
-                repo=uow.ledger,
-                original_key=record.posting_key,
-                key=f"reverse:{reversal_key}",
-                now=now,
-            )
-        uow.accumulators.save(record.person_id, accumulators.minus(record.settlement.deltas))
-        uow.settlements.mark_reversed(settlement_id, reversal_key=reversal_key, at=now)
-        record = uow.settlements.get(settlement_id)
-        assert record is not None
-        receipt = _reversal_receipt(uow, record, replayed=False)
-        uow.commit()
+        receipt = reverse_in_transaction(
+            uow, settlement_id=settlement_id, reversal_key=reversal_key, now=now
+        )
+        if not receipt.replayed:
+            uow.commit()
     return receipt
+
+
+def reverse_in_transaction(
+    uow: UnitOfWork, *, settlement_id: str, reversal_key: str, now: datetime
+) -> Receipt:
+    """`reverse_settlement` inside a unit of work the caller opened and commits."""
+    _check_key(reversal_key)
+    found = uow.settlements.get(settlement_id)
+    if found is None:
+        raise NotFound(f"no settlement {settlement_id}")
+    year = found.settlement.deltas.year
+    accumulators = uow.accumulators.lock(found.person_id, year)
+    record = uow.settlements.get(settlement_id)  # re-read under the lock
+    assert record is not None
+    if record.status == "reversed":
+        if record.reversal_key != reversal_key:
+            raise Conflict(f"settlement {settlement_id} is already reversed")
+        return _reversal_receipt(uow, record, replayed=True)
+    other = uow.settlements.by_reversal_key(reversal_key)
+    if other is not None:
+        raise Conflict(f"reversal key {reversal_key!r} was used for another settlement")
+    if record.posting_key is not None:
+        reverse(
+            repo=uow.ledger,
+            original_key=record.posting_key,
+            key=f"reverse:{reversal_key}",
+            now=now,
+        )
+    uow.accumulators.save(record.person_id, accumulators.minus(record.settlement.deltas))
+    uow.settlements.mark_reversed(settlement_id, reversal_key=reversal_key, at=now)
+    record = uow.settlements.get(settlement_id)
+    assert record is not None
+    return _reversal_receipt(uow, record, replayed=False)
 
 
 def _reversal_receipt(uow: UnitOfWork, record: SettlementRecord, *, replayed: bool) -> Receipt:

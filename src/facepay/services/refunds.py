@@ -2,17 +2,28 @@
 
 By line: the whole settlement is reversed and the remaining lines are settled again under the
 derived key `<reversal_key>:rest`, in the same transaction, so that caps, deductibles and the
-personal account are recomputed as if the refunded lines had never been billed.
+personal account are recomputed as if the refunded lines had never been billed. The bill keeps
+the remaining lines and points to the new settlement; a later refund reverses that one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from facepay.hospital.bills import PostedBill
+from facepay.insurance.model import Bill
+from facepay.services.bills import hospital_bill, registered_person
 from facepay.services.context import Services
-from facepay.services.payments import Receipt
+from facepay.services.payments import (
+    Payer,
+    Receipt,
+    reverse_in_transaction,
+    settle_in_transaction,
+)
+from facepay.services.ports import UnitOfWork
+from facepay.services.support import audit
+from facepay.shared.errors import Conflict, InvalidInput
 
 
 @dataclass(frozen=True)
@@ -34,4 +45,78 @@ def refund_bill(
     line_codes: Sequence[str] | None = None,
 ) -> Refund:
     """Reverse a paid bill's settlement (all lines, or only `line_codes`), once per key."""
-    raise NotImplementedError
+    now = ctx.clock.now()
+    rest_key = f"{reversal_key}:rest"
+    with ctx.uow() as uow:
+        posted = hospital_bill(uow, bill_id, hospital_id)
+        if (done := uow.settlements.by_reversal_key(reversal_key)) is not None:
+            return _replayed(uow, posted, done.id, reversal_key, rest_key)
+        if posted.status != "paid" or posted.settlement_id is None:
+            raise Conflict(f"the bill is {posted.status}", code=f"bill_{posted.status}")
+        keep = _remaining(posted.bill, line_codes)
+        reversal = reverse_in_transaction(
+            uow, settlement_id=posted.settlement_id, reversal_key=reversal_key, now=now
+        )
+        resettlement = None
+        if keep is None:
+            updated = replace(posted, status="refunded")
+        else:
+            person = registered_person(uow, posted.person_id)
+            policy = ctx.policies.pick(service_date=keep.service_date, category=person.category)
+            resettlement = settle_in_transaction(
+                uow,
+                bill=keep,
+                payer=Payer(person.id, person.category, person.medical_assistance),
+                policy=policy,
+                idempotency_key=rest_key,
+                now=now,
+            )
+            updated = replace(posted, bill=keep, settlement_id=resettlement.record.id)
+        uow.bills.save(updated)
+        refunded = reversal.record.settlement.medfee_sumamt - (
+            resettlement.record.settlement.medfee_sumamt if resettlement else 0
+        )
+        audit(
+            ctx,
+            uow,
+            actor=actor,
+            action="payment.refund",
+            subject=posted.id,
+            details={
+                "hospital": hospital_id,
+                "settlement": reversal.record.id,
+                "resettlement": resettlement.record.id if resettlement else None,
+                "lines": sorted(line_codes) if line_codes else None,
+                "refunded_fen": refunded,
+            },
+        )
+        uow.commit()
+    return Refund(updated, reversal, resettlement)
+
+
+def _remaining(bill: Bill, line_codes: Sequence[str] | None) -> Bill | None:
+    """The bill without the refunded lines; None for a full refund."""
+    if line_codes is None:
+        return None
+    wanted = set(line_codes)
+    codes = {line.code for line in bill.lines}
+    if not wanted or not wanted <= codes:
+        raise InvalidInput("line_codes must name lines of the bill", code="bad_line_codes")
+    rest = tuple(line for line in bill.lines if line.code not in wanted)
+    return replace(bill, lines=rest) if rest else None
+
+
+def _replayed(
+    uow: UnitOfWork, posted: PostedBill, settlement_id: str, reversal_key: str, rest_key: str
+) -> Refund:
+    record = uow.settlements.get(settlement_id)
+    assert record is not None
+    if record.person_id != posted.person_id:
+        raise Conflict("this reversal key refunded another bill", code="idempotency_conflict")
+    reversal = Receipt(record, tuple(uow.ledger.transfers_of(f"reverse:{reversal_key}")), True)
+    rest = uow.settlements.by_key(rest_key)
+    resettlement = None
+    if rest is not None:
+        posting = uow.ledger.transfers_of(rest.posting_key) if rest.posting_key else []
+        resettlement = Receipt(rest, tuple(posting), replayed=True)
+    return Refund(posted, reversal, resettlement)

@@ -1,0 +1,262 @@
+"""In-memory repositories of identity, bills, tenants and alerts (fakes for service tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from facepay.hospital.bills import PostedBill
+from facepay.hospital.tenants import Hospital, StaffUser, TerminalRecord
+from facepay.identity.records import (
+    ConsentRecord,
+    ErasureRecord,
+    IdentificationRecord,
+    InsuredPerson,
+    TemplateRecord,
+)
+from facepay.shared.errors import Conflict
+from facepay.supervision.alerts import Alert
+from facepay.supervision.audit import GENESIS, AuditEntry
+
+
+class InMemoryPersonRepository:
+    """The registry in a dict."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, InsuredPerson] = {}
+
+    def add(self, person: InsuredPerson) -> None:
+        """Store; the ID number is unique."""
+        if person.id in self.rows or self.by_id_number(person.id_number) is not None:
+            raise Conflict("this ID number is registered already", code="already_registered")
+        self.rows[person.id] = person
+
+    def get(self, person_id: str) -> InsuredPerson | None:
+        """By id."""
+        return self.rows.get(person_id)
+
+    def by_id_number(self, id_number: str) -> InsuredPerson | None:
+        """By ID number."""
+        return next((p for p in self.rows.values() if p.id_number == id_number), None)
+
+    def get_many(self, person_ids: Sequence[str]) -> dict[str, InsuredPerson]:
+        """Those that exist."""
+        return {i: self.rows[i] for i in person_ids if i in self.rows}
+
+
+class InMemoryTemplateRepository:
+    """Sealed templates in a dict."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, TemplateRecord] = {}
+
+    def add(self, record: TemplateRecord) -> None:
+        """Store."""
+        if record.id in self.rows:
+            raise Conflict("duplicate template id")
+        self.rows[record.id] = record
+
+    def get_many(self, template_ids: Sequence[str]) -> dict[str, TemplateRecord]:
+        """Those that exist."""
+        return {i: self.rows[i] for i in template_ids if i in self.rows}
+
+    def of_person(self, person_id: str, hospital_id: str) -> list[TemplateRecord]:
+        """A person's templates at a hospital."""
+        return [
+            r
+            for r in self.rows.values()
+            if (r.person_id, r.hospital_id) == (person_id, hospital_id)
+        ]
+
+    def delete(self, template_ids: Sequence[str]) -> int:
+        """Delete; returns how many."""
+        return sum(self.rows.pop(i, None) is not None for i in template_ids)
+
+    def all_ids(self, model_version: str) -> set[str]:
+        """Ids of one model."""
+        return {i for i, r in self.rows.items() if r.model_version == model_version}
+
+    def iterate(self, model_version: str) -> Iterator[TemplateRecord]:
+        """Templates of one model."""
+        return iter([r for r in self.rows.values() if r.model_version == model_version])
+
+
+class InMemoryConsentRepository:
+    """Consents and erasures in dicts."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, ConsentRecord] = {}
+        self.erased: list[ErasureRecord] = []
+
+    def add(self, record: ConsentRecord) -> None:
+        """Store."""
+        self.rows[record.id] = record
+
+    def active(self, person_id: str, hospital_id: str) -> list[ConsentRecord]:
+        """Not withdrawn."""
+        return [
+            r
+            for r in self.rows.values()
+            if (r.person_id, r.hospital_id) == (person_id, hospital_id) and r.withdrawn_at is None
+        ]
+
+    def withdraw(self, consent_id: str, *, at: datetime, by: str) -> None:
+        """Mark withdrawn."""
+        self.rows[consent_id] = replace(self.rows[consent_id], withdrawn_at=at, withdrawn_by=by)
+
+    def add_erasure(self, record: ErasureRecord) -> None:
+        """Record an erasure."""
+        self.erased.append(record)
+
+    def erasures(self, person_id: str, hospital_id: str) -> list[ErasureRecord]:
+        """A person's erasures at a hospital."""
+        return [e for e in self.erased if (e.person_id, e.hospital_id) == (person_id, hospital_id)]
+
+
+class InMemoryIdentificationRepository:
+    """Identifications in a dict."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, IdentificationRecord] = {}
+
+    def add(self, record: IdentificationRecord) -> None:
+        """Store."""
+        self.rows[record.id] = record
+
+    def get(self, identification_id: str, hospital_id: str) -> IdentificationRecord | None:
+        """Within the hospital only."""
+        found = self.rows.get(identification_id)
+        return found if found is not None and found.hospital_id == hospital_id else None
+
+    def save(self, record: IdentificationRecord) -> None:
+        """Overwrite."""
+        self.rows[record.id] = record
+
+
+class InMemoryBillRepository:
+    """Bills in a dict."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, PostedBill] = {}
+
+    def add(self, bill: PostedBill) -> None:
+        """Store; (hospital, external ref) is unique."""
+        if self.by_external_ref(bill.hospital_id, bill.external_ref) is not None:
+            raise Conflict("this bill was posted already", code="duplicate_bill")
+        self.rows[bill.id] = bill
+
+    def get(self, bill_id: str, hospital_id: str) -> PostedBill | None:
+        """Within the hospital only."""
+        found = self.rows.get(bill_id)
+        return found if found is not None and found.hospital_id == hospital_id else None
+
+    def by_external_ref(self, hospital_id: str, external_ref: str) -> PostedBill | None:
+        """By the hospital's reference."""
+        return next(
+            (
+                b
+                for b in self.rows.values()
+                if (b.hospital_id, b.external_ref) == (hospital_id, external_ref)
+            ),
+            None,
+        )
+
+    def save(self, bill: PostedBill) -> None:
+        """Overwrite."""
+        self.rows[bill.id] = bill
+
+
+class InMemoryAlertRepository:
+    """Alerts in a list."""
+
+    def __init__(self) -> None:
+        self.rows: list[Alert] = []
+
+    def add(self, alert: Alert) -> None:
+        """Store."""
+        self.rows.append(alert)
+
+    def of_hospital(self, hospital_id: str, *, kind: str | None = None) -> list[Alert]:
+        """A hospital's alerts."""
+        return [a for a in self.rows if a.hospital_id == hospital_id and kind in (None, a.kind)]
+
+
+class InMemoryTenantRepository:
+    """Hospitals, terminals, staff and nonces in dicts."""
+
+    def __init__(self) -> None:
+        self.hospitals: dict[str, Hospital] = {}
+        self.terminals: dict[str, TerminalRecord] = {}
+        self.staff: dict[str, StaffUser] = {}
+        self.nonces: dict[tuple[str, str], datetime] = {}
+
+    def add_hospital(self, hospital: Hospital) -> None:
+        """Store."""
+        if hospital.id in self.hospitals:
+            raise Conflict("hospital exists", code="duplicate_hospital")
+        self.hospitals[hospital.id] = hospital
+
+    def hospital(self, hospital_id: str) -> Hospital | None:
+        """By id."""
+        return self.hospitals.get(hospital_id)
+
+    def add_terminal(self, terminal: TerminalRecord) -> None:
+        """Store."""
+        self.terminals[terminal.id] = terminal
+
+    def terminal(self, terminal_id: str) -> TerminalRecord | None:
+        """By id."""
+        return self.terminals.get(terminal_id)
+
+    def set_terminal_active(self, terminal_id: str, active: bool) -> None:
+        """Revoke or enable."""
+        self.terminals[terminal_id] = replace(self.terminals[terminal_id], active=active)
+
+    def add_staff(self, user: StaffUser) -> None:
+        """Store; user names are unique."""
+        if self.staff_by_username(user.username) is not None:
+            raise Conflict("user name taken", code="duplicate_username")
+        self.staff[user.id] = user
+
+    def staff_by_username(self, username: str) -> StaffUser | None:
+        """By user name."""
+        return next((u for u in self.staff.values() if u.username == username), None)
+
+    def set_password_hash(self, staff_id: str, password_hash: str) -> None:
+        """Replace the hash."""
+        self.staff[staff_id] = replace(self.staff[staff_id], password_hash=password_hash)
+
+    def remember_nonce(
+        self, *, terminal_id: str, nonce: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        """Check and insert."""
+        known = self.nonces.get((terminal_id, nonce))
+        if known is not None and known > now:
+            return False
+        self.nonces[(terminal_id, nonce)] = expires_at
+        return True
+
+
+class InMemoryAuditEntries:
+    """An `AuditStore` in a list without a lock of its own: the unit of work's lock serialises
+    writers, and its snapshot (a deep copy) must be able to copy the store."""
+
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    def append(self, entry: AuditEntry) -> None:
+        """Store `entry` if it extends the chain, else raise Conflict."""
+        last = self.entries[-1] if self.entries else None
+        head = (last.seq, last.hash) if last else (GENESIS.seq, GENESIS.hash)
+        if (entry.seq, entry.prev_hash) != (head[0] + 1, head[1]):
+            raise Conflict(f"audit entry {entry.seq} does not extend the chain at {head[0]}")
+        self.entries.append(entry)
+
+    def last(self) -> AuditEntry | None:
+        """The newest entry."""
+        return self.entries[-1] if self.entries else None
+
+    def iterate(self, *, from_seq: int = 1) -> Iterator[AuditEntry]:
+        """Entries from `from_seq` on."""
+        return iter(self.entries[max(from_seq, 1) - 1 :])

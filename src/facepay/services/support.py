@@ -1,0 +1,92 @@
+"""Helpers shared by the use cases: liveness gate, probe embedding, audit, masking, limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from facepay.hospital.bills import PointOfSale
+from facepay.services.context import Services
+from facepay.services.ports import UnitOfWork
+from facepay.shared.errors import InvalidInput
+from facepay.vision.liveness import Capture, Decision, LivenessDecision
+from facepay.vision.quality import assess_frame
+from facepay.vision.types import Embedding
+from facepay.vision.verification import build_template
+
+IDENTIFY_FRAMES = 3
+ENROL_FRAMES = 5
+
+
+class LivenessRefused(InvalidInput):
+    """The capture did not show a live person (`liveness_spoof`) or must be retaken
+    (`liveness_retry`); `message` is what the patient is told."""
+
+    code = "liveness_retry"
+
+    def __init__(self, decision: LivenessDecision) -> None:
+        super().__init__(decision.message, code=f"liveness_{decision.decision.value}")
+        self.decision = decision
+
+
+def audit(
+    ctx: Services,
+    uow: UnitOfWork,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    details: Mapping[str, object] | None = None,
+) -> None:
+    """Append an audit entry inside `uow` (committed with the change it records)."""
+    ctx.audit_log(uow).record(actor=actor, action=action, subject=subject, details=details)
+
+
+def require_live(ctx: Services, *, capture: Capture, hospital_id: str, actor: str) -> None:
+    """Run the liveness policy; a refusal is audited (in its own transaction) and raised."""
+    decision = ctx.liveness.evaluate(capture=capture, book=ctx.challenges, now=ctx.clock.now())
+    if decision.decision is Decision.LIVE:
+        return
+    with ctx.uow() as uow:
+        details: dict[str, object] = {"decision": decision.decision.value}
+        if decision.attack is not None:
+            details["attack"] = decision.attack.value
+        audit(
+            ctx, uow, actor=actor, action="liveness.refused", subject=hospital_id, details=details
+        )
+        uow.commit()
+    raise LivenessRefused(decision)
+
+
+def capture_embedding(ctx: Services, capture: Capture, *, frames: int) -> Embedding:
+    """Mean embedding of up to `frames` good-quality frames spread over the capture."""
+    picks = np.unique(np.linspace(0, len(capture.frames) - 1, num=3 * frames).round().astype(int))
+    embeddings: list[Embedding] = []
+    fallback: list[Embedding] = []
+    for index in picks:
+        rgb = capture.frames[int(index)].rgb
+        faces = ctx.engine.detect(rgb)
+        if not faces:
+            continue
+        target = embeddings if assess_frame(rgb, faces).ok else fallback
+        if target is fallback and fallback:
+            continue  # one poor frame is enough of a fallback
+        target.append(ctx.engine.embed(rgb, faces[0]))
+        if len(embeddings) >= frames:
+            break
+    chosen = embeddings or fallback
+    if not chosen:
+        raise InvalidInput("no face found in the capture", code="no_face")
+    return build_template(chosen)
+
+
+def face_pay_limit(ctx: Services, point_of_sale: PointOfSale) -> int:
+    """Fen from which a face payment needs a second factor (INSURANCE.md §5)."""
+    s = ctx.settings
+    return s.face_pay_limit_pharmacy_fen if point_of_sale == "pharmacy" else s.face_pay_limit_fen
+
+
+def mask_name(name: str) -> str:
+    """`张*` for `张三`, `O****` for `Obama`: enough for a patient to recognise, no more."""
+    return name[:1] + "*" * max(len(name) - 1, 1)
