@@ -86,18 +86,61 @@ class AccumulatorRepository(Protocol):
 class UnitOfWork(Protocol):
     """One database transaction and the repositories that work inside it."""
 
-    ledger: LedgerRepository
-    settlements: SettlementRepository
-    accumulators: AccumulatorRepository
-    people: PersonRepository
-    templates: TemplateRepository
-    consents: ConsentRepository
-    identifications: IdentificationRepository
-    bills: BillRepository
-    alerts: AlertRepository
-    tenants: TenantRepository
-    audit: AuditStore
-    """The hash-chained audit log, appended in the same transaction as the change it records."""
+    # Read-only members: an implementation may hold narrower (technology-named) repositories.
+    @property
+    def ledger(self) -> LedgerRepository:
+        """The ledger repository of this transaction."""
+        ...
+
+    @property
+    def settlements(self) -> SettlementRepository:
+        """The settlements repository of this transaction."""
+        ...
+
+    @property
+    def accumulators(self) -> AccumulatorRepository:
+        """The accumulators repository of this transaction."""
+        ...
+
+    @property
+    def people(self) -> PersonRepository:
+        """The people repository of this transaction."""
+        ...
+
+    @property
+    def templates(self) -> TemplateRepository:
+        """The templates repository of this transaction."""
+        ...
+
+    @property
+    def consents(self) -> ConsentRepository:
+        """The consents repository of this transaction."""
+        ...
+
+    @property
+    def identifications(self) -> IdentificationRepository:
+        """The identifications repository of this transaction."""
+        ...
+
+    @property
+    def bills(self) -> BillRepository:
+        """The bills repository of this transaction."""
+        ...
+
+    @property
+    def alerts(self) -> AlertRepository:
+        """The alerts repository of this transaction."""
+        ...
+
+    @property
+    def tenants(self) -> TenantRepository:
+        """The tenants repository of this transaction."""
+        ...
+
+    @property
+    def audit(self) -> AuditStore:
+        """The hash-chained audit log, appended in the same transaction as the change."""
+        ...
 
     def __enter__(self) -> Self: ...
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -11,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -138,4 +140,155 @@ accumulators = Table(
     Column("person_id", ID, primary_key=True),
     Column("year", Integer, primary_key=True),
     *(Column(name, BigInteger, nullable=False, default=0) for name in ACCUMULATOR_FIELDS),
+)
+
+# --- Tenants, identity, bills, supervision (migration 0003) ---------------------------------
+
+hospitals = Table(
+    "hospitals",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+terminals = Table(
+    "terminals",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False, index=True),
+    Column("name", String(80), nullable=False),
+    Column("public_key", LargeBinary(32), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+staff_users = Table(
+    "staff_users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False, index=True),
+    Column("username", String(80), nullable=False, unique=True),
+    Column("password_hash", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+seen_nonces = Table(
+    "seen_nonces",
+    metadata,
+    Column("terminal_id", ID, primary_key=True),
+    Column("nonce", String(200), primary_key=True),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+insured_persons = Table(
+    "insured_persons",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("id_number", String(18), nullable=False, unique=True),
+    Column("name", String(80), nullable=False),
+    Column("sex", String(1), nullable=False),
+    Column("birth_date", Date, nullable=False),
+    Column("category", String(40), nullable=False),
+    Column("insurance_card_number", String(40), nullable=False),
+    Column("phone", String(20)),
+    Column("medical_assistance", Boolean, nullable=False),
+)
+
+face_templates = Table(
+    "face_templates",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("person_id", ID, ForeignKey("insured_persons.id"), nullable=False),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("model_version", String(80), nullable=False, index=True),
+    Column("sealed", LargeBinary, nullable=False),  # AES-GCM: nonce || ciphertext || tag
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("person_id", "hospital_id", "model_version"),
+)
+
+biometric_consents = Table(
+    "biometric_consents",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("person_id", ID, ForeignKey("insured_persons.id"), nullable=False),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("purpose", String(200), nullable=False),
+    Column("scope", String(200), nullable=False),
+    Column("given_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", String(200), nullable=False),
+    Column("withdrawn_at", DateTime(timezone=True)),
+    Column("withdrawn_by", String(200)),
+    Index("ix_biometric_consents_person_hospital", "person_id", "hospital_id"),
+)
+
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("person_id", ID, ForeignKey("insured_persons.id"), nullable=False),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("templates_deleted", Integer, nullable=False),
+    Column("reason", String(200), nullable=False),
+)
+
+identifications = Table(
+    "identifications",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("method", String(20), nullable=False),
+    Column("decision", String(20), nullable=False),
+    Column("person_id", ID, ForeignKey("insured_persons.id")),
+    Column("contenders", Text, nullable=False),  # JSON list of person ids
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("used_for", ID),
+    Column("failed_attempts", Integer, nullable=False),
+)
+
+bills = Table(
+    "bills",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("person_id", ID, ForeignKey("insured_persons.id"), nullable=False, index=True),
+    Column("external_ref", String(100), nullable=False),
+    Column("point_of_sale", String(20), nullable=False),
+    Column("document", Text, nullable=False),  # the insurance Bill as interchange JSON
+    Column("total", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("settlement_id", String(40), ForeignKey("settlements.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("paid_at", DateTime(timezone=True)),
+    UniqueConstraint("hospital_id", "external_ref"),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("subject", ID, nullable=False),
+    Column("details", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(200), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("details", Text, nullable=False),  # canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
 )

@@ -10,7 +10,19 @@ from typing import Self
 from sqlalchemy import Connection, Engine, RootTransaction
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+from facepay.adapters.db.audit_store import SqlAlchemyAuditStore
+from facepay.adapters.db.bill_repository import (
+    SqlAlchemyAlertRepository,
+    SqlAlchemyBillRepository,
+    SqlAlchemyTenantRepository,
+)
 from facepay.adapters.db.engine import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
+from facepay.adapters.db.identity_repository import (
+    SqlAlchemyConsentRepository,
+    SqlAlchemyIdentificationRepository,
+    SqlAlchemyPersonRepository,
+    SqlAlchemyTemplateRepository,
+)
 from facepay.adapters.db.ledger_repository import SqlAlchemyLedgerRepository
 from facepay.adapters.db.settlement_repository import (
     SqlAlchemyAccumulatorRepository,
@@ -35,6 +47,14 @@ class SqlAlchemyUnitOfWork:
     ledger: SqlAlchemyLedgerRepository
     settlements: SqlAlchemySettlementRepository
     accumulators: SqlAlchemyAccumulatorRepository
+    people: SqlAlchemyPersonRepository
+    templates: SqlAlchemyTemplateRepository
+    consents: SqlAlchemyConsentRepository
+    identifications: SqlAlchemyIdentificationRepository
+    bills: SqlAlchemyBillRepository
+    alerts: SqlAlchemyAlertRepository
+    tenants: SqlAlchemyTenantRepository
+    audit: SqlAlchemyAuditStore
 
     def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
         self._engine = engine
@@ -75,6 +95,14 @@ class SqlAlchemyUnitOfWork:
         self.ledger = SqlAlchemyLedgerRepository(connection)
         self.settlements = SqlAlchemySettlementRepository(connection)
         self.accumulators = SqlAlchemyAccumulatorRepository(connection)
+        self.people = SqlAlchemyPersonRepository(connection)
+        self.templates = SqlAlchemyTemplateRepository(connection)
+        self.consents = SqlAlchemyConsentRepository(connection)
+        self.identifications = SqlAlchemyIdentificationRepository(connection)
+        self.bills = SqlAlchemyBillRepository(connection)
+        self.alerts = SqlAlchemyAlertRepository(connection)
+        self.tenants = SqlAlchemyTenantRepository(connection)
+        self.audit = SqlAlchemyAuditStore(connection)
 
     def __exit__(
         self,

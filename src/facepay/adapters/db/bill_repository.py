@@ -1,0 +1,224 @@
+"""Bills, alerts and tenants (hospitals, terminals, staff, seen nonces) on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from facepay.adapters.db.ledger_repository import utc
+from facepay.adapters.db.tables import alerts, bills, hospitals, seen_nonces, staff_users, terminals
+from facepay.adapters.interchange import parse_bill
+from facepay.hospital.bills import PostedBill
+from facepay.hospital.tenants import Hospital, StaffUser, TerminalRecord
+from facepay.insurance.model import Bill
+from facepay.shared.errors import Conflict
+from facepay.supervision.alerts import Alert
+
+
+def bill_document(bill: Bill) -> str:
+    """The bill in the interchange format of INSURANCE.md (what `parse_bill` reads)."""
+    lines: list[dict[str, Any]] = []
+    for line in bill.lines:
+        item: dict[str, Any] = {
+            "code": line.code,
+            "name": line.name,
+            "class": line.item_class,
+            "unit_price": line.unit_price,
+            "quantity": str(line.quantity),
+        }
+        if line.price_ceiling is not None:
+            item["price_ceiling"] = line.price_ceiling
+        if line.selfpay_ratio is not None:
+            item["selfpay_ratio"] = str(line.selfpay_ratio)
+        lines.append(item)
+    body = {
+        "visit_type": bill.visit_type,
+        "hospital_tier": bill.hospital_tier,
+        "service_date": bill.service_date.isoformat(),
+        "lines": lines,
+    }
+    return json.dumps(body, ensure_ascii=False, sort_keys=True)
+
+
+def _bill(row: RowMapping) -> PostedBill:
+    return PostedBill(
+        id=row["id"],
+        hospital_id=row["hospital_id"],
+        person_id=row["person_id"],
+        external_ref=row["external_ref"],
+        bill=parse_bill(json.loads(row["document"])),
+        point_of_sale="pharmacy" if row["point_of_sale"] == "pharmacy" else "hospital",
+        status=row["status"],
+        created_at=utc(row["created_at"]),
+        settlement_id=row["settlement_id"],
+        paid_at=utc(row["paid_at"]) if row["paid_at"] else None,
+    )
+
+
+class SqlAlchemyBillRepository:
+    """Posted bills."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def _values(self, bill: PostedBill) -> dict[str, object]:
+        values = {k: v for k, v in bill.__dict__.items() if k != "bill"}
+        return {**values, "document": bill_document(bill.bill), "total": bill.total}
+
+    def add(self, bill: PostedBill) -> None:
+        """Insert; (hospital, external ref) is unique."""
+        if self.by_external_ref(bill.hospital_id, bill.external_ref) is not None:
+            raise Conflict("this bill was posted already", code="duplicate_bill")
+        self._c.execute(insert(bills).values(**self._values(bill)))
+
+    def get(self, bill_id: str, hospital_id: str) -> PostedBill | None:
+        """Within the hospital; FOR UPDATE (one payment or refund at a time)."""
+        query = (
+            select(bills)
+            .where(bills.c.id == bill_id, bills.c.hospital_id == hospital_id)
+            .with_for_update()
+        )
+        found = self._c.execute(query).mappings().first()
+        return _bill(found) if found else None
+
+    def by_external_ref(self, hospital_id: str, external_ref: str) -> PostedBill | None:
+        """By the hospital's reference."""
+        query = select(bills).where(
+            bills.c.hospital_id == hospital_id, bills.c.external_ref == external_ref
+        )
+        found = self._c.execute(query).mappings().first()
+        return _bill(found) if found else None
+
+    def save(self, bill: PostedBill) -> None:
+        """Overwrite."""
+        self._c.execute(update(bills).where(bills.c.id == bill.id).values(**self._values(bill)))
+
+
+class SqlAlchemyAlertRepository:
+    """Supervision alerts."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, alert: Alert) -> None:
+        """Insert."""
+        values = {**alert.__dict__, "details": json.dumps(alert.details, sort_keys=True)}
+        self._c.execute(insert(alerts).values(**values))
+
+    def of_hospital(self, hospital_id: str, *, kind: str | None = None) -> list[Alert]:
+        """Oldest first."""
+        query = select(alerts).where(alerts.c.hospital_id == hospital_id)
+        if kind is not None:
+            query = query.where(alerts.c.kind == kind)
+        rows = self._c.execute(query.order_by(alerts.c.created_at)).mappings()
+        return [
+            Alert(
+                id=r["id"],
+                hospital_id=r["hospital_id"],
+                kind=r["kind"],
+                subject=r["subject"],
+                details=json.loads(r["details"]),
+                created_at=utc(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+
+class SqlAlchemyTenantRepository:
+    """Hospitals, terminals, staff users and seen nonces."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add_hospital(self, hospital: Hospital) -> None:
+        """Insert."""
+        if self.hospital(hospital.id) is not None:
+            raise Conflict("hospital exists", code="duplicate_hospital")
+        self._c.execute(insert(hospitals).values(**hospital.__dict__))
+
+    def hospital(self, hospital_id: str) -> Hospital | None:
+        """By id."""
+        row = self._c.execute(select(hospitals).where(hospitals.c.id == hospital_id))
+        found = row.mappings().first()
+        return Hospital(found["id"], found["name"], utc(found["created_at"])) if found else None
+
+    def add_terminal(self, terminal: TerminalRecord) -> None:
+        """Insert."""
+        self._c.execute(insert(terminals).values(**terminal.__dict__))
+
+    def terminal(self, terminal_id: str) -> TerminalRecord | None:
+        """By id."""
+        found = self._c.execute(select(terminals).where(terminals.c.id == terminal_id))
+        row = found.mappings().first()
+        if row is None:
+            return None
+        return TerminalRecord(
+            row["id"],
+            row["hospital_id"],
+            row["name"],
+            bytes(row["public_key"]),
+            utc(row["created_at"]),
+            bool(row["active"]),
+        )
+
+    def set_terminal_active(self, terminal_id: str, active: bool) -> None:
+        """Revoke or enable."""
+        query = update(terminals).where(terminals.c.id == terminal_id).values(active=active)
+        self._c.execute(query)
+
+    def add_staff(self, user: StaffUser) -> None:
+        """Insert; user names are unique."""
+        if self.staff_by_username(user.username) is not None:
+            raise Conflict("user name taken", code="duplicate_username")
+        self._c.execute(insert(staff_users).values(**user.__dict__))
+
+    def staff_by_username(self, username: str) -> StaffUser | None:
+        """By user name."""
+        query = select(staff_users).where(staff_users.c.username == username)
+        row = self._c.execute(query).mappings().first()
+        if row is None:
+            return None
+        return StaffUser(
+            row["id"],
+            row["hospital_id"],
+            row["username"],
+            row["password_hash"],
+            row["role"],
+            utc(row["created_at"]),
+            bool(row["active"]),
+        )
+
+    def set_password_hash(self, staff_id: str, password_hash: str) -> None:
+        """Replace the hash."""
+        query = update(staff_users).where(staff_users.c.id == staff_id)
+        self._c.execute(query.values(password_hash=password_hash))
+
+    def remember_nonce(
+        self, *, terminal_id: str, nonce: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        """Insert (terminal, nonce); the primary key makes check-and-insert one atomic step."""
+        t = seen_nonces
+        # An expired row of the same nonce may be reused: drop it first.
+        self._c.execute(
+            delete(t).where(
+                t.c.terminal_id == terminal_id, t.c.nonce == nonce, t.c.expires_at <= now
+            )
+        )
+        try:
+            with self._c.begin_nested():
+                self._c.execute(
+                    insert(t).values(terminal_id=terminal_id, nonce=nonce, expires_at=expires_at)
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def purge_nonces(self, *, now: datetime) -> int:
+        """Delete expired nonces; returns how many."""
+        return int(
+            self._c.execute(delete(seen_nonces).where(seen_nonces.c.expires_at <= now)).rowcount
+        )

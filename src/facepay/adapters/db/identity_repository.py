@@ -1,0 +1,242 @@
+"""Insured persons, sealed templates, consents, erasures and identifications on SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from facepay.adapters.db.ledger_repository import utc
+from facepay.adapters.db.tables import (
+    biometric_consents,
+    erasures,
+    face_templates,
+    identifications,
+    insured_persons,
+)
+from facepay.identity.records import (
+    BiometricConsent,
+    ConsentRecord,
+    ErasureRecord,
+    IdentificationRecord,
+    InsuredPerson,
+    TemplateRecord,
+)
+from facepay.shared.errors import Conflict
+
+
+def _person(row: RowMapping) -> InsuredPerson:
+    return InsuredPerson(
+        id=row["id"],
+        id_number=row["id_number"],
+        name=row["name"],
+        sex="M" if row["sex"] == "M" else "F",
+        birth_date=row["birth_date"],
+        category=row["category"],
+        insurance_card_number=row["insurance_card_number"],
+        phone=row["phone"],
+        medical_assistance=bool(row["medical_assistance"]),
+    )
+
+
+class SqlAlchemyPersonRepository:
+    """The insurance registry table."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, person: InsuredPerson) -> None:
+        """Insert; a registered ID number is a Conflict."""
+        if self.by_id_number(person.id_number) is not None:
+            raise Conflict("this ID number is registered already", code="already_registered")
+        self._c.execute(insert(insured_persons).values(**person.__dict__))
+
+    def get(self, person_id: str) -> InsuredPerson | None:
+        """By id."""
+        row = self._c.execute(select(insured_persons).where(insured_persons.c.id == person_id))
+        found = row.mappings().first()
+        return _person(found) if found else None
+
+    def by_id_number(self, id_number: str) -> InsuredPerson | None:
+        """By ID number."""
+        query = select(insured_persons).where(insured_persons.c.id_number == id_number)
+        found = self._c.execute(query).mappings().first()
+        return _person(found) if found else None
+
+    def get_many(self, person_ids: Sequence[str]) -> dict[str, InsuredPerson]:
+        """Those that exist."""
+        query = select(insured_persons).where(insured_persons.c.id.in_(list(person_ids)))
+        return {r["id"]: _person(r) for r in self._c.execute(query).mappings()}
+
+
+def _template(row: RowMapping) -> TemplateRecord:
+    return TemplateRecord(
+        id=row["id"],
+        person_id=row["person_id"],
+        hospital_id=row["hospital_id"],
+        model_version=row["model_version"],
+        sealed=bytes(row["sealed"]),
+        created_at=utc(row["created_at"]),
+    )
+
+
+class SqlAlchemyTemplateRepository:
+    """Sealed templates."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, record: TemplateRecord) -> None:
+        """Insert (one template per person, hospital and model: the constraint says so)."""
+        try:
+            with self._c.begin_nested():
+                self._c.execute(insert(face_templates).values(**record.__dict__))
+        except IntegrityError:
+            raise Conflict("this person is enrolled already", code="already_enrolled") from None
+
+    def get_many(self, template_ids: Sequence[str]) -> dict[str, TemplateRecord]:
+        """Those that exist."""
+        query = select(face_templates).where(face_templates.c.id.in_(list(template_ids)))
+        return {r["id"]: _template(r) for r in self._c.execute(query).mappings()}
+
+    def of_person(self, person_id: str, hospital_id: str) -> list[TemplateRecord]:
+        """A person's templates at a hospital."""
+        query = select(face_templates).where(
+            face_templates.c.person_id == person_id, face_templates.c.hospital_id == hospital_id
+        )
+        return [_template(r) for r in self._c.execute(query).mappings()]
+
+    def delete(self, template_ids: Sequence[str]) -> int:
+        """Delete rows."""
+        query = delete(face_templates).where(face_templates.c.id.in_(list(template_ids)))
+        return int(self._c.execute(query).rowcount)
+
+    def all_ids(self, model_version: str) -> set[str]:
+        """Ids of one model."""
+        query = select(face_templates.c.id).where(face_templates.c.model_version == model_version)
+        return set(self._c.execute(query).scalars())
+
+    def iterate(self, model_version: str) -> Iterator[TemplateRecord]:
+        """Templates of one model, in id order."""
+        query = (
+            select(face_templates)
+            .where(face_templates.c.model_version == model_version)
+            .order_by(face_templates.c.id)
+        )
+        return iter([_template(r) for r in self._c.execute(query).mappings()])
+
+
+def _consent(row: RowMapping) -> ConsentRecord:
+    return ConsentRecord(
+        id=row["id"],
+        person_id=row["person_id"],
+        hospital_id=row["hospital_id"],
+        consent=BiometricConsent(
+            row["purpose"], row["scope"], utc(row["given_at"]), row["recorded_by"]
+        ),
+        withdrawn_at=utc(row["withdrawn_at"]) if row["withdrawn_at"] else None,
+        withdrawn_by=row["withdrawn_by"],
+    )
+
+
+class SqlAlchemyConsentRepository:
+    """Consents and erasures."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def add(self, record: ConsentRecord) -> None:
+        """Insert."""
+        c = record.consent
+        self._c.execute(
+            insert(biometric_consents).values(
+                id=record.id,
+                person_id=record.person_id,
+                hospital_id=record.hospital_id,
+                purpose=c.purpose,
+                scope=c.scope,
+                given_at=c.given_at,
+                recorded_by=c.recorded_by,
+                withdrawn_at=record.withdrawn_at,
+                withdrawn_by=record.withdrawn_by,
+            )
+        )
+
+    def active(self, person_id: str, hospital_id: str) -> list[ConsentRecord]:
+        """Not withdrawn."""
+        t = biometric_consents
+        query = select(t).where(
+            t.c.person_id == person_id, t.c.hospital_id == hospital_id, t.c.withdrawn_at.is_(None)
+        )
+        return [_consent(r) for r in self._c.execute(query.order_by(t.c.given_at)).mappings()]
+
+    def withdraw(self, consent_id: str, *, at: datetime, by: str) -> None:
+        """Mark withdrawn."""
+        t = biometric_consents
+        self._c.execute(
+            update(t).where(t.c.id == consent_id).values(withdrawn_at=at, withdrawn_by=by)
+        )
+
+    def add_erasure(self, record: ErasureRecord) -> None:
+        """Insert."""
+        self._c.execute(insert(erasures).values(**record.__dict__))
+
+    def erasures(self, person_id: str, hospital_id: str) -> list[ErasureRecord]:
+        """Oldest first."""
+        query = select(erasures).where(
+            erasures.c.person_id == person_id, erasures.c.hospital_id == hospital_id
+        )
+        rows = self._c.execute(query.order_by(erasures.c.at)).mappings()
+        return [ErasureRecord(**{**dict(r), "at": utc(r["at"])}) for r in rows]
+
+
+def _identification(row: RowMapping) -> IdentificationRecord:
+    def when(value: datetime | None) -> datetime | None:
+        return utc(value) if value else None
+
+    return IdentificationRecord(
+        id=row["id"],
+        hospital_id=row["hospital_id"],
+        method=row["method"],
+        decision=row["decision"],
+        person_id=row["person_id"],
+        contenders=tuple(json.loads(row["contenders"])),
+        created_at=utc(row["created_at"]),
+        expires_at=utc(row["expires_at"]),
+        used_at=when(row["used_at"]),
+        used_for=row["used_for"],
+        failed_attempts=row["failed_attempts"],
+    )
+
+
+class SqlAlchemyIdentificationRepository:
+    """Identifications."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._c = connection
+
+    def _values(self, record: IdentificationRecord) -> dict[str, object]:
+        return {**record.__dict__, "contenders": json.dumps(list(record.contenders))}
+
+    def add(self, record: IdentificationRecord) -> None:
+        """Insert."""
+        self._c.execute(insert(identifications).values(**self._values(record)))
+
+    def get(self, identification_id: str, hospital_id: str) -> IdentificationRecord | None:
+        """Within the hospital; FOR UPDATE so that two payments cannot both use it."""
+        t = identifications
+        query = (
+            select(t)
+            .where(t.c.id == identification_id, t.c.hospital_id == hospital_id)
+            .with_for_update()
+        )
+        found = self._c.execute(query).mappings().first()
+        return _identification(found) if found else None
+
+    def save(self, record: IdentificationRecord) -> None:
+        """Overwrite."""
+        t = identifications
+        self._c.execute(update(t).where(t.c.id == record.id).values(**self._values(record)))
