@@ -5,7 +5,17 @@ from __future__ import annotations
 
 import typer
 
-from facepay.commands import demo, eval_liveness, eval_pairs, face, liveness, settle
+from facepay.commands import (
+    admin,
+    audit,
+    demo,
+    eval_liveness,
+    eval_pairs,
+    face,
+    liveness,
+    serve,
+    settle,
+)
 from facepay.commands import eval as eval_commands
 
 app = typer.Typer(
@@ -17,8 +27,10 @@ app = typer.Typer(
 app.add_typer(face.app, name="face")
 app.add_typer(eval_commands.app, name="eval")
 app.add_typer(liveness.app, name="liveness")
+app.add_typer(admin.app, name="admin")
+app.add_typer(audit.app, name="audit")
 # Single commands: each module defines a function named after the command (added when it exists).
-for module, name in ((settle, "settle"), (demo, "demo")):
+for module, name in ((settle, "settle"), (demo, "demo"), (serve, "serve")):
     command = getattr(module, name, None)
     if command is not None:
         app.command(name)(command)

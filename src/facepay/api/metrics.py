@@ -68,6 +68,13 @@ class LatencyMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
+                # JSON responses start once the handler is done: this is the server's own time.
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                headers = [
+                    *message.get("headers", []),
+                    (b"server-timing", b"app;dur=%.1f" % elapsed_ms),
+                ]
+                message = {**message, "headers": headers}
             await send(message)
 
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -26,6 +28,7 @@ from facepay.identity.records import BiometricConsent
 from facepay.services import consent as consent_service
 from facepay.services import enrolment, identification
 from facepay.services.identification import IdentificationResult
+from facepay.services.support import LivenessRefused
 from facepay.vision.liveness.challenge import PROMPTS
 
 router = APIRouter(tags=["patients"])
@@ -107,6 +110,21 @@ class ConsentWithdrawalRead(ResponseModel):
     at: datetime
 
 
+@contextmanager
+def counted_liveness(state: StateDep, *, identification: bool = True) -> Iterator[None]:
+    """Count the liveness outcome (and a refused identification) of the block."""
+    try:
+        yield
+    except LivenessRefused as refused:
+        decision = refused.decision
+        attack = decision.attack.value if decision.attack else "none"
+        state.metrics.liveness.labels(decision.decision.value, attack).inc()
+        if identification:
+            state.metrics.identifications.labels(decision.decision.value).inc()
+        raise
+    state.metrics.liveness.labels("live", "none").inc()
+
+
 def _actor(who: Principal) -> str:
     return f"{who.kind.value}:{who.id}"
 
@@ -156,20 +174,21 @@ def enrol(body: EnrolmentCreate, state: StateDep, who: Caller) -> EnrolmentRead:
     capture = capture_from(
         body.capture, max_frames=settings.api_max_frames, max_pixels=settings.api_max_image_pixels
     )
-    result = enrolment.enrol_patient(
-        ctx=state.services,
-        hospital_id=who.hospital_id,
-        actor=_actor(who),
-        id_card=body.id_card.to_domain(),
-        chip_photo=photo,
-        capture=capture,
-        consent=BiometricConsent(
-            purpose=body.consent.purpose,
-            scope=body.consent.scope,
-            given_at=body.consent.given_at,
-            recorded_by=_actor(who),
-        ),
-    )
+    with counted_liveness(state, identification=False):
+        result = enrolment.enrol_patient(
+            ctx=state.services,
+            hospital_id=who.hospital_id,
+            actor=_actor(who),
+            id_card=body.id_card.to_domain(),
+            chip_photo=photo,
+            capture=capture,
+            consent=BiometricConsent(
+                purpose=body.consent.purpose,
+                scope=body.consent.scope,
+                given_at=body.consent.given_at,
+                recorded_by=_actor(who),
+            ),
+        )
     return EnrolmentRead.model_validate(result)
 
 
@@ -186,9 +205,10 @@ def identify(body: IdentificationCreate, state: StateDep, who: Caller) -> Identi
     capture = capture_from(
         body.capture, max_frames=settings.api_max_frames, max_pixels=settings.api_max_image_pixels
     )
-    result = identification.identify(
-        ctx=state.services, hospital_id=who.hospital_id, actor=_actor(who), capture=capture
-    )
+    with counted_liveness(state):
+        result = identification.identify(
+            ctx=state.services, hospital_id=who.hospital_id, actor=_actor(who), capture=capture
+        )
     return _read(result, state)
 
 

@@ -1,0 +1,1 @@
+"""The scripted demo (`facepay demo`): a signed kiosk client driving a real server."""
