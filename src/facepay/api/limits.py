@@ -16,11 +16,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from facepay.api.problems import RateLimited, problem_response
-
-
-class _TooLargeError(Exception):
-    pass
+from facepay.api.problems import BodyTooLarge, RateLimited, problem_response
 
 
 class BodySizeLimit:
@@ -47,7 +43,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self._max:
-                    raise _TooLargeError
+                    raise BodyTooLarge(f"request bodies are limited to {self._max} bytes")
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -58,7 +54,7 @@ class BodySizeLimit:
 
         try:
             await self._app(scope, counting_receive, tracking_send)
-        except _TooLargeError:
+        except BodyTooLarge:
             if not started:
                 await self._refuse(scope, receive, send)
 

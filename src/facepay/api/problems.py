@@ -46,8 +46,15 @@ class RateLimited(FacepayError):  # noqa: N818 - the tree reads as nouns
         self.retry_after = retry_after
 
 
+class BodyTooLarge(FacepayError):  # noqa: N818
+    """The request body is above the configured limit."""
+
+    code = "body_too_large"
+
+
 STATUS_BY_ERROR: tuple[tuple[type[FacepayError], int], ...] = (
     (RateLimited, 429),
+    (BodyTooLarge, 413),
     (StorageBusy, 503),
     (ImageRejected, 422),
     (InvalidInput, 422),

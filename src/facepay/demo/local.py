@@ -18,11 +18,13 @@ from fastapi import FastAPI
 from facepay.adapters.crypto import TemplateSealer
 from facepay.adapters.interchange import shipped_policies
 from facepay.api.staff_auth import PasswordHashing
+from facepay.bootstrap import build_engine, build_gallery, build_template_sealer, build_unit_of_work
 from facepay.config import Settings
 from facepay.gallery.memory import InMemoryGallery
 from facepay.ledger.accounts import AccountKind
 from facepay.services import admin
 from facepay.services.context import Services
+from facepay.services.gallery_sync import load_gallery
 from facepay.services.ledger import open_accounts
 from facepay.services.memory import InMemoryStore, InMemoryUnitOfWork
 from facepay.services.ports import UnitOfWork
@@ -77,6 +79,26 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def stored_services(settings: Settings, engine: FaceEngine) -> Services:
+    """What `build_services` builds (database from the settings) around a loaded engine."""
+    services = Services(
+        settings=settings,
+        engine=engine,
+        gallery=build_gallery(
+            settings, dim=engine.embedding_dim, model_version=engine.model_version
+        ),
+        sealer=build_template_sealer(settings),
+        liveness=LivenessPolicy(engine=engine),
+        challenges=ChallengeBook(),
+        policies=shipped_policies(),
+        uow=build_unit_of_work(settings, build_engine(settings)),
+        clock=SystemClock(),
+        gallery_path=settings.data_dir / "gallery.sealed",
+    )
+    load_gallery(ctx=services)
+    return services
 
 
 def fast_passwords() -> PasswordHashing:

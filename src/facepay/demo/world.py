@@ -1,0 +1,98 @@
+"""A hospital set up through the API: admin, cashier, auditor, kiosk, one insured person.
+
+Used by the end-to-end and security tests (two of these make the "hospital A / hospital B" of
+the object-level authorisation tests) and handy for trying the API by hand.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import httpx
+
+from facepay.demo.client import StaffSession, TerminalSession
+from facepay.demo.people import id_number
+from facepay.demo.scenario import ADMIN_PASSWORD, STAFF_PASSWORD, bill_lines, expect
+
+
+@dataclass
+class Site:
+    """One hospital and its actors."""
+
+    hospital_id: str
+    admin: StaffSession
+    cashier: StaffSession
+    auditor: StaffSession
+    kiosk: TerminalSession
+    kiosk_pem: str
+    person: dict[str, Any]
+
+    def post_bill(self, *, id_number: str | None = None, serial: int = 0) -> dict[str, Any]:
+        """A bill posted by the cashier for the site's person (or another ID number)."""
+        body = {
+            "external_ref": f"HIS-{secrets.token_hex(6)}",
+            "id_number": id_number or self.person["id_number"],
+            "visit_type": "inpatient",
+            "hospital_tier": 3,
+            "service_date": "2026-03-01",
+            "lines": bill_lines(serial),
+        }
+        return expect(self.cashier.request("POST", "/v1/bills", body), 201)
+
+    def identify_by_card(self, person: dict[str, Any] | None = None) -> dict[str, Any]:
+        """An identification by ID number + insurance card from the kiosk."""
+        who = person or self.person
+        body = {"id_number": who["id_number"], "insurance_card_number": who["card"]}
+        return expect(self.kiosk.request("POST", "/v1/identifications/by-credentials", body), 201)
+
+
+def register_person(
+    admin: StaffSession, *, serial: int, name: str = "Test Person", fund_fen: int = 200_000
+) -> dict[str, Any]:
+    """An insured person (employee, funded personal account); returns its card data."""
+    birth = date(1960 + serial % 40, 1 + serial % 12, 1 + serial % 28)
+    number = id_number(birth, serial, male=True)
+    card = {"id_number": number, "name": name, "sex": "M", "birth_date": birth.isoformat()}
+    body = {
+        "id_card": card,
+        "category": "employee_active",
+        "insurance_card_number": f"IC{number[-8:]}",
+        "phone": f"1370000{serial % 10_000:04d}",
+        "personal_account_fen": fund_fen,
+    }
+    created = expect(admin.request("POST", "/v1/insured-persons", body), 201)
+    return {**card, "person_id": created["id"], "card": body["insurance_card_number"],
+            "phone": body["phone"]}  # fmt: skip
+
+
+def make_site(http: httpx.Client, operator: StaffSession, *, serial: int) -> Site:
+    """Onboard a hospital with its staff, a kiosk and one insured person."""
+    tag = secrets.token_hex(3)
+    hospital = expect(
+        operator.request(
+            "POST",
+            "/v1/hospitals",
+            {"name": f"Hospital {tag}", "admin_username": f"admin-{tag}",
+             "admin_password": ADMIN_PASSWORD},
+        ),
+        201,
+    )  # fmt: skip
+    admin = StaffSession.login(http, f"admin-{tag}", ADMIN_PASSWORD)
+    sessions = {}
+    for role in ("cashier", "auditor"):
+        staff = {"username": f"{role}-{tag}", "password": STAFF_PASSWORD, "role": role}
+        expect(admin.request("POST", "/v1/staff", staff), 201)
+        sessions[role] = StaffSession.login(http, f"{role}-{tag}", STAFF_PASSWORD)
+    kiosk = expect(admin.request("POST", "/v1/terminals", {"name": "lobby", "kind": "kiosk"}), 201)
+    return Site(
+        hospital_id=hospital["id"],
+        admin=admin,
+        cashier=sessions["cashier"],
+        auditor=sessions["auditor"],
+        kiosk=TerminalSession.from_pem(http, kiosk["id"], kiosk["private_key_pem"]),
+        kiosk_pem=kiosk["private_key_pem"],
+        person=register_person(admin, serial=serial),
+    )
