@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     """Who runs the dlib ResNet: NumPy (same outputs, ~5× faster here) or dlib itself."""
 
     # Decisions (cosine similarity of L2-normalised dlib embeddings). Calibrated on the sample
-    # set (facepay.vision.evaluation docstring): every impostor there scores <= 0.922, every
+    # set (facepay.vision.evaluation docstring): every impostor there scores <= 0.920, every
     # genuine pair >= 0.944; 0.93 gave FMR 0 over 2,492 impostor comparisons (FMR <= 1.2e-3 at
     # 95 % confidence, rule of three). Scores in [threshold, threshold + band) or a runner-up
     # within `identify_margin` make a 1:N result ambiguous (ask for a second factor).

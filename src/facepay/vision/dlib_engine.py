@@ -8,12 +8,14 @@ import system without importing that package (its `__init__` needs the deprecate
 `pkg_resources`). Nothing is downloaded. Detection runs on a copy scaled so that its longer side is
 at most `detect_max_side` pixels (speed); landmarks and the aligned chip use the original image.
 
-Detection is two-pass. HOG's window is 80 px, so one pass without upsampling (~40 ms on a 640×480
-frame, one core) finds every face of 80 px or more; the upsampled pass (~4× the cost) is needed
-only for faces of 40-80 px. It is skipped when the first pass already found a face so large
-(`fast_path_min_face`, default 134 px = 80 / 0.6) that any face it missed is less than 0.6 of the
-largest: too small to compete with it (see `quality.MULTIPLE_FACE_RATIO`). A kiosk frame with
-the patient in front of the camera therefore costs one cheap pass; a group photo costs both.
+Detection is two-pass. HOG's window is 80 px, so one pass at the detection scale (~40 ms on a
+640×480 frame, one core) finds every face of about 80 px or more. A second pass on a copy enlarged
+`second_pass_scale` times (1.5: faces down to ~50 px, about 2.3× the first pass's cost; dlib's
+own 2× upsampling would cost 4×) finds the smaller ones. It is skipped when the first pass
+already found a face so large (`fast_path_min_face`, default 134 px = 80 / 0.6) that any face it
+missed is less than 0.6 of the largest: too small to compete with it (see
+`quality.MULTIPLE_FACE_RATIO`). A kiosk frame with the patient in front of the camera therefore
+costs one cheap pass; a group photo or a distant face costs both.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class DlibFaceEngine:
         self,
         *,
         detect_max_side: int = 640,
-        upsample: int = 1,
+        second_pass_scale: float = 1.5,
         min_detect_side: int = 320,
         fast_path_min_face: int = 134,
         embed_backend: Literal["numpy", "dlib"] = "numpy",
@@ -74,7 +76,7 @@ class DlibFaceEngine:
             )
         self._detect_max_side = detect_max_side
         self._min_detect_side = min_detect_side
-        self._upsample = upsample
+        self._second_pass_scale = second_pass_scale
         self._fast_path_min_face = fast_path_min_face
 
     @property
@@ -108,15 +110,15 @@ class DlibFaceEngine:
                 (max(round(image.shape[1] * scale), 1), max(round(image.shape[0] * scale), 1)),
                 interpolation=interpolation,
             )
-        rects, scores = self._run_detector(np.ascontiguousarray(small))
+        found = self._run_detector(np.ascontiguousarray(small))
         faces: list[Face] = []
         height, width = image.shape[:2]
-        for rect, score in zip(rects, scores, strict=True):
+        for (left, top, right, bottom), score in found:
             box = BoundingBox(
-                left=max(0, round(rect.left() / scale)),
-                top=max(0, round(rect.top() / scale)),
-                right=min(width, round((rect.right() + 1) / scale)),
-                bottom=min(height, round((rect.bottom() + 1) / scale)),
+                left=max(0, round(left / scale)),
+                top=max(0, round(top / scale)),
+                right=min(width, round(right / scale)),
+                bottom=min(height, round(bottom / scale)),
             )
             if box.area == 0:
                 continue
@@ -126,13 +128,34 @@ class DlibFaceEngine:
         faces.sort(key=lambda f: f.box.area, reverse=True)
         return faces
 
-    def _run_detector(self, small: RGBImage) -> tuple[list[dlib.rectangle], list[float]]:
+    def _run_detector(self, small: RGBImage) -> list[tuple[tuple[float, ...], float]]:
+        """Boxes (left, top, right, bottom; exclusive) in `small`'s pixels, with scores."""
+        found = self._hog(small, 1.0)
+        largest = max((box[2] - box[0] for box, _ in found), default=0.0)
+        if self._second_pass_scale > 1.0 and largest < self._fast_path_min_face:
+            # The enlarged pass sees every face the first one did, plus the smaller ones.
+            found = self._hog(small, self._second_pass_scale)
+        return found
+
+    def _hog(self, small: RGBImage, factor: float) -> list[tuple[tuple[float, ...], float]]:
+        image = small
+        if factor != 1.0:
+            size = (round(small.shape[1] * factor), round(small.shape[0] * factor))
+            image = np.ascontiguousarray(cv2.resize(small, size, interpolation=cv2.INTER_LINEAR))
         # -0.2 lowers dlib's decision threshold a little: it finds the turned faces of t1.jpg.
-        rects, scores, _ = self._detector.run(small, 0, -0.2)
-        largest = max((r.width() for r in rects), default=0)
-        if self._upsample > 0 and largest < self._fast_path_min_face:
-            rects, scores, _ = self._detector.run(small, self._upsample, -0.2)
-        return list(rects), list(scores)
+        rects, scores, _ = self._detector.run(image, 0, -0.2)
+        return [
+            (
+                (
+                    r.left() / factor,
+                    r.top() / factor,
+                    (r.right() + 1) / factor,
+                    (r.bottom() + 1) / factor,
+                ),
+                float(s),
+            )
+            for r, s in zip(rects, scores, strict=True)
+        ]
 
     def embed(self, image: RGBImage, face: Face) -> Embedding:
         """Return the unit-length 128-d embedding of `face` (aligned 150×150 chip, no jitter)."""

@@ -54,9 +54,9 @@ def test_group_photo_is_multiple_faces(engine: DlibFaceEngine, photos: dict[str,
 def test_turned_heads_fail_on_pose(engine: DlibFaceEngine, photos: dict[str, RGBImage]) -> None:
     image = photos["t1.jpg"]
     turned = max(engine.detect(image), key=lambda f: f.box.top < 200)  # the man at the back
-    reasons = assess_face(image, turned).reasons
-    assert "pose_yaw" in reasons
-    assert "pose_pitch" in reasons
+    assert "pose_yaw" in assess_face(image, turned).reasons
+    # No sample photo nods far enough for pose_pitch: tests/unit/vision/test_pose.py covers it
+    # with landmarks projected from a rotated 3D face.
 
 
 def test_hidden_eyes_are_occluded(engine: DlibFaceEngine, photos: dict[str, RGBImage]) -> None:
