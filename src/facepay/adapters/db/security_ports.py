@@ -1,0 +1,76 @@
+"""The API's security ports on the database: terminal keys, seen nonces and staff accounts.
+
+Each call runs in its own short unit of work: a signature check or a login must not wait for,
+or hold, the transaction of the use case it guards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from facepay.api.rbac import Role
+from facepay.api.signing import TerminalKey
+from facepay.api.staff_auth import StaffAccount
+from facepay.services.ports import UnitOfWork
+
+
+class SqlAlchemyTerminalKeys:
+    """`TerminalKeys`: active terminals only (a revoked terminal is unknown)."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow
+
+    def get(self, terminal_id: str) -> TerminalKey | None:
+        """The active terminal with this id, if any."""
+        with self._uow() as uow:
+            terminal = uow.tenants.terminal(terminal_id)
+        if terminal is None or not terminal.active:
+            return None
+        return TerminalKey(terminal.id, terminal.hospital_id, terminal.public_key)
+
+
+class SqlAlchemyNonceStore:
+    """`NonceStore`: (terminal, nonce) is the primary key, so check-and-insert is atomic."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow
+
+    def remember(
+        self, *, terminal_id: str, nonce: str, expires_at: datetime, now: datetime
+    ) -> bool:
+        """Record the nonce; False if it is already recorded and not yet expired."""
+        with self._uow() as uow:
+            fresh = uow.tenants.remember_nonce(
+                terminal_id=terminal_id, nonce=nonce, expires_at=expires_at, now=now
+            )
+            uow.commit()
+        return fresh
+
+
+class SqlAlchemyStaffAccounts:
+    """`StaffAccounts` on the staff_users table."""
+
+    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow
+
+    def by_username(self, username: str) -> StaffAccount | None:
+        """The account with this user name, if any."""
+        with self._uow() as uow:
+            user = uow.tenants.staff_by_username(username)
+        if user is None:
+            return None
+        return StaffAccount(
+            staff_id=user.id,
+            username=user.username,
+            password_hash=user.password_hash,
+            role=Role(user.role),
+            hospital_id=user.hospital_id,
+            active=user.active,
+        )
+
+    def set_password_hash(self, staff_id: str, password_hash: str) -> None:
+        """Replace the stored hash (committed at once)."""
+        with self._uow() as uow:
+            uow.tenants.set_password_hash(staff_id, password_hash)
+            uow.commit()
