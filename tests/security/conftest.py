@@ -90,3 +90,10 @@ def site_a(api: Api) -> Site:
 def site_b(api: Api) -> Site:
     """Hospital B."""
     return make_site(api.http, api.operator, serial=next(SERIALS))
+
+
+@pytest.fixture
+def limited_api(tmp_path: Path, face_engine: DlibFaceEngine) -> Iterator[Api]:
+    """An API whose terminals get a burst of 3 requests, then one every 2 s."""
+    settings = api_settings(tmp_path, api_rate_terminal_per_second=0.5, api_rate_terminal_burst=3)
+    yield from running_api(settings, face_engine)

@@ -70,9 +70,7 @@ def test_auditor_reads_but_never_writes(site_a: Site) -> None:
 
 def test_cashier_refund_above_the_limit_needs_an_admin(site_a: Site) -> None:
     bill = _paid(site_a)  # about 5,900 yuan; the cashier limit is 500 yuan
-    response = site_a.cashier.request(
-        "POST", f"/v1/bills/{bill['id']}/refunds", {}, headers=_key()
-    )
+    response = site_a.cashier.request("POST", f"/v1/bills/{bill['id']}/refunds", {}, headers=_key())
     assert (response.status_code, response.json()["code"]) == (403, "refund_limit_exceeded")
     small = site_a.cashier.request(
         "POST", f"/v1/bills/{bill['id']}/refunds", {"line_codes": ["C01"]}, headers=_key()
