@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from facepay.api.app import create_app
-from facepay.bootstrap import build_face_engine
+from facepay.bootstrap import build_engine, build_face_engine
 from facepay.config import Settings
 from facepay.demo.client import StaffSession
 from facepay.demo.local import fast_passwords, seed_operator, serve_in_thread, stored_services
@@ -64,13 +64,17 @@ def face_engine() -> DlibFaceEngine:
 
 def running_api(settings: Settings, engine: DlibFaceEngine) -> Iterator[Api]:
     """Build services on `settings`, seed the operator, serve, log the operator in."""
-    services = stored_services(settings, engine)
+    database = build_engine(settings)
+    services = stored_services(settings, engine, database=database)
     passwords = fast_passwords()
     seed_operator(services, username=OPERATOR[0], password=OPERATOR[1], passwords=passwords)
     app = create_app(services, passwords=passwords)
-    with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=120) as http:
-        operator = StaffSession.login(http, *OPERATOR)
-        yield Api(url, http, app, services, operator, settings.data_dir)
+    try:
+        with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=120) as http:
+            operator = StaffSession.login(http, *OPERATOR)
+            yield Api(url, http, app, services, operator, settings.data_dir)
+    finally:
+        database.dispose()
 
 
 @pytest.fixture(scope="module")

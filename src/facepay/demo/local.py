@@ -14,6 +14,7 @@ from typing import cast
 
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import Engine
 
 from facepay.adapters.crypto import TemplateSealer
 from facepay.adapters.interchange import shipped_policies
@@ -81,8 +82,11 @@ def serve_in_thread(app: FastAPI) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def stored_services(settings: Settings, engine: FaceEngine) -> Services:
-    """What `build_services` builds (database from the settings) around a loaded engine."""
+def stored_services(
+    settings: Settings, engine: FaceEngine, *, database: Engine | None = None
+) -> Services:
+    """What `build_services` builds around a loaded face engine (and database engine, if given:
+    the caller then disposes of it)."""
     services = Services(
         settings=settings,
         engine=engine,
@@ -93,7 +97,7 @@ def stored_services(settings: Settings, engine: FaceEngine) -> Services:
         liveness=LivenessPolicy(engine=engine),
         challenges=ChallengeBook(),
         policies=shipped_policies(),
-        uow=build_unit_of_work(settings, build_engine(settings)),
+        uow=build_unit_of_work(settings, database or build_engine(settings)),
         clock=SystemClock(),
         gallery_path=settings.data_dir / "gallery.sealed",
     )
