@@ -15,7 +15,8 @@ from facepay.vision.quality import assess_frame
 from facepay.vision.types import Embedding
 from facepay.vision.verification import build_template
 
-IDENTIFY_FRAMES = 3
+IDENTIFY_FRAMES = 2
+"""The first and last frames: liveness's identity check has embedded exactly those already."""
 ENROL_FRAMES = 5
 
 
@@ -60,8 +61,11 @@ def require_live(ctx: Services, *, capture: Capture, hospital_id: str, actor: st
 
 
 def capture_embedding(ctx: Services, capture: Capture, *, frames: int) -> Embedding:
-    """Mean embedding of up to `frames` good-quality frames spread over the capture."""
-    picks = np.unique(np.linspace(0, len(capture.frames) - 1, num=3 * frames).round().astype(int))
+    """Mean embedding of up to `frames` good-quality frames spread over the capture, the first
+    and last frames first (the engine's cache holds their faces and embeddings from liveness)."""
+    last = len(capture.frames) - 1
+    spread = np.linspace(0, last, num=3 * frames).round().astype(int).tolist()
+    picks = list(dict.fromkeys([0, last, *spread]))
     embeddings: list[Embedding] = []
     fallback: list[Embedding] = []
     for index in picks:
