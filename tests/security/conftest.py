@@ -44,7 +44,7 @@ def api_settings(data_dir: Path, **overrides: object) -> Settings:
         "environment": "test",
         "jwt_secret": SECRET,
         "gallery_backend": "memory",
-        "api_max_body_bytes": 4 * 1024 * 1024,
+        "api_max_body_bytes": 12 * 1024 * 1024,
         "api_max_frames": 40,
         "api_rate_terminal_per_second": 500.0,
         "api_rate_terminal_burst": 500,

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import time
 
+import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+_log = structlog.get_logger("facepay.api")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0, 10.0)
 
 
@@ -82,6 +84,12 @@ class LatencyMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self._metrics.latency.labels(scope["method"], template, str(status)).observe(
-                time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            self._metrics.latency.labels(scope["method"], template, str(status)).observe(elapsed)
+            _log.info(
+                "http_request",
+                method=scope["method"],
+                route=template,
+                status=status,
+                ms=round(elapsed * 1000, 1),
             )

@@ -146,6 +146,7 @@ def _facepay_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Retry-After"] = "1"
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    _log.info("request_refused", status=status, code=exc.code, detail=exc.message)
     return problem_response(
         status, exc.code, exc.message, instance=request.url.path, headers=headers or None
     )
