@@ -66,6 +66,8 @@ def identify(
     embedding = capture_embedding(ctx, capture, frames=IDENTIFY_FRAMES)
     hits = ctx.gallery.search(embedding, SEARCH_K)
     with ctx.uow() as uow:
+        if uow.tenants.hospital(hospital_id) is None:
+            raise NotFound("no such hospital")
         owners = uow.templates.get_many([h.template_id for h in hits])
         local = [
             h
