@@ -58,8 +58,8 @@ class SqlAlchemyStaffAccounts:
         """The account with this user name, if any."""
         with self._uow() as uow:
             user = uow.tenants.staff_by_username(username)
-        if user is None:
-            return None
+        if user is None or user.role not in {r.value for r in Role}:
+            return None  # a role this version does not know never logs in
         return StaffAccount(
             staff_id=user.id,
             username=user.username,
