@@ -17,6 +17,7 @@ from facepay.shared.errors import InvalidInput
 from facepay.vision.liveness.evaluation import (
     PRESENTATIONS_PER_SUBJECT,
     SuiteReport,
+    faces_camera,
     load_subjects,
     run_suite,
 )
@@ -34,6 +35,9 @@ def liveness(
         int | None, typer.Option(min=1, help="Use only the first N faces (quick runs).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic suite.")] = 7,
+    all_faces: Annotated[
+        bool, typer.Option("--all-faces", help="Include faces photographed 25-50° sideways.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """APCER per attack type and BPCER of the synthetic attack suite built from real photos."""
@@ -48,7 +52,11 @@ def liveness(
     except InvalidInput as error:
         err.print(f"[red]error:[/red] {error.message}")
         raise typer.Exit(code=2) from None
-    subjects = everyone[:limit] if limit else everyone
+    frontal = everyone if all_faces else [s for s in everyone if faces_camera(s)]
+    skipped = [s.name for s in everyone if s not in frontal]
+    if skipped:
+        err.print(f"Not frontal (kiosk quality gate), left out: {', '.join(skipped)}")
+    subjects = frontal[:limit] if limit else frontal
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from facepay.vision.liveness.evaluation import EXPECTED_GUESS, SuiteReport
+from facepay.vision.dlib_engine import DlibFaceEngine
+from facepay.vision.liveness.evaluation import (
+    EXPECTED_GUESS,
+    SuiteReport,
+    faces_camera,
+    load_subjects,
+)
 from facepay.vision.liveness.policy import Decision
+from facepay.vision.liveness.synth.bona_fide import Subject
 
 pytestmark = pytest.mark.slow
 
@@ -37,3 +46,12 @@ def test_report_has_the_published_shape(suite: SuiteReport) -> None:
     assert all(row["apcer"] == 0.0 for row in attacks.values())
     assert data["bpcer"] == 0.0
     assert data["bona_fide_attempts"] == 3
+
+
+def test_the_frontal_gate_keeps_frontal_faces(
+    liveness_engine: DlibFaceEngine, images_dir: Path, subjects: dict[str, Subject]
+) -> None:
+    assert faces_camera(subjects["obama"])
+    assert faces_camera(subjects["biden"])
+    profile = load_subjects(liveness_engine, images_dir, (("Tom_Hanks_54745.png", "hanks"),))
+    assert not faces_camera(profile[0])  # photographed ~35° sideways

@@ -23,6 +23,7 @@ from facepay.vision.liveness.checks.base import AttackType, CheckResult
 from facepay.vision.liveness.policy import Decision, LivenessDecision, LivenessPolicy
 from facepay.vision.liveness.synth import attacks
 from facepay.vision.liveness.synth.bona_fide import Subject, bona_fide_capture, subjects_from_photo
+from facepay.vision.liveness.tracks import nose_position
 
 RGB = TerminalCapabilities()
 FULL = TerminalCapabilities(depth=True, infrared=True)
@@ -45,6 +46,7 @@ EXPECTED_GUESS = {
 }
 """What the policy should guess for each suite attack (reported, not required for APCER)."""
 PRESENTATIONS_PER_SUBJECT = 17
+FRONTAL_NOSE_SHIFT = 0.2
 
 
 def load_subjects(
@@ -56,6 +58,17 @@ def load_subjects(
         image = load_image(images_dir / filename)
         subjects.extend(subjects_from_photo(engine, image, filename.rsplit(".", 1)[0], person))
     return subjects
+
+
+def faces_camera(subject: Subject) -> bool:
+    """Whether the photo shows the face within ~20° of frontal (nose near the outline's middle).
+
+    A kiosk starts a liveness check only once the patient faces the camera (quality gate).
+    Photos taken at 25-50° cannot stand for that start: synthetic turns push them past what
+    the detector finds, and dlib's landmarks on them are unreliable. The suite runs on the
+    frontal faces by default; `--all-faces` adds the others as a stress test.
+    """
+    return abs(nose_position(subject.landmarks)[0]) <= FRONTAL_NOSE_SHIFT
 
 
 @dataclass(frozen=True, slots=True)

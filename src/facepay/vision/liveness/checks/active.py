@@ -42,7 +42,9 @@ def detect_events(track: FaceTrack) -> list[Event]:
 
     Head moves count only while the mouth is shut (a dropping jaw drags the chin and mouth
     landmarks that the pose solver uses) and only along their dominant axis (a nod leaks a few
-    degrees into yaw). An event must last `MIN_EVENT_SECONDS`, so one noisy frame is not an action.
+    degrees into yaw). A blink or mouth opening must last `MIN_EVENT_SECONDS`, so that one noisy
+    frame is not an action; head moves are clear enough in one frame (two cues, high thresholds),
+    and the far end of a turn is where the detector is most likely to lose a frame.
     """
     times, ear = track.series("ear")
     _, mar = track.series("mar")
@@ -54,12 +56,15 @@ def detect_events(track: FaceTrack) -> list[Event]:
     across = _delta(track, "nose_x") / TURN_SHIFT
     pitch = np.abs(_delta(track, "pitch")) / NOD_DEG
     down = np.abs(_delta(track, "nose_y")) / NOD_SHIFT
-    left = np.maximum(yaw, across)
-    right = np.maximum(-yaw, -across)
+    # The stronger cue decides the direction, so one frame is never both a left and a right turn.
+    sideways = np.where(np.abs(yaw) >= np.abs(across), yaw, across)
+    left, right = sideways, -sideways
     turn = np.maximum(left, right)
     nod = np.maximum(pitch, down)
     mouth = mar - (np.percentile(mar, 20) + MOUTH_RISE)
-    shut = mouth <= 0
+    # A frame next to an open mouth is half open: the jaw still drags the pose.
+    opened = mouth > 0
+    shut = ~(opened | np.roll(opened, 1) | np.roll(opened, -1))
     _, eye_match = track.series("eye_match")
     # The eye-appearance cue only counts while the head holds still (turns change it too).
     still_head = shut & (turn < STILL) & (nod < STILL)
@@ -73,7 +78,8 @@ def detect_events(track: FaceTrack) -> list[Event]:
     }
     events: list[Event] = []
     for action, signal in signals.items():
-        events.extend(Event(action, float(times[i])) for i in _peaks(signal, times))
+        least = MIN_EVENT_SECONDS if action in DEFORMING else 0.0
+        events.extend(Event(action, float(times[i])) for i in _peaks(signal, times, least))
     return sorted(events, key=lambda e: e.t)
 
 
@@ -83,14 +89,14 @@ def _delta(track: FaceTrack, name: str) -> np.ndarray:
     return np.asarray(np.nan_to_num(values - np.nanmedian(values), nan=0.0), dtype=np.float64)
 
 
-def _peaks(signal: np.ndarray, times: np.ndarray) -> list[int]:
-    """Index of the maximum of every run of positive values lasting `MIN_EVENT_SECONDS`."""
+def _peaks(signal: np.ndarray, times: np.ndarray, least: float) -> list[int]:
+    """Index of the maximum of every run of positive values lasting at least `least` seconds."""
     peaks, start = [], None
     for i, value in enumerate([*signal.tolist(), -1.0]):
         if value > 0 and start is None:
             start = i
         elif value <= 0 and start is not None:
-            if times[i - 1] - times[start] >= MIN_EVENT_SECONDS:
+            if times[i - 1] - times[start] >= least:
                 peaks.append(start + int(np.argmax(signal[start:i])))
             start = None
     return peaks

@@ -52,7 +52,7 @@ class RigidPlaneMotionCheck:
             predicted = cv2.perspectiveTransform(ref_lm[NOSE].reshape(-1, 1, 2), homography)
             error = np.linalg.norm(predicted.reshape(-1, 2) - lm[NOSE], axis=1)
             parallaxes.append(float(error.mean()) / scale)
-        if not parallaxes:
+        if len(parallaxes) < 2:  # one frame's pose can be a landmark glitch
             return skipped(self.name, "no head movement to judge (pose changed < 12°)")
         parallax = max(parallaxes)
         details = {"parallax": parallax, "moving_frames": float(len(parallaxes))}

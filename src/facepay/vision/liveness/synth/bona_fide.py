@@ -103,7 +103,7 @@ def action_motion(steps: Sequence[ActionWindow], t: float, *, deform: bool = Tru
         centre = (step.start + step.end) / 2
         # Rise, hold ~0.4 s, fall: the way people do what a screen asks.
         swing = math.cos(math.pi * (t - centre)) ** 2 if abs(t - centre) < 0.5 else 0.0
-        amount = min(1.0, 1.6 * swing)
+        amount = min(1.0, 2.0 * swing)
         if step.action is Action.BLINK and deform:
             blink = max(blink, amount)
         elif step.action is Action.OPEN_MOUTH and deform:
