@@ -1,0 +1,73 @@
+"""Refund by line on each database: one transaction reverses the payment and re-settles the rest;
+a full refund afterwards puts every balance back where it was before the payment."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import pytest
+
+from facepay.services.bills import pay_bill, post_bill
+from facepay.services.context import Services
+from facepay.services.identification import identify_by_credentials
+from facepay.services.ledger import person_balances
+from facepay.services.refunds import refund_bill
+
+pytestmark = pytest.mark.slow
+
+
+def test_refund_a_line_then_the_rest(ctx: Services, kit: ModuleType, db) -> None:
+    found = identify_by_credentials(
+        ctx=ctx,
+        hospital_id="h1",
+        actor="kiosk",
+        id_number=kit.BIDEN.card.id_number,
+        insurance_card_number=kit.BIDEN.insurance_card,
+    )
+    posted = post_bill(
+        ctx=ctx,
+        hospital_id="h1",
+        actor="his",
+        id_number=kit.BIDEN.card.id_number,
+        external_ref="rx-9",
+        bill=kit.bill(300_000),
+    )
+    person = found.person_id
+    assert person is not None
+    before_pay = person_balances(uow=ctx.uow(), person_id=person)
+    totals_before = db.net()
+    paid = pay_bill(
+        ctx=ctx,
+        hospital_id="h1",
+        actor="kiosk",
+        bill_id=posted.id,
+        identification_id=found.identification_id,
+        idempotency_key="p-9",
+    )
+    assert paid.receipt.record.settlement.medfee_sumamt == 305_000
+
+    partial = refund_bill(
+        ctx=ctx,
+        hospital_id="h1",
+        actor="cashier",
+        bill_id=posted.id,
+        reversal_key="r-9",
+        line_codes=["C1"],
+    )
+    assert partial.resettlement is not None
+    assert partial.resettlement.record.settlement.medfee_sumamt == 300_000
+    assert partial.reversal.record.status == "reversed"
+    with ctx.uow() as uow:
+        stored = uow.bills.get(posted.id, "h1")
+        assert stored is not None
+        assert [line.code for line in stored.bill.lines] == ["A1"]
+        assert stored.settlement_id == partial.resettlement.record.id
+
+    full = refund_bill(
+        ctx=ctx, hospital_id="h1", actor="cashier", bill_id=posted.id, reversal_key="r-10"
+    )
+    assert full.bill.status == "refunded"
+    assert person_balances(uow=ctx.uow(), person_id=person) == before_pay
+    assert db.net() == totals_before
+    with ctx.uow() as uow:
+        assert uow.accumulators.lock(person, 2026).outpatient_eligible == 0
