@@ -64,7 +64,9 @@ def detect_events(track: FaceTrack) -> list[Event]:
     mouth = mar - (np.percentile(mar, 20) + MOUTH_RISE)
     # A frame next to an open mouth is half open: the jaw still drags the pose.
     opened = mouth > 0
-    shut = ~(opened | np.roll(opened, 1) | np.roll(opened, -1))
+    before = np.concatenate([[False], opened[:-1]])
+    after = np.concatenate([opened[1:], [False]])
+    shut = ~(opened | before | after)
     _, eye_match = track.series("eye_match")
     # The eye-appearance cue only counts while the head holds still (turns change it too).
     still_head = shut & (turn < STILL) & (nod < STILL)
