@@ -6,6 +6,11 @@ liveness: every check runs, no challenge to answer); synthesising it is the term
 is not timed, nor is posting the bill (the hospital system's call).
 
     nice -n 10 .venv/bin/python bench/payment.py [--rounds 20] [--gallery 1000]
+
+BLAS and OpenMP pools are pinned to one thread (as in bench/face.py) unless the environment says
+otherwise: on this shared 2-core machine, numpy's default thread pools made a payment ~5x slower
+in wall time and ~5x costlier in CPU (OMP_NUM_THREADS unset: p50 3.5 s, CPU 1.8 s; pinned:
+p50 0.68 s, CPU 0.34 s, load average ~7). A server should pin them the same way.
 """
 
 from __future__ import annotations
@@ -20,23 +25,26 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-import numpy as np
-from PIL import Image
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # before numpy is imported
 
-from facepay.adapters.interchange import parse_bill
-from facepay.bootstrap import build_services
-from facepay.config import Settings
-from facepay.identity.id_card import IdCard, check_digit
-from facepay.identity.records import BiometricConsent
-from facepay.services.admin import register_hospital, register_insured_person
-from facepay.services.bills import pay_bill, post_bill, presettle
-from facepay.services.enrolment import enrol_patient
-from facepay.services.face_cache import CachingFaceEngine
-from facepay.services.identification import identify
-from facepay.vision.image import load_image
-from facepay.vision.liveness import TerminalCapabilities
-from facepay.vision.liveness.evaluation import load_subjects
-from facepay.vision.liveness.synth.bona_fide import bona_fide_capture
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from facepay.adapters.interchange import parse_bill  # noqa: E402
+from facepay.bootstrap import build_services  # noqa: E402
+from facepay.config import Settings  # noqa: E402
+from facepay.identity.id_card import IdCard, check_digit  # noqa: E402
+from facepay.identity.records import BiometricConsent  # noqa: E402
+from facepay.services.admin import register_hospital, register_insured_person  # noqa: E402
+from facepay.services.bills import pay_bill, post_bill, presettle  # noqa: E402
+from facepay.services.enrolment import enrol_patient  # noqa: E402
+from facepay.services.face_cache import CachingFaceEngine  # noqa: E402
+from facepay.services.identification import identify  # noqa: E402
+from facepay.vision.image import load_image  # noqa: E402
+from facepay.vision.liveness import TerminalCapabilities  # noqa: E402
+from facepay.vision.liveness.evaluation import load_subjects  # noqa: E402
+from facepay.vision.liveness.synth.bona_fide import bona_fide_capture  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGES = ROOT / ".test-data" / "images"
