@@ -73,8 +73,10 @@ class Settings(BaseSettings):
     gallery_hnsw_above: int = 20_000
     """Galleries larger than this use HNSW; smaller ones exact inner-product search."""
     gallery_hnsw_m: int = 32
-    gallery_hnsw_ef_construction: int = 80
-    gallery_hnsw_ef_search: int = 128
+    gallery_hnsw_ef_construction: int = 160
+    """Graph quality: at 100k, efSearch 16 reaches recall@1 0.999 with 160, 0.949 with 80."""
+    gallery_hnsw_ef_search: int = 256
+    """At 1M (bench/gallery.py) recall@1 0.997 against exact search, 0.985 with 128."""
 
     # Security: staff tokens, terminal request signatures, refund limits (facepay.api)
     environment: Literal["dev", "test", "production"] = "dev"

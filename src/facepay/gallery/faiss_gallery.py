@@ -36,8 +36,8 @@ class FaissGallery:
         model_version: str,
         hnsw_above: int = 20_000,
         hnsw_m: int = 32,
-        ef_construction: int = 80,
-        ef_search: int = 128,
+        ef_construction: int = 160,
+        ef_search: int = 256,
         rebuild_fraction: float = 0.2,
     ) -> None:
         self._dim, self._model_version = dim, model_version
