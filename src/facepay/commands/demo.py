@@ -94,6 +94,8 @@ def demo(
     env = {**os.environ, "FACEPAY_ADMIN_PASSWORD": OPERATOR[1], "FACEPAY_ENVIRONMENT": "dev"}
     env.setdefault("FACEPAY_JWT_SECRET", os.urandom(32).hex())
     env["FACEPAY_API_RATE_TERMINAL_PER_SECOND"] = "50"
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")  # see `facepay serve`
     try:
         console.print(f"data folder {folder}; creating the platform operator")
         subprocess.run(  # noqa: S603

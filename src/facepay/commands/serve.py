@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +12,7 @@ import typer
 from facepay.bootstrap import build_services
 from facepay.config import Settings
 
+THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 DataDir = Annotated[
     Path | None,
     typer.Option(
@@ -31,6 +34,13 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
 ) -> None:
     """Run the facepay HTTP API (OpenAPI at /docs, metrics at /metrics)."""
+    if any(var not in os.environ for var in THREAD_POOLS):
+        # NumPy's BLAS/OpenMP pools are sized when NumPy loads (already, by the CLI's imports);
+        # one thread per pool made a payment ~5x cheaper on a shared 2-core machine
+        # (bench/payment.py), so start again with them pinned unless the operator chose.
+        env = {**os.environ, **dict.fromkeys(THREAD_POOLS, "1")}
+        code = "from facepay.cli import main; main()"
+        os.execve(sys.executable, [sys.executable, "-c", code, *sys.argv[1:]], env)  # noqa: S606
     import uvicorn  # noqa: PLC0415 - only this command needs the server
 
     from facepay.api.app import create_app  # noqa: PLC0415

@@ -79,6 +79,12 @@ def print_report(console: Console, report: DemoReport, metrics: str) -> None:
         "payment latency (server side: liveness + identify + settle + commit)",
         f"p50 {p50:.0f} ms, p95 {p95:.0f} ms over {len(report.payments)} payments",
     )
+    retries = sum(p.liveness_retries for p in report.payments)
+    summary.add_row(
+        "liveness retries",
+        f"{retries} bona fide synthetic capture(s) refused and retaken in {len(report.payments)} "
+        "payments (not counted in the latency)",
+    )
     counters = [
         line
         for line in metrics.splitlines()

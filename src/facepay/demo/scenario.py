@@ -33,6 +33,9 @@ STAFF_PASSWORD = "demo-" + "cashier-pass-2026"
 ADMIN_PASSWORD = "demo-" + "admin-pass-2026!"
 
 
+LIVENESS_ATTEMPTS = 3
+
+
 class DemoError(RuntimeError):
     """A step of the scenario got an unexpected answer."""
 
@@ -72,6 +75,7 @@ class PaymentSeen:
     server_ms: float
     bill_id: str
     receipt: dict[str, Any]
+    liveness_retries: int = 0
 
 
 @dataclass
@@ -155,16 +159,21 @@ def register_and_enrol(
             ),
             201,
         )  # fmt: skip
-        challenge = expect(actors.kiosk.request("POST", "/v1/liveness/challenges"), 201)
-        capture = live_capture(p.subject, challenge_of(challenge), seed=1000 + index)
-        consent = {"purpose": "pay hospital bills by face", "scope": "this hospital",
-                   "given_at": datetime.now(UTC).isoformat()}  # fmt: skip
-        response = actors.kiosk.request(
-            "POST",
-            "/v1/enrolments",
-            {"id_card": card, "chip_photo": encode_image(p.chip_photo),
-             "capture": capture_json(capture), "consent": consent},
-        )  # fmt: skip
+        for attempt in range(LIVENESS_ATTEMPTS):
+            challenge = expect(actors.kiosk.request("POST", "/v1/liveness/challenges"), 201)
+            capture = live_capture(
+                p.subject, challenge_of(challenge), seed=1000 + 10 * index + attempt
+            )
+            consent = {"purpose": "pay hospital bills by face", "scope": "this hospital",
+                       "given_at": datetime.now(UTC).isoformat()}  # fmt: skip
+            response = actors.kiosk.request(
+                "POST",
+                "/v1/enrolments",
+                {"id_card": card, "chip_photo": encode_image(p.chip_photo),
+                 "capture": capture_json(capture), "consent": consent},
+            )  # fmt: skip
+            if not _liveness_refused(response):
+                break
         body = response.json()
         row = {"patient": p.name, "status": response.status_code,
                "verify_score": body.get("verify_score"), "code": body.get("code", "")}  # fmt: skip
@@ -187,9 +196,14 @@ def pay_once(actors: Actors, patient: DemoPatient, serial: int) -> PaymentSeen:
         201,
     )  # fmt: skip
     kiosk = actors.kiosk
-    challenge = expect(kiosk.request("POST", "/v1/liveness/challenges"), 201)
-    capture = live_capture(patient.subject, challenge_of(challenge), seed=serial)
-    response = kiosk.request("POST", "/v1/identifications", {"capture": capture_json(capture)})
+    retries = -1
+    for attempt in range(LIVENESS_ATTEMPTS):
+        retries += 1
+        challenge = expect(kiosk.request("POST", "/v1/liveness/challenges"), 201)
+        capture = live_capture(patient.subject, challenge_of(challenge), seed=serial * 10 + attempt)
+        response = kiosk.request("POST", "/v1/identifications", {"capture": capture_json(capture)})
+        if not _liveness_refused(response):
+            break
     found = expect(response, 201)
     spent = server_ms(response)
     if found["needs_second_factor"]:
@@ -217,7 +231,15 @@ def pay_once(actors: Actors, patient: DemoPatient, serial: int) -> PaymentSeen:
         server_ms=spent,
         bill_id=bill["id"],
         receipt=receipt,
+        liveness_retries=retries,
     )
+
+
+def _liveness_refused(response: httpx.Response) -> bool:
+    """A bona fide synthetic capture refused by liveness: the kiosk asks to try again."""
+    if response.status_code != 422:
+        return False
+    return str(response.json().get("code", "")).startswith("liveness_")
 
 
 def attack(actors: Actors, patient: DemoPatient) -> dict[str, Any]:
