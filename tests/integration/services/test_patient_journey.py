@@ -40,7 +40,14 @@ def enrol(ctx: Services, kit: ModuleType, person, capture, chip_photos, hospital
 
 
 def test_enrol_identify_pay_refund_erase_then_pay_by_card(
-    ctx: Services, kit: ModuleType, captures, chip_photos, subjects, engine: Engine
+    ctx: Services,
+    kit: ModuleType,
+    captures,
+    chip_photos,
+    subjects,
+    engine: Engine,
+    face_engine,
+    tmp_path,
 ) -> None:
     obama = enrol(ctx, kit, kit.OBAMA, captures["obama"], chip_photos)
     assert obama.verify_score >= ctx.settings.verify_threshold
@@ -92,6 +99,12 @@ def test_enrol_identify_pay_refund_erase_then_pay_by_card(
         left = conn.execute(text("SELECT count(*) FROM face_templates")).scalar_one()
         erasures = conn.execute(text("SELECT count(*) FROM erasures")).scalar_one()
     assert (left, erasures) == (1, 1)  # Biden's template stays
+    # The sealed gallery file on disk forgot the template too.
+    reloaded = kit.make_services(engine, face_engine, tmp_path).gallery
+    assert ctx.gallery_path is not None
+    reloaded.load(ctx.gallery_path, ctx.sealer)
+    assert obama.template_id not in reloaded
+    assert len(reloaded) == 1
     again = identify(ctx=ctx, hospital_id="h1", actor="kiosk-1", capture=captures["obama"])
     assert again.decision == "no_match"
 
