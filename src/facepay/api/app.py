@@ -21,8 +21,6 @@ from facepay.api.staff_auth import PasswordHashing, StaffTokens
 from facepay.api.tenant_ports import UowNonceStore, UowTerminalKeys
 from facepay.services.context import Services
 
-V1 = "/v1"
-
 
 def create_app(services: Services, *, passwords: PasswordHashing | None = None) -> FastAPI:
     """The API over `services` (one per process; state lives in `app.state.api`)."""
@@ -60,9 +58,10 @@ def create_app(services: Services, *, passwords: PasswordHashing | None = None) 
     )
     app.state.api = state
     problems.install(app)
-    app.include_router(system.router)
-    for module in (auth, admin, patients, bills, audit):
-        app.include_router(module.router, prefix=V1)
+    # Each router carries its /v1 prefix itself: FastAPI mounts an included router, and only
+    # the route's own path reaches `scope["route"]`, which labels the latency metrics.
+    for module in (system, auth, admin, patients, bills, audit):
+        app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -22,7 +22,7 @@ from facepay.terminal.signing import (
     public_key_pem,
 )
 
-router = APIRouter(tags=["admin"])
+router = APIRouter(prefix="/v1", tags=["admin"])
 Name = Annotated[str, Field(min_length=1, max_length=120)]
 Username = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Password = Annotated[str, Field(min_length=12, max_length=1024)]

@@ -13,7 +13,7 @@ from facepay.api.rbac import Permission
 from facepay.api.schemas import AuditVerificationRead, ResponseModel
 from facepay.services.audit import audit_entries, verify_audit
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
 class AuditEntryRead(ResponseModel):

@@ -11,7 +11,7 @@ from facepay.api.staff_auth import authenticate
 from facepay.api.tenant_ports import UowStaffAccounts
 from facepay.services.audit import record_event
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/v1/auth", tags=["auth"])
 
 
 @router.post("/login", response_model=TokenRead, responses=errors(401, 413, 422, 429))

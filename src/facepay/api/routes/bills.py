@@ -24,7 +24,7 @@ from facepay.services import refunds
 from facepay.shared.errors import Forbidden
 from facepay.shared.money import round_half_up
 
-router = APIRouter(prefix="/bills", tags=["bills"])
+router = APIRouter(prefix="/v1/bills", tags=["bills"])
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 
 

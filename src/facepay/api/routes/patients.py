@@ -31,7 +31,7 @@ from facepay.services.identification import IdentificationResult
 from facepay.services.support import LivenessRefused
 from facepay.vision.liveness.challenge import PROMPTS
 
-router = APIRouter(tags=["patients"])
+router = APIRouter(prefix="/v1", tags=["patients"])
 Text = Annotated[str, Field(min_length=1, max_length=200)]
 
 
