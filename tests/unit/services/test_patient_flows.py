@@ -349,3 +349,23 @@ def test_refund_by_line_resettles_the_rest(world: Any, kit: ModuleType) -> None:
     assert replay.reversal.replayed
     assert replay.resettlement is not None
     assert replay.resettlement.record.id == refund.resettlement.record.id
+
+
+def test_one_person_may_enrol_at_two_hospitals_but_once_at_each(
+    world: Any, kit: ModuleType
+) -> None:
+    at_h1 = enrol(world, kit, 10, "Alice", 10, hospital="h1")
+    at_h2 = enrol(world, kit, 10, "Alice", 10, hospital="h2")
+    assert at_h1.template_id != at_h2.template_id
+    with pytest.raises(Conflict) as again:
+        enrol(world, kit, 10, "Alice", 10, hospital="h1")
+    assert again.value.code == "already_enrolled"
+    found = identify(
+        ctx=world.ctx, hospital_id="h2", actor="k", capture=kit.capture_of(10, world.clock)
+    )
+    assert (found.decision, found.person_id) == ("match", world.people["Alice"])
+    withdraw_consent(ctx=world.ctx, hospital_id="h1", actor="d", person_id=world.people["Alice"])
+    still = identify(
+        ctx=world.ctx, hospital_id="h2", actor="k", capture=kit.capture_of(10, world.clock)
+    )
+    assert still.decision == "match"  # erasure at h1 leaves h2's enrolment alone
