@@ -36,13 +36,17 @@ def print_report(console: Console, report: DemoReport, metrics: str) -> None:
     console.print(enrol)
 
     pays = Table(title=f"Face payments (first 8 of {len(report.payments)}; yuan)")
-    for column in ("patient", "1:N", "total", "fund", "account", "cash", "server ms"):
+    columns = ("patient", "1:N", "own", "next", "total", "fund", "account", "cash", "server ms")
+    for column in columns:
         pays.add_column(column, justify="right" if column not in ("patient", "1:N") else "left")
     for p in report.payments[:8]:
         s = p.split
+        own, other = p.scores or (float("nan"), float("nan"))
         pays.add_row(
             p.patient,
             p.decision,
+            f"{own:.3f}",
+            f"{other:.3f}",
             _yuan(s["medfee_sumamt"]),
             _yuan(s["fund_pay_sumamt"]),
             _yuan(s["acct_pay"]),
@@ -50,6 +54,10 @@ def print_report(console: Console, report: DemoReport, metrics: str) -> None:
             f"{p.server_ms:.0f}",
         )
     console.print(pays)
+    console.print(
+        "own / next: cosine of the kiosk frame to the patient's chip photo and to the closest "
+        "other enrolled patient (a kiosk-side re-check; the server decides at 0.93)"
+    )
 
     summary = Table(title="Summary")
     summary.add_column("step")

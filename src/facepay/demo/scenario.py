@@ -34,6 +34,7 @@ ADMIN_PASSWORD = "demo-" + "admin-pass-2026!"
 
 
 LIVENESS_ATTEMPTS = 3
+SCORED = 8
 
 
 class DemoError(RuntimeError):
@@ -76,6 +77,10 @@ class PaymentSeen:
     bill_id: str
     receipt: dict[str, Any]
     liveness_retries: int = 0
+    frame: Any = None
+    """A middle frame of the capture that identified the patient (for the kiosk-side scores)."""
+    scores: tuple[float, float] | None = None
+    """Kiosk-side 1:N re-check: cosine to the patient's chip photo, best other enrolled patient."""
 
 
 @dataclass
@@ -232,6 +237,7 @@ def pay_once(actors: Actors, patient: DemoPatient, serial: int) -> PaymentSeen:
         bill_id=bill["id"],
         receipt=receipt,
         liveness_retries=retries,
+        frame=capture.frames[len(capture.frames) // 2].rgb,
     )
 
 
@@ -312,6 +318,11 @@ def fallback(actors: Actors, patient: DemoPatient, serial: int) -> dict[str, Any
     }
 
 
+def _embedding(engine: FaceEngine, rgb: Any) -> Any:
+    faces = engine.detect(rgb)
+    return engine.embed(rgb, faces[0]) if faces else None
+
+
 def run(
     http: httpx.Client,
     *,
@@ -331,9 +342,19 @@ def run(
     say(f"enrolled {len(enrolled)} of {len(patients)} patients")
     if len(enrolled) < 2:
         raise DemoError("fewer than two patients enrolled")
+    chips = {p.name: _embedding(engine, p.chip_photo) for p in enrolled}
     for serial in range(payments):
         patient = enrolled[serial % len(enrolled)]
-        report.payments.append(pay_once(actors, patient, serial))
+        seen = pay_once(actors, patient, serial)
+        if serial < SCORED and (probe := _embedding(engine, seen.frame)) is not None:
+            mine = chips[patient.name]
+            others = [e for name, e in chips.items() if name != patient.name and e is not None]
+            seen.scores = (
+                float(mine @ probe) if mine is not None else float("nan"),
+                max(float(e @ probe) for e in others) if others else float("nan"),
+            )
+        seen.frame = None
+        report.payments.append(seen)
         if serial % 10 == 9:
             say(f"{serial + 1} payments done")
     report.attack = attack(actors, enrolled[0])
