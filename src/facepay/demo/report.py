@@ -91,7 +91,8 @@ def print_report(console: Console, report: DemoReport, metrics: str) -> None:
     summary.add_row(
         "liveness retries",
         f"{retries} bona fide synthetic capture(s) refused and retaken in {len(report.payments)} "
-        "payments (not counted in the latency)",
+        f"payments (not counted in the latency); {report.sent_to_cashier} payment(s) given up "
+        "after 5 refusals",
     )
     counters = [
         line

@@ -33,7 +33,7 @@ STAFF_PASSWORD = "demo-" + "cashier-pass-2026"
 ADMIN_PASSWORD = "demo-" + "admin-pass-2026!"
 
 
-LIVENESS_ATTEMPTS = 3
+LIVENESS_ATTEMPTS = 5
 SCORED = 8
 
 
@@ -94,6 +94,8 @@ class DemoReport:
     refunds: list[dict[str, Any]] = field(default_factory=list)
     fallback: dict[str, Any] = field(default_factory=dict)
     audit: dict[str, Any] = field(default_factory=dict)
+    sent_to_cashier: int = 0
+    """Payments abandoned after LIVENESS_ATTEMPTS refused bona fide captures."""
 
     def latency(self) -> tuple[float, float]:
         """p50 and p95 of the server-side payment times in ms."""
@@ -188,7 +190,7 @@ def register_and_enrol(
     return enrolled
 
 
-def pay_once(actors: Actors, patient: DemoPatient, serial: int) -> PaymentSeen:
+def pay_once(actors: Actors, patient: DemoPatient, serial: int) -> PaymentSeen | None:
     """Bill posted by the cashier, then the kiosk: challenge, identify, presettle, pay."""
     bill = expect(
         actors.cashier.request(
@@ -209,6 +211,8 @@ def pay_once(actors: Actors, patient: DemoPatient, serial: int) -> PaymentSeen:
         response = kiosk.request("POST", "/v1/identifications", {"capture": capture_json(capture)})
         if not _liveness_refused(response):
             break
+    else:
+        return None  # the kiosk sends the patient to the cashier; the bill stays open
     found = expect(response, 201)
     spent = server_ms(response)
     if found["needs_second_factor"]:
@@ -346,6 +350,9 @@ def run(
     for serial in range(payments):
         patient = enrolled[serial % len(enrolled)]
         seen = pay_once(actors, patient, serial)
+        if seen is None:
+            report.sent_to_cashier += 1
+            continue
         if serial < SCORED and (probe := _embedding(engine, seen.frame)) is not None:
             mine = chips[patient.name]
             others = [e for name, e in chips.items() if name != patient.name and e is not None]
