@@ -4,6 +4,11 @@ Template ids are strings; FAISS wants int64 labels, so `IndexIDMap` carries a la
 and `_ids[label]` names its template. HNSW cannot delete in place: a removed template becomes a
 tombstone that every search excludes (an `IDSelector` inside the graph walk, and again on the
 results), and once tombstones pass a fraction of the graph it is rebuilt from the live vectors.
+
+Rebuilds (the switch to HNSW and the tombstone purge) run outside the lock, in the thread whose
+change triggered them: searches, adds and removes go on against the old index meanwhile and are
+journalled, then replayed on the new index before it is swapped in. A 1M-vector HNSW build takes
+minutes; identification must not stop for it.
 """
 
 from __future__ import annotations
@@ -48,7 +53,12 @@ class FaissGallery:
         self._ids: list[str | None] = []  # label -> template id; None once removed
         self._label_of: dict[str, int] = {}
         self._tombstones: set[int] = set()
-        self._index, self._params = self._empty_index(hnsw=False), None
+        self._hnsw = False
+        self._index: Any = self._new_index(hnsw=False)
+        self._params: Any = None
+        self._rebuilding = threading.Lock()  # one rebuild at a time
+        self._journal: list[tuple[list[str], np.ndarray] | str] | None = None
+        self._generation = 0  # bumped by load, so that a rebuild never overwrites loaded contents
 
     @property
     def model_version(self) -> str:
@@ -87,13 +97,12 @@ class FaissGallery:
         rows = check_embeddings(embeddings, dim=self._dim)
         with self._lock:
             ids = check_batch(template_ids, rows, self._label_of)
-            if not self._hnsw and len(self._label_of) + len(ids) > self._hnsw_above:
-                self._rebuild(hnsw=True)
-            labels = np.arange(len(self._ids), len(self._ids) + len(ids), dtype=np.int64)
-            faiss.omp_set_num_threads(_BUILD_THREADS)
-            self._index.add_with_ids(rows, labels)
-            self._ids.extend(ids)
-            self._label_of.update(zip(ids, labels.tolist(), strict=True))
+            _append(self._index, self._ids, self._label_of, ids, rows)
+            if self._journal is not None:
+                self._journal.append((ids, rows))
+            switch = not self._hnsw and len(self._label_of) > self._hnsw_above
+        if switch:
+            self._rebuild(hnsw=True)
 
     def remove(self, template_id: str) -> None:
         """Forget a template; it is never returned again."""
@@ -102,14 +111,17 @@ class FaissGallery:
             if label is None:
                 raise NotFound(f"template {template_id!r} is not enrolled", code="unknown_template")
             self._ids[label] = None
+            if self._journal is not None:
+                self._journal.append(template_id)
             if not self._hnsw:
                 self._index.remove_ids(np.array([label], dtype=np.int64))
-            elif len(self._tombstones) + 1 > self._rebuild_fraction * self._index.ntotal:
-                self._tombstones.add(label)
-                self._rebuild(hnsw=len(self._label_of) > self._hnsw_above)
-            else:
-                self._tombstones.add(label)
-                self._params = self._search_params()
+                return
+            self._tombstones.add(label)
+            self._params = self._search_params()
+            purge = len(self._tombstones) > self._rebuild_fraction * self._index.ntotal
+            hnsw = len(self._label_of) > self._hnsw_above
+        if purge:
+            self._rebuild(hnsw=hnsw)
 
     def search(self, embedding: Embedding, k: int) -> list[Candidate]:
         """The up to `k` templates most similar to the probe, best first."""
@@ -155,18 +167,22 @@ class FaissGallery:
         blob, count = loaded.index_blob, len(loaded.template_ids)
         index = None if blob is None else self._usable_graph(blob, count)
         with self._lock:
-            self._tombstones = set()
+            self._generation += 1
+            self._journal, self._tombstones = None, set()
             if index is None:
-                self._ids, self._index = [], self._empty_index(hnsw=False)
-                self._label_of, self._hnsw = {}, False
-                self._insert_fresh(loaded.template_ids, loaded.embeddings)
-                return
-            labels = faiss.vector_to_array(index.id_map).tolist()
-            self._ids = [None] * (max(labels) + 1)
-            for label, tid in zip(labels, loaded.template_ids, strict=True):
-                self._ids[label] = tid
-            self._label_of = dict(zip(loaded.template_ids, labels, strict=True))
-            self._index, self._hnsw = index, True
+                # Loading happens at start-up: building here, under the lock, is acceptable.
+                hnsw = count > self._hnsw_above
+                index = self._build(hnsw, loaded.embeddings)
+                self._ids = list(loaded.template_ids)
+                self._label_of = {tid: i for i, tid in enumerate(loaded.template_ids)}
+                self._index, self._hnsw = index, hnsw
+            else:
+                labels = faiss.vector_to_array(index.id_map).tolist()
+                self._ids = [None] * (max(labels) + 1)
+                for label, tid in zip(labels, loaded.template_ids, strict=True):
+                    self._ids[label] = tid
+                self._label_of = dict(zip(loaded.template_ids, labels, strict=True))
+                self._index, self._hnsw = index, True
             self._params = self._search_params()
 
     def _usable_graph(self, blob: np.ndarray, count: int) -> Any:
@@ -181,8 +197,7 @@ class FaissGallery:
         inner.hnsw.efSearch = self._ef_search
         return index
 
-    def _empty_index(self, *, hnsw: bool) -> Any:
-        self._hnsw = hnsw
+    def _new_index(self, *, hnsw: bool) -> Any:
         if not hnsw:
             return faiss.IndexIDMap(faiss.IndexFlatIP(self._dim))
         graph = faiss.IndexHNSWFlat(self._dim, self._m, faiss.METRIC_INNER_PRODUCT)
@@ -210,18 +225,59 @@ class FaissGallery:
             labels, rows = labels[keep], rows[keep]
         return labels, rows
 
-    def _rebuild(self, *, hnsw: bool) -> None:
-        labels, rows = self._live_vectors()
-        ids = [self._ids[label] or "" for label in labels.tolist()]
-        self._ids, self._label_of, self._tombstones = [], {}, set()
-        self._index = self._empty_index(hnsw=hnsw)
-        self._insert_fresh(ids, rows)
-
-    def _insert_fresh(self, ids: Sequence[str], rows: np.ndarray) -> None:
-        if not self._hnsw and len(ids) > self._hnsw_above:
-            self._index = self._empty_index(hnsw=True)
+    def _build(self, hnsw: bool, rows: np.ndarray) -> Any:
+        """A new index holding `rows` under labels 0..n-1 (minutes for 1M HNSW vectors)."""
+        index = self._new_index(hnsw=hnsw)
         faiss.omp_set_num_threads(_BUILD_THREADS)
-        self._index.add_with_ids(rows, np.arange(len(ids), dtype=np.int64))
-        self._ids = list(ids)
-        self._label_of = {tid: i for i, tid in enumerate(ids)}
+        index.add_with_ids(rows, np.arange(len(rows), dtype=np.int64))
+        return index
+
+    def _rebuild(self, *, hnsw: bool) -> None:
+        if not self._rebuilding.acquire(blocking=False):
+            return  # the rebuild under way replays this change from the journal
+        try:
+            with self._lock:
+                labels, rows = self._live_vectors()
+                ids = [self._ids[label] or "" for label in labels.tolist()]
+                self._journal, generation = [], self._generation
+            index = self._build(hnsw, rows)
+            with self._lock:
+                if generation == self._generation:
+                    self._swap_in(index, hnsw, ids)
+                self._journal = None
+        finally:
+            self._rebuilding.release()
+
+    def _swap_in(self, index: Any, hnsw: bool, ids: list[str]) -> None:
+        """Replay the journal on the new index and make it current (lock held)."""
+        new_ids: list[str | None] = list(ids)
+        label_of = {tid: i for i, tid in enumerate(ids)}
+        tombstones: set[int] = set()
+        for change in self._journal or []:
+            if isinstance(change, str):
+                label = label_of.pop(change)
+                new_ids[label] = None
+                if hnsw:
+                    tombstones.add(label)
+                else:
+                    index.remove_ids(np.array([label], dtype=np.int64))
+            else:
+                _append(index, new_ids, label_of, *change)
+        self._index, self._hnsw, self._ids = index, hnsw, new_ids
+        self._label_of, self._tombstones = label_of, tombstones
         self._params = self._search_params()
+
+
+def _append(
+    index: Any,
+    ids: list[str | None],
+    label_of: dict[str, int],
+    new_ids: list[str],
+    rows: np.ndarray,
+) -> None:
+    """Add rows to `index` under the next free labels and record their ids."""
+    labels = np.arange(len(ids), len(ids) + len(new_ids), dtype=np.int64)
+    faiss.omp_set_num_threads(_BUILD_THREADS)
+    index.add_with_ids(rows, labels)
+    ids.extend(new_ids)
+    label_of.update(zip(new_ids, labels.tolist(), strict=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +90,79 @@ def test_ef_search_can_be_tuned_but_not_to_nonsense() -> None:
     assert gallery.search(rows[7], 1)[0].template_id == "p-0007"
     with pytest.raises(InvalidInput):
         gallery.set_ef_search(0)
+
+
+@pytest.mark.parametrize("trigger", ["switch to HNSW", "tombstone purge"])
+def test_search_add_and_remove_go_on_during_a_rebuild(
+    monkeypatch: pytest.MonkeyPatch, trigger: str
+) -> None:
+    rows = unit_vectors(120)
+    gallery = small_hnsw(hnsw_above=30 if trigger == "switch to HNSW" else 0)
+    gallery.add_many(ids(30), rows[:30])
+    if trigger == "tombstone purge":
+        gallery.add_many(ids(100)[30:], rows[30:100])
+    started, release = threading.Event(), threading.Event()
+    build = gallery._build
+
+    def slow_build(hnsw: bool, vectors: np.ndarray) -> object:
+        started.set()
+        assert release.wait(10)
+        return build(hnsw, vectors)
+
+    monkeypatch.setattr(gallery, "_build", slow_build)
+    if trigger == "switch to HNSW":
+        change = threading.Thread(target=gallery.add_many, args=(ids(40)[30:], rows[30:40]))
+    else:
+        change = threading.Thread(target=lambda: [gallery.remove(n) for n in ids(21)])
+    change.start()
+    assert started.wait(10)
+
+    # The rebuild is blocked half-way: everything still works against the old index.
+    assert gallery.search(rows[25], 1)[0].template_id == "p-0025"
+    gallery.add("late", rows[110])
+    gallery.remove("p-0026")
+    assert gallery.search(rows[110], 1)[0].template_id == "late"
+    assert "p-0026" not in {h.template_id for h in gallery.search(rows[26], 200)}
+
+    release.set()
+    change.join()
+    # The new index has replayed what happened meanwhile.
+    assert gallery.uses_hnsw
+    assert gallery.search(rows[110], 1)[0].template_id == "late"
+    hits = {h.template_id for h in gallery.search(rows[26], 200)}
+    assert "p-0026" not in hits
+    assert "late" in hits
+    if trigger == "tombstone purge":
+        assert not set(ids(21)) & hits
+        assert len(gallery) == 100 - 21 - 1 + 1
+    else:
+        assert len(gallery) == 40 - 1 + 1
+
+
+def test_a_load_during_a_rebuild_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    sealer, path, rows = TemplateSealer(b"k" * 32), tmp_path / "g.bin", unit_vectors(50)
+    saved = small_hnsw()
+    saved.add_many(ids(5, "saved"), rows[40:45])
+    saved.save(path, sealer)
+    gallery = small_hnsw(hnsw_above=30)
+    gallery.add_many(ids(30), rows[:30])
+    started, release = threading.Event(), threading.Event()
+    build = gallery._build
+
+    def slow_build(hnsw: bool, vectors: np.ndarray) -> object:
+        started.set()
+        assert release.wait(10)
+        return build(hnsw, vectors)
+
+    monkeypatch.setattr(gallery, "_build", slow_build)
+    change = threading.Thread(target=gallery.add, args=("p-0030", rows[30]))
+    change.start()
+    assert started.wait(10)
+    monkeypatch.setattr(gallery, "_build", build)
+    gallery.load(path, sealer)
+    release.set()
+    change.join()
+
+    assert len(gallery) == 5
+    assert "p-0030" not in gallery
+    assert gallery.search(rows[42], 1)[0].template_id == "saved-0002"
