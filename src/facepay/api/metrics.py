@@ -47,6 +47,14 @@ class ApiMetrics:
             registry=self.registry,
         )
 
+        # Zero series from the start, so that dashboards and rate() see every outcome.
+        for outcome in ("settled", "replayed", "refunded"):
+            self.settlements.labels(outcome)
+        for decision in ("match", "ambiguous", "no_match", "spoof", "retry"):
+            self.identifications.labels(decision)
+        for decision in ("live", "spoof", "retry"):
+            self.liveness.labels(decision, "none" if decision != "spoof" else "print")
+
     def exposition(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
