@@ -85,7 +85,8 @@ def demo(
     from facepay.demo.report import print_report  # noqa: PLC0415 - heavy imports on demand
     from facepay.demo.scenario import run  # noqa: PLC0415
 
-    console = Console(highlight=False)
+    # Piped output (CI logs) gets 120 columns so that the tables do not wrap.
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
     if not (IMAGES / "obama.jpg").exists():
         console.print("[red]sample photos missing[/red]: run `make test-data`")
         raise typer.Exit(code=2)

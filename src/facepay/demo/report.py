@@ -94,10 +94,16 @@ def print_report(console: Console, report: DemoReport, metrics: str) -> None:
         f"payments (not counted in the latency); {report.sent_to_cashier} payment(s) given up "
         "after 5 refusals",
     )
-    counters = [
-        line
-        for line in metrics.splitlines()
-        if line.startswith(("facepay_identification_decisions_total", "facepay_settlements_total"))
-    ]
-    summary.add_row("metrics", "\n".join(counters) or "-")
+    summary.add_row("metrics", _counters(metrics))
     console.print(summary)
+
+
+def _counters(metrics: str) -> str:
+    """`settled=28 replayed=0 ...` from the Prometheus text of the outcome counters."""
+    wanted = ("facepay_settlements_total", "facepay_identification_decisions_total")
+    parts = []
+    for line in metrics.splitlines():
+        if line.startswith(wanted) and "{" in line:
+            label = line[line.index('="') + 2 : line.index('"}')]
+            parts.append(f"{label}={float(line.rsplit(' ', 1)[1]):.0f}")
+    return " ".join(parts) or "-"

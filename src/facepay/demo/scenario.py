@@ -353,7 +353,7 @@ def run(
         if seen is None:
             report.sent_to_cashier += 1
             continue
-        if serial < SCORED and (probe := _embedding(engine, seen.frame)) is not None:
+        if len(report.payments) < SCORED and (probe := _embedding(engine, seen.frame)) is not None:
             mine = chips[patient.name]
             others = [e for name, e in chips.items() if name != patient.name and e is not None]
             seen.scores = (
