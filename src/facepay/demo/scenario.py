@@ -309,11 +309,14 @@ def fallback(actors: Actors, patient: DemoPatient, serial: int) -> dict[str, Any
         ),
         201,
     )
-    challenge = expect(actors.kiosk.request("POST", "/v1/liveness/challenges"), 201)
-    capture = live_capture(patient.subject, challenge_of(challenge), seed=serial)
-    by_face = actors.kiosk.request(
-        "POST", "/v1/identifications", {"capture": capture_json(capture)}
-    )
+    for attempt in range(LIVENESS_ATTEMPTS):
+        challenge = expect(actors.kiosk.request("POST", "/v1/liveness/challenges"), 201)
+        capture = live_capture(patient.subject, challenge_of(challenge), seed=serial + attempt)
+        by_face = actors.kiosk.request(
+            "POST", "/v1/identifications", {"capture": capture_json(capture)}
+        )
+        if not _liveness_refused(by_face):
+            break
     return {
         "patient": patient.name,
         "templates_deleted": erased["templates_deleted"],
