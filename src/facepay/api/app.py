@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from facepay import __version__
+from facepay.adapters.db.security_ports import SqlAlchemyNonceStore, SqlAlchemyTerminalKeys
 from facepay.api import problems
 from facepay.api.auth import Authenticator
 from facepay.api.deps import ApiState
@@ -18,7 +19,6 @@ from facepay.api.rbac import policy_with_cashier_limit
 from facepay.api.routes import admin, audit, auth, bills, patients, system
 from facepay.api.signing import RequestVerifier
 from facepay.api.staff_auth import PasswordHashing, StaffTokens
-from facepay.api.tenant_ports import UowNonceStore, UowTerminalKeys
 from facepay.services.context import Services
 
 
@@ -27,8 +27,8 @@ def create_app(services: Services, *, passwords: PasswordHashing | None = None) 
     settings = services.settings
     tokens = StaffTokens.from_settings(settings, clock=services.clock)
     verifier = RequestVerifier(
-        keys=UowTerminalKeys(services.uow),
-        nonces=UowNonceStore(services.uow),
+        keys=SqlAlchemyTerminalKeys(services.uow),
+        nonces=SqlAlchemyNonceStore(services.uow),
         clock=services.clock,
         max_skew=timedelta(seconds=settings.request_max_skew_seconds),
     )
