@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     identify_threshold: float = 0.93
     identify_margin: float = 0.02
     identify_ambiguity_band: float = 0.01
+    duplicate_review_threshold: float = Field(default=0.90, ge=-1.0, le=1.0)
+    """Enrolment's 1:N duplicate screen: a face at or above `verify_threshold` against another
+    person is refused (`duplicate_face`); one in [this, verify_threshold) is enrolled but raised as
+    a `possible_duplicate_face` alert for a supervisor to adjudicate. Genuine pairs of re-captured
+    faces can fall below 0.93 (synthetic kiosk captures of one person scored 0.904-0.97), and
+    lookalikes reach 0.92, so this grey zone goes to a person rather than to a rule."""
 
     # Patient flows (facepay.services)
     identification_ttl_seconds: int = Field(default=180, gt=0, le=3_600)

@@ -23,7 +23,7 @@ from facepay.services.gallery_sync import save_gallery
 from facepay.services.support import ENROL_FRAMES, audit, capture_embedding, require_live
 from facepay.shared.errors import Conflict, InvalidInput, NotFound
 from facepay.shared.ids import new_id
-from facepay.supervision.alerts import DUPLICATE_FACE, Alert
+from facepay.supervision.alerts import DUPLICATE_FACE, POSSIBLE_DUPLICATE_FACE, Alert
 from facepay.supervision.redaction import mask_id_number
 from facepay.vision.image import decode_image
 from facepay.vision.liveness import Capture
@@ -63,7 +63,7 @@ def enrol_patient(
     if score < ctx.settings.verify_threshold:
         _refuse(ctx, hospital_id, actor, person, "face_id_mismatch")
         raise InvalidInput("the face does not match the ID card photo", code="face_id_mismatch")
-    _refuse_duplicate(ctx, hospital_id, actor, person, template)
+    resembles = _screen_duplicates(ctx, hospital_id, actor, person, template)
     version = ctx.gallery.model_version
     template_id = new_id("tpl")
     now = ctx.clock.now()
@@ -85,6 +85,12 @@ def enrol_patient(
             raise Conflict("this person is enrolled already", code="already_enrolled")
         uow.consents.add(consent_record)
         uow.templates.add(record)
+        if resembles:
+            uow.alerts.add(
+                _alert(
+                    ctx, hospital_id, actor, person, POSSIBLE_DUPLICATE_FACE, resembles=resembles
+                )
+            )
         audit(
             ctx,
             uow,
@@ -133,55 +139,71 @@ def _chip_embedding(ctx: Services, chip_photo: bytes) -> Embedding:
         raise InvalidInput("no face found in the ID card photo", code="no_face_on_id") from None
 
 
-def _refuse_duplicate(
+def _screen_duplicates(
     ctx: Services, hospital_id: str, actor: str, person: InsuredPerson, template: Embedding
-) -> None:
-    """The same face under another ID number anywhere: an alert, an audit entry, a refusal."""
-    hits = [
-        c
+) -> list[str]:
+    """The 1:N duplicate screen over every hospital's faces, before anything is stored.
+
+    Another person at or above the verification threshold: the same face under another ID number
+    (a lent or forged credential), refused with an alert. Others in the review band below it are
+    returned, so that the enrolment is stored with a `possible_duplicate_face` alert for a
+    supervisor (see `Settings.duplicate_review_threshold`).
+    """
+    settings = ctx.settings
+    hits = {
+        c.template_id: c.score
         for c in ctx.gallery.search(template, DUPLICATE_SEARCH_K)
-        if c.score >= ctx.settings.verify_threshold
-    ]
+        if c.score >= settings.duplicate_review_threshold
+    }
     if not hits:
-        return
+        return []
     with ctx.uow() as uow:
-        owners = uow.templates.get_many([c.template_id for c in hits])
-        others = sorted({r.person_id for r in owners.values() if r.person_id != person.id})
-        if not others:
-            return
-        uow.alerts.add(
-            Alert(
-                id=new_id("alr"),
-                hospital_id=hospital_id,
-                kind=DUPLICATE_FACE,
-                subject=person.id,
-                details={
-                    "id_number": mask_id_number(person.id_number),
-                    "already_enrolled_as": others,
-                    "by": actor,
-                },
-                created_at=ctx.clock.now(),
-            )
+        owners = uow.templates.get_many(list(hits))
+    best: dict[str, float] = {}
+    for template_id, record in owners.items():
+        if record.person_id != person.id:
+            best[record.person_id] = max(best.get(record.person_id, -1.0), hits[template_id])
+    certain = sorted(p for p, score in best.items() if score >= settings.verify_threshold)
+    if certain:
+        alert = _alert(ctx, hospital_id, actor, person, DUPLICATE_FACE, already_enrolled_as=certain)
+        _refuse(ctx, hospital_id, actor, person, DUPLICATE_FACE, alert=alert)
+        raise Conflict(
+            "this face is enrolled under another ID number; a supervisor has been alerted",
+            code=DUPLICATE_FACE,
         )
-        audit(
-            ctx,
-            uow,
-            actor=actor,
-            action="patient.enrol_refused",
-            subject=person.id,
-            details={"hospital": hospital_id, "reason": DUPLICATE_FACE},
-        )
-        uow.commit()
-    raise Conflict(
-        "this face is enrolled under another ID number; a supervisor has been alerted",
-        code=DUPLICATE_FACE,
+    return sorted(best)
+
+
+def _alert(
+    ctx: Services,
+    hospital_id: str,
+    actor: str,
+    person: InsuredPerson,
+    kind: str,
+    **found: list[str],
+) -> Alert:
+    return Alert(
+        id=new_id("alr"),
+        hospital_id=hospital_id,
+        kind=kind,
+        subject=person.id,
+        details={"id_number": mask_id_number(person.id_number), **found, "by": actor},
+        created_at=ctx.clock.now(),
     )
 
 
 def _refuse(
-    ctx: Services, hospital_id: str, actor: str, person: InsuredPerson, reason: str
+    ctx: Services,
+    hospital_id: str,
+    actor: str,
+    person: InsuredPerson,
+    reason: str,
+    *,
+    alert: Alert | None = None,
 ) -> None:
     with ctx.uow() as uow:
+        if alert is not None:
+            uow.alerts.add(alert)
         audit(
             ctx,
             uow,

@@ -10,6 +10,10 @@ from facepay.supervision.redaction import check_safe_details
 DUPLICATE_FACE = "duplicate_face"
 """One face enrolled (or being enrolled) under two ID numbers: a lent or forged credential."""
 
+POSSIBLE_DUPLICATE_FACE = "possible_duplicate_face"
+"""A new enrolment whose face resembles another person's closely but not certainly: stored, and
+put before a supervisor to adjudicate (same person under two ID numbers, or lookalikes)."""
+
 
 @dataclass(frozen=True)
 class Alert:

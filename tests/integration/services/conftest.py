@@ -84,8 +84,9 @@ def face_engine() -> CachingFaceEngine:
 
 @pytest.fixture(scope="session")
 def subjects(face_engine: CachingFaceEngine, images_dir: Path) -> dict[str, Subject]:
-    """Live faces: Obama from obama2.jpg (his chip photo is obama.jpg), Biden from biden.jpg."""
-    photos = (("obama2.jpg", "obama"), ("biden.jpg", "biden"))
+    """Live faces: Obama from obama2.jpg (his chip photo is obama.jpg) and from obama3.jpg,
+    Biden from biden.jpg."""
+    photos = (("obama2.jpg", "obama"), ("obama3.jpg", "obama3"), ("biden.jpg", "biden"))
     return {s.person: s for s in load_subjects(face_engine.inner, images_dir, photos)}
 
 
@@ -101,7 +102,7 @@ def captures(subjects: dict[str, Subject]) -> dict[str, Capture]:
             started_at=now,
             rng=random.Random(7),
         )
-        for name in ("obama", "biden")
+        for name in ("obama", "obama3", "biden")
     }
     out["obama_print"] = printed_photo(
         subjects["obama"],

@@ -13,7 +13,7 @@ from facepay.services.context import Services
 from facepay.services.enrolment import enrol_patient
 from facepay.services.identification import identify
 from facepay.shared.errors import Conflict, InvalidInput, NotFound
-from facepay.supervision.alerts import DUPLICATE_FACE
+from facepay.supervision.alerts import DUPLICATE_FACE, POSSIBLE_DUPLICATE_FACE
 
 pytestmark = pytest.mark.slow
 
@@ -85,3 +85,41 @@ def test_refusals(ctx: Services, kit: ModuleType, captures, chip_photos, engine:
                     if isinstance(value, bytes | memoryview):
                         pytest.fail(f"binary value in {table}")
                     assert kit.OBAMA.card.id_number not in str(value) or table == "bills"
+
+
+def test_the_same_face_from_another_photo_is_never_enrolled_silently(
+    ctx: Services, kit: ModuleType, captures, chip_photos
+) -> None:
+    """Obama live from obama2.jpg, then again from obama3.jpg under another ID number.
+
+    Re-captured faces of one person score on either side of the 0.93 threshold (synthetic kiosk
+    captures of these two photos scored 0.904-0.97), so the second enrolment is either refused as
+    a duplicate or stored with a review alert naming the first person: never silently.
+    """
+
+    def enrol(person, capture):
+        return enrol_patient(
+            ctx=ctx,
+            hospital_id="h1",
+            actor="desk-1",
+            id_card=person.card,
+            chip_photo=chip_photos[person.chip],
+            capture=capture,
+            consent=kit.consent(),
+        )
+
+    obama = enrol(kit.OBAMA, captures["obama"])
+    try:
+        enrol(kit.OBAMA_AGAIN, captures["obama3"])
+    except Conflict as refused:
+        code = refused.code
+    else:
+        code = "enrolled"
+    kind, key = {
+        DUPLICATE_FACE: (DUPLICATE_FACE, "already_enrolled_as"),
+        "enrolled": (POSSIBLE_DUPLICATE_FACE, "resembles"),
+    }[code]
+    with ctx.uow() as uow:
+        alerts = uow.alerts.of_hospital("h1", kind=kind)
+    assert len(alerts) == 1
+    assert alerts[0].details[key] == [obama.person_id]

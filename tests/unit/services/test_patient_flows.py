@@ -21,7 +21,7 @@ from facepay.services.identification import (
 from facepay.services.ledger import person_balances
 from facepay.services.refunds import refund_bill
 from facepay.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
-from facepay.supervision.alerts import DUPLICATE_FACE
+from facepay.supervision.alerts import DUPLICATE_FACE, POSSIBLE_DUPLICATE_FACE
 
 
 def enrol(world: Any, kit: ModuleType, seed: int, name: str, colour: int, hospital: str = "h1"):
@@ -132,6 +132,24 @@ def test_duplicate_face_is_refused_and_alerted(world: Any, kit: ModuleType) -> N
     assert alerts[0].details["already_enrolled_as"] == [world.people["Alice"]]
     assert len(world.store.templates.rows) == 1
     assert len(world.ctx.gallery) == 1
+
+
+def test_a_face_in_the_review_band_is_enrolled_and_put_before_a_supervisor(
+    world: Any, kit: ModuleType
+) -> None:
+    alice = enrol(world, kit, 10, "Alice", 10)
+    # The fake engine's different people score near 0: widen the review band down to -1 so that
+    # Bob's face falls inside it without reaching the refusal threshold.
+    world.ctx = dataclasses.replace(
+        world.ctx,
+        settings=world.ctx.settings.model_copy(update={"duplicate_review_threshold": -1.0}),
+    )
+    bob = enrol(world, kit, 20, "Bob", 20)
+    assert bob.template_id in world.ctx.gallery
+    alerts = world.store.alerts.of_hospital("h1", kind=POSSIBLE_DUPLICATE_FACE)
+    assert [a.subject for a in alerts] == [bob.person_id]
+    assert alerts[0].details["resembles"] == [alice.person_id]
+    assert not world.store.alerts.of_hospital("h1", kind=DUPLICATE_FACE)
 
 
 def test_wrong_face_against_id_photo_and_spoof_are_refused(world: Any, kit: ModuleType) -> None:
