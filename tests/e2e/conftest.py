@@ -4,20 +4,18 @@ session's one server, `postgres_server_url` in tests/conftest.py), driven throug
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from facepay.api.app import create_app
-from facepay.bootstrap import build_engine, build_face_engine
 from facepay.config import Settings
 from facepay.demo.client import StaffSession
-from facepay.demo.local import fast_passwords, seed_operator, serve_in_thread, stored_services
 from facepay.services.context import Services
-from facepay.vision.dlib_engine import DlibFaceEngine
 
 SECRET = "e2e-jwt-k3y-" + "Hq7Vb2Nc9Xz4Lm8Kw1Rt6Ys3Df5Gp0Ju"
 OPERATOR = ("operator", "operator-pass-2026")
@@ -37,17 +35,11 @@ class Api:
     settings: Settings
 
 
-@pytest.fixture(scope="session")
-def face_engine() -> DlibFaceEngine:
-    """The real dlib engine, loaded once."""
-    return build_face_engine(Settings())
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def api(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-    face_engine: DlibFaceEngine,
+    serve_api: Callable[..., AbstractContextManager[tuple[Any, ...]]],
 ) -> Iterator[Api]:
     """One API per module and backend."""
     data_dir = tmp_path_factory.mktemp(f"e2e-{request.param}")
@@ -64,13 +56,5 @@ def api(
         create_database = request.getfixturevalue("create_postgres_database")
         values["database_url"] = create_database("facepay_e2e_")
     settings = Settings(**values)  # type: ignore[arg-type]
-    database = build_engine(settings)
-    services = stored_services(settings, face_engine, database=database)
-    passwords = fast_passwords()
-    seed_operator(services, username=OPERATOR[0], password=OPERATOR[1], passwords=passwords)
-    app = create_app(services, passwords=passwords)
-    try:
-        with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=120) as http:
-            yield Api(url, http, app, services, StaffSession.login(http, *OPERATOR), settings)
-    finally:
-        database.dispose()
+    with serve_api(settings, OPERATOR) as (url, http, app, services, operator):
+        yield Api(url, http, app, services, operator, settings)

@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from facepay.api.app import create_app
-from facepay.bootstrap import build_engine, build_face_engine
 from facepay.config import Settings
 from facepay.demo.client import StaffSession
-from facepay.demo.local import fast_passwords, seed_operator, serve_in_thread, stored_services
 from facepay.demo.world import Site, make_site
 from facepay.services.context import Services
-from facepay.vision.dlib_engine import DlibFaceEngine
 
 SECRET = "t3st-jwt-k3y-" + "Zq8Lw2Xv9Rb4Nm7Kp1Hs6Dc3Fg5Jt0Ay"
 OPERATOR = ("operator", "operator-pass-2026")
 SERIALS = itertools.count(100)
+ServeApi = Callable[..., AbstractContextManager[tuple[Any, ...]]]
 
 
 @dataclass
@@ -56,32 +55,17 @@ def api_settings(data_dir: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-@pytest.fixture(scope="session")
-def face_engine() -> DlibFaceEngine:
-    """The real dlib engine, loaded once."""
-    return build_face_engine(Settings())
-
-
-def running_api(settings: Settings, engine: DlibFaceEngine) -> Iterator[Api]:
-    """Build services on `settings`, seed the operator, serve, log the operator in."""
-    database = build_engine(settings)
-    services = stored_services(settings, engine, database=database)
-    passwords = fast_passwords()
-    seed_operator(services, username=OPERATOR[0], password=OPERATOR[1], passwords=passwords)
-    app = create_app(services, passwords=passwords)
-    try:
-        with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=120) as http:
-            operator = StaffSession.login(http, *OPERATOR)
-            yield Api(url, http, app, services, operator, settings.data_dir)
-    finally:
-        database.dispose()
+def running_api(settings: Settings, serve_api: ServeApi) -> Iterator[Api]:
+    """Serve the API on `settings` with the operator logged in."""
+    with serve_api(settings, OPERATOR) as (url, http, app, services, operator):
+        yield Api(url, http, app, services, operator, settings.data_dir)
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, face_engine: DlibFaceEngine) -> Iterator[Api]:
+def api(tmp_path_factory: pytest.TempPathFactory, serve_api: ServeApi) -> Iterator[Api]:
     """One API (own SQLite file) per test module."""
     settings = api_settings(tmp_path_factory.mktemp("api"))
-    yield from running_api(settings, face_engine)
+    yield from running_api(settings, serve_api)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +81,7 @@ def site_b(api: Api) -> Site:
 
 
 @pytest.fixture
-def limited_api(tmp_path: Path, face_engine: DlibFaceEngine) -> Iterator[Api]:
+def limited_api(tmp_path: Path, serve_api: ServeApi) -> Iterator[Api]:
     """An API whose terminals get a burst of 3 requests, then one every 2 s."""
     settings = api_settings(tmp_path, api_rate_terminal_per_second=0.5, api_rate_terminal_burst=3)
-    yield from running_api(settings, face_engine)
+    yield from running_api(settings, serve_api)
