@@ -92,6 +92,11 @@ class Principal:
                 "staff principals have a role, terminals do not", code="bad_principal"
             )
 
+    @property
+    def actor(self) -> str:
+        """The caller as audit entries name it: `staff:<id>` or `terminal:<id>`."""
+        return f"{self.kind.value}:{self.id}"
+
 
 @dataclass(frozen=True)
 class AccessPolicy:

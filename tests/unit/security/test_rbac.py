@@ -128,3 +128,8 @@ def test_principal_shape_is_checked() -> None:
         Principal(kind=PrincipalKind.STAFF, id="stf_1", hospital_id=A)
     with pytest.raises(InvalidInput):
         Principal(kind=PrincipalKind.TERMINAL, id="ter_1", hospital_id=A, role=Role.ADMIN)
+
+
+def test_the_audit_actor_names_the_kind_and_the_id() -> None:
+    assert staff(Role.CASHIER).actor == "staff:stf_cashier"
+    assert KIOSK.actor == "terminal:ter_1"

@@ -126,11 +126,10 @@ def _need(state: StateDep, who: Principal, permission: Permission) -> None:
 def create_hospital(body: HospitalCreate, state: StateDep, who: CurrentStaff) -> HospitalRead:
     """Onboard a hospital with its first admin (platform admins)."""
     _need(state, who, Permission.STAFF_MANAGE)
-    actor = f"staff:{who.id}"
-    hospital = admin.register_hospital(ctx=state.services, actor=actor, name=body.name)
+    hospital = admin.register_hospital(ctx=state.services, actor=who.actor, name=body.name)
     user = admin.create_staff_user(
         ctx=state.services,
-        actor=actor,
+        actor=who.actor,
         hospital_id=hospital.id,
         username=body.admin_username,
         password_hash=state.passwords.hash(body.admin_password),
@@ -157,7 +156,7 @@ def create_terminal(body: TerminalCreate, state: StateDep, who: CurrentStaff) ->
         raw = public_key_from_text(body.public_key)
     record = admin.register_terminal(
         ctx=state.services,
-        actor=f"staff:{who.id}",
+        actor=who.actor,
         hospital_id=who.hospital_id,
         name=f"{body.kind}:{body.name}",
         public_key=raw,
@@ -181,7 +180,7 @@ def revoke_terminal(terminal_id: Id, state: StateDep, who: CurrentStaff) -> None
     _need(state, who, Permission.TERMINAL_REVOKE)
     admin.revoke_terminal(
         ctx=state.services,
-        actor=f"staff:{who.id}",
+        actor=who.actor,
         hospital_id=who.hospital_id,
         terminal_id=terminal_id,
     )
@@ -198,7 +197,7 @@ def create_staff(body: StaffCreate, state: StateDep, who: CurrentStaff) -> Staff
     _need(state, who, Permission.STAFF_MANAGE)
     user = admin.create_staff_user(
         ctx=state.services,
-        actor=f"staff:{who.id}",
+        actor=who.actor,
         hospital_id=who.hospital_id,
         username=body.username,
         password_hash=state.passwords.hash(body.password),
@@ -222,7 +221,7 @@ def create_insured_person(
     _need(state, who, Permission.STAFF_MANAGE)
     person = admin.register_insured_person(
         ctx=state.services,
-        actor=f"staff:{who.id}",
+        actor=who.actor,
         id_card=body.id_card.to_domain(),
         category=body.category,
         insurance_card_number=body.insurance_card_number,

@@ -147,10 +147,6 @@ class RefundRead(ResponseModel):
     replayed: bool
 
 
-def _actor(who: Principal) -> str:
-    return f"{who.kind.value}:{who.id}"
-
-
 def _bill_read(posted: PostedBill) -> BillRead:
     lines = [
         BillLineRead(
@@ -217,7 +213,7 @@ def post_bill(body: BillCreate, state: StateDep, who: Caller) -> BillRead:
     posted = bill_service.post_bill(
         ctx=state.services,
         hospital_id=who.hospital_id,
-        actor=_actor(who),
+        actor=who.actor,
         id_number=body.id_number,
         external_ref=body.external_ref,
         bill=body.to_domain(),
@@ -266,7 +262,7 @@ def pay(
     payment = bill_service.pay_bill(
         ctx=state.services,
         hospital_id=who.hospital_id,
-        actor=_actor(who),
+        actor=who.actor,
         bill_id=bill_id,
         identification_id=body.identification_id,
         idempotency_key=f"{who.hospital_id}:{key}",
@@ -310,7 +306,7 @@ def refund(
     result = refunds.refund_bill(
         ctx=state.services,
         hospital_id=who.hospital_id,
-        actor=_actor(who),
+        actor=who.actor,
         bill_id=bill_id,
         reversal_key=f"{who.hospital_id}:{key}",
         line_codes=body.line_codes,

@@ -13,7 +13,7 @@ from pydantic import Field
 from facepay.api.deps import Caller, StateDep
 from facepay.api.images import capture_from, checked_photo
 from facepay.api.problems import errors
-from facepay.api.rbac import Permission, Principal
+from facepay.api.rbac import Permission
 from facepay.api.routes.admin import IdCardCreate
 from facepay.api.schemas import (
     Base64Image,
@@ -125,10 +125,6 @@ def counted_liveness(state: StateDep, *, identification: bool = True) -> Iterato
     state.metrics.liveness.labels("live", "none").inc()
 
 
-def _actor(who: Principal) -> str:
-    return f"{who.kind.value}:{who.id}"
-
-
 def _read(result: IdentificationResult, state: StateDep) -> IdentificationRead:
     state.metrics.identifications.labels(result.decision).inc()
     return IdentificationRead.model_validate(result)
@@ -178,7 +174,7 @@ def enrol(body: EnrolmentCreate, state: StateDep, who: Caller) -> EnrolmentRead:
         result = enrolment.enrol_patient(
             ctx=state.services,
             hospital_id=who.hospital_id,
-            actor=_actor(who),
+            actor=who.actor,
             id_card=body.id_card.to_domain(),
             chip_photo=photo,
             capture=capture,
@@ -186,7 +182,7 @@ def enrol(body: EnrolmentCreate, state: StateDep, who: Caller) -> EnrolmentRead:
                 purpose=body.consent.purpose,
                 scope=body.consent.scope,
                 given_at=body.consent.given_at,
-                recorded_by=_actor(who),
+                recorded_by=who.actor,
             ),
         )
     return EnrolmentRead.model_validate(result)
@@ -207,7 +203,7 @@ def identify(body: IdentificationCreate, state: StateDep, who: Caller) -> Identi
     )
     with counted_liveness(state):
         result = identification.identify(
-            ctx=state.services, hospital_id=who.hospital_id, actor=_actor(who), capture=capture
+            ctx=state.services, hospital_id=who.hospital_id, actor=who.actor, capture=capture
         )
     return _read(result, state)
 
@@ -226,7 +222,7 @@ def identify_by_credentials(
     result = identification.identify_by_credentials(
         ctx=state.services,
         hospital_id=who.hospital_id,
-        actor=_actor(who),
+        actor=who.actor,
         id_number=body.id_number,
         insurance_card_number=body.insurance_card_number,
     )
@@ -246,7 +242,7 @@ def second_factor(
     result = identification.resolve_second_factor(
         ctx=state.services,
         hospital_id=who.hospital_id,
-        actor=_actor(who),
+        actor=who.actor,
         identification_id=identification_id,
         last4=body.last4,
     )
@@ -267,7 +263,7 @@ def withdraw_consent(
     erasure = consent_service.withdraw_consent(
         ctx=state.services,
         hospital_id=who.hospital_id,
-        actor=_actor(who),
+        actor=who.actor,
         person_id=person_id,
         reason=body.reason,
     )
