@@ -7,7 +7,7 @@ from facepay.identity.id_card import IdCard
 from facepay.identity.records import InsuredPerson
 from facepay.services.context import Services
 from facepay.services.ledger import credit_personal_account, open_person_accounts
-from facepay.services.support import audit
+from facepay.services.support import audit, require_hospital
 from facepay.shared.errors import InvalidInput, NotFound
 from facepay.shared.ids import new_id
 from facepay.supervision.redaction import mask_id_number
@@ -45,8 +45,7 @@ def register_terminal(
         new_id("trm"), hospital_id, _text(name, "name"), bytes(public_key), ctx.clock.now()
     )
     with ctx.uow() as uow:
-        if uow.tenants.hospital(hospital_id) is None:
-            raise NotFound("no such hospital")
+        require_hospital(uow, hospital_id)
         uow.tenants.add_terminal(terminal)
         audit(
             ctx,
@@ -95,8 +94,7 @@ def create_staff_user(
         ctx.clock.now(),
     )
     with ctx.uow() as uow:
-        if uow.tenants.hospital(hospital_id) is None:
-            raise NotFound("no such hospital")
+        require_hospital(uow, hospital_id)
         uow.tenants.add_staff(user)
         audit(
             ctx,

@@ -21,7 +21,7 @@ from facepay.services.context import Services
 from facepay.services.identification import usable_identification
 from facepay.services.payments import Payer, Receipt, settle_in_transaction
 from facepay.services.ports import UnitOfWork
-from facepay.services.support import audit, face_pay_limit
+from facepay.services.support import audit, face_pay_limit, require_hospital
 from facepay.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from facepay.shared.ids import new_id
 
@@ -63,8 +63,7 @@ def post_bill(
         raise InvalidInput("point_of_sale: hospital or pharmacy")
     number = normalise_id_number(id_number)
     with ctx.uow() as uow:
-        if uow.tenants.hospital(hospital_id) is None:
-            raise NotFound("no such hospital")
+        require_hospital(uow, hospital_id)
         person = uow.people.by_id_number(number)
         if person is None:
             raise NotFound("the ID number is not in the insurance registry", code="not_insured")

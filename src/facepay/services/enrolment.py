@@ -20,7 +20,13 @@ from facepay.identity.records import (
 )
 from facepay.services.context import Services
 from facepay.services.gallery_sync import save_gallery
-from facepay.services.support import ENROL_FRAMES, audit, capture_embedding, require_live
+from facepay.services.support import (
+    ENROL_FRAMES,
+    audit,
+    capture_embedding,
+    require_hospital,
+    require_live,
+)
 from facepay.shared.errors import Conflict, InvalidInput, NotFound
 from facepay.shared.ids import new_id
 from facepay.supervision.alerts import DUPLICATE_FACE, POSSIBLE_DUPLICATE_FACE, Alert
@@ -116,8 +122,7 @@ def enrol_patient(
 
 def _registered_person(ctx: Services, id_card: IdCard, hospital_id: str) -> InsuredPerson:
     with ctx.uow() as uow:
-        if uow.tenants.hospital(hospital_id) is None:
-            raise NotFound("no such hospital")
+        require_hospital(uow, hospital_id)
         person = uow.people.by_id_number(id_card.id_number)
         if person is None:
             raise NotFound("the ID number is not in the insurance registry", code="not_insured")

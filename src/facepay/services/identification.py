@@ -25,6 +25,7 @@ from facepay.services.support import (
     audit,
     capture_embedding,
     mask_name,
+    require_hospital,
     require_live,
 )
 from facepay.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -66,8 +67,7 @@ def identify(
     embedding = capture_embedding(ctx, capture, frames=IDENTIFY_FRAMES)
     hits = ctx.gallery.search(embedding, SEARCH_K)
     with ctx.uow() as uow:
-        if uow.tenants.hospital(hospital_id) is None:
-            raise NotFound("no such hospital")
+        require_hospital(uow, hospital_id)
         owners = uow.templates.get_many([h.template_id for h in hits])
         local = [
             h
@@ -156,8 +156,7 @@ def identify_by_credentials(
     except InvalidInput:
         raise refused from None
     with ctx.uow() as uow:
-        if uow.tenants.hospital(hospital_id) is None:
-            raise NotFound("no such hospital")
+        require_hospital(uow, hospital_id)
         person = uow.people.by_id_number(number)
         card = person.insurance_card_number if person else "-"
         if person is None or not hmac.compare_digest(

@@ -9,7 +9,7 @@ import numpy as np
 from facepay.hospital.bills import PointOfSale
 from facepay.services.context import Services
 from facepay.services.ports import UnitOfWork
-from facepay.shared.errors import InvalidInput
+from facepay.shared.errors import InvalidInput, NotFound
 from facepay.vision.liveness import Capture, Decision, LivenessDecision
 from facepay.vision.quality import assess_frame
 from facepay.vision.types import Embedding
@@ -42,6 +42,12 @@ def audit(
 ) -> None:
     """Append an audit entry inside `uow` (committed with the change it records)."""
     ctx.audit_log(uow).record(actor=actor, action=action, subject=subject, details=details)
+
+
+def require_hospital(uow: UnitOfWork, hospital_id: str) -> None:
+    """Raise `NotFound` unless the hospital exists (checked inside the caller's transaction)."""
+    if uow.tenants.hospital(hospital_id) is None:
+        raise NotFound("no such hospital")
 
 
 def require_live(ctx: Services, *, capture: Capture, hospital_id: str, actor: str) -> None:
