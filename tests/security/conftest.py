@@ -1,4 +1,5 @@
-"""An API on a real uvicorn (127.0.0.1, free port) over SQLite, with two onboarded hospitals."""
+"""An API on a real uvicorn (127.0.0.1, free port) over SQLite and over PostgreSQL, with two
+onboarded hospitals."""
 
 from __future__ import annotations
 
@@ -61,10 +62,22 @@ def running_api(settings: Settings, serve_api: ServeApi) -> Iterator[Api]:
         yield Api(url, http, app, services, operator, settings.data_dir)
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory, serve_api: ServeApi) -> Iterator[Api]:
-    """One API (own SQLite file) per test module."""
-    settings = api_settings(tmp_path_factory.mktemp("api"))
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def api(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    serve_api: ServeApi,
+) -> Iterator[Api]:
+    """One API per test module and database: its own SQLite file, or its own PostgreSQL
+    database on the session's server."""
+    overrides: dict[str, object] = {}
+    if request.param == "postgresql":
+        create_database = request.getfixturevalue("create_postgres_database")
+        overrides["database_url"] = create_database("facepay_security_")
+    settings = api_settings(tmp_path_factory.mktemp("api"), **overrides)
     yield from running_api(settings, serve_api)
 
 
