@@ -106,3 +106,47 @@ def test_nothing_happening_fails_with_a_blink_prompt(asked: Challenge | None) ->
 
 def test_passive_mode_accepts_a_spontaneous_blink() -> None:
     assert ActiveChallengeCheck().run(evidence(track([(Action.BLINK, 2.0)]), None)).passed
+
+
+def test_a_nod_whose_middle_frame_slips_sideways_is_one_nod() -> None:
+    # Seen on a face photographed 40° sideways: mid-nod, the landmarks slipped across the face
+    # for one frame; frame by frame that read nod, turn_left, nod and failed as "unasked turn".
+    tracked = track([(Action.BLINK, 1.4), (Action.NOD, 3.5)])
+    frames = list(tracked.frames)
+    slipped = frames[14]  # t = 3.5, the middle of the nod
+    frames[14] = TrackedFrame(
+        index=14, t=3.5, face=FACE,
+        **dict(REST, pitch=7.5, nose_x=0.16, nose_y=0.43),
+    )  # fmt: skip
+    assert slipped.t == 3.5
+    events = detect_events(FaceTrack(frames=tuple(frames)))
+    assert [e.action for e in events] == [Action.BLINK, Action.NOD]
+    result = ActiveChallengeCheck().run(
+        evidence(FaceTrack(frames=tuple(frames)), challenge(Action.BLINK, Action.NOD))
+    )
+    assert result.passed, result.reason
+
+
+def test_a_turn_and_a_nod_apart_in_time_stay_two_moves() -> None:
+    events = detect_events(track([(Action.TURN_RIGHT, 1.5), (Action.NOD, 3.5)]))
+    assert [e.action for e in events] == [Action.TURN_RIGHT, Action.NOD]
+
+
+def test_a_turn_of_a_face_resting_turned_away_follows_the_nose() -> None:
+    # A face resting ~40° away: turning left, solvePnP on the generic head reported yaw going
+    # right and a 10° pitch change, while the nose crossed the outline to the left.
+    tracked = track([(Action.TURN_LEFT, 1.5), (Action.BLINK, 3.5)])
+    frames = [
+        TrackedFrame(
+            index=f.index, t=f.t, face=FACE,
+            **dict(REST, ear=f.ear, eye_match=f.eye_match, yaw=-13.0, pitch=10.5,
+                   nose_x=0.11, nose_y=0.38),
+        )
+        if f.yaw > 0
+        else f
+        for f in tracked.frames
+    ]  # fmt: skip
+    turned = FaceTrack(frames=tuple(frames))
+    assert [e.action for e in detect_events(turned)] == [Action.TURN_LEFT, Action.BLINK]
+    result = ActiveChallengeCheck().run(evidence(turned, challenge(Action.TURN_LEFT, Action.BLINK)))
+    assert result.passed, result.reason

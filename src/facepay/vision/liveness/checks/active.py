@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facepay.vision.liveness.challenge import DEFORMING, Action
+from facepay.vision.liveness.challenge import DEFORMING, HEAD_MOVES, Action
 from facepay.vision.liveness.checks.base import AttackType, CheckResult, Evidence
 from facepay.vision.liveness.tracks import FaceTrack
 
@@ -27,6 +27,8 @@ NOD_DEG = 7.0
 MIN_EVENT_SECONDS = 0.15
 EYE_MATCH = 0.85
 STILL = 0.5
+OUTLINE_SURE = 0.5
+"""Mean nose shift (in threshold units) over a head move above which it, not pose, decides."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +58,7 @@ def detect_events(track: FaceTrack) -> list[Event]:
     across = _delta(track, "nose_x") / TURN_SHIFT
     pitch = np.abs(_delta(track, "pitch")) / NOD_DEG
     down = np.abs(_delta(track, "nose_y")) / NOD_SHIFT
-    # The stronger cue decides the direction, so one frame is never both a left and a right turn.
-    sideways = np.where(np.abs(yaw) >= np.abs(across), yaw, across)
-    left, right = sideways, -sideways
-    turn = np.maximum(left, right)
+    turn = np.maximum(np.abs(yaw), np.abs(across))
     nod = np.maximum(pitch, down)
     mouth = mar - (np.percentile(mar, 20) + MOUTH_RISE)
     # A frame next to an open mouth is half open: the jaw still drags the pose.
@@ -74,15 +73,59 @@ def detect_events(track: FaceTrack) -> list[Event]:
     signals = {
         Action.BLINK: np.maximum(np.median(ear) * BLINK_RATIO - ear, closed_look),
         Action.OPEN_MOUTH: mouth,
-        Action.TURN_LEFT: np.where(shut & (turn >= nod), left - 1.0, -1.0),
-        Action.TURN_RIGHT: np.where(shut & (turn >= nod), right - 1.0, -1.0),
-        Action.NOD: np.where(shut & (nod > turn), nod - 1.0, -1.0),
+        **_head_moves((yaw, pitch), (across, down), shut),
     }
     events: list[Event] = []
     for action, signal in signals.items():
         least = MIN_EVENT_SECONDS if action in DEFORMING else 0.0
         events.extend(Event(action, float(times[i])) for i in _peaks(signal, times, least))
     return sorted(events, key=lambda e: e.t)
+
+
+def _head_moves(
+    pose: tuple[np.ndarray, np.ndarray],
+    outline: tuple[np.ndarray, np.ndarray],
+    shut: np.ndarray,
+) -> dict[Action, np.ndarray]:
+    """Turn and nod signals, one action per excursion of the head away from its rest pose.
+
+    `pose` is (yaw, pitch) and `outline` the nose's (across, down) shift, in units of their
+    thresholds. A head move is one continuous excursion, so its axis and direction are decided
+    over the whole excursion, not frame by frame: one frame whose landmarks slip sideways in the
+    middle of a nod is not a second, unasked action. The outline cue decides when it moved: on
+    a face that rests turned away, solvePnP on a generic head leaks a turn into pitch and can
+    even report it in the wrong direction, while the nose still crosses the outline the right way.
+    """
+    yaw, pitch = pose
+    across, down = outline
+    turn = np.maximum(np.abs(yaw), np.abs(across))
+    nod = np.maximum(np.abs(pitch), down)
+    strength = np.where(shut, np.maximum(turn, nod) - 1.0, -1.0)
+    moves = {a: np.full(len(turn), -1.0) for a in HEAD_MOVES}
+    start = None
+    for i, value in enumerate([*strength.tolist(), -1.0]):
+        if value > 0 and start is None:
+            start = i
+        elif value <= 0 and start is not None:
+            run = slice(start, i)
+            moves[_move_of(run, yaw, pitch, across, down)][run] = strength[run]
+            start = None
+    return moves
+
+
+def _move_of(
+    run: slice, yaw: np.ndarray, pitch: np.ndarray, across: np.ndarray, down: np.ndarray
+) -> Action:
+    """The head move one excursion was: by the nose in the outline when it moved, else by pose."""
+    sideways, lowered = float(np.abs(across[run]).mean()), float(down[run].mean())
+    if max(sideways, lowered) >= OUTLINE_SURE:
+        nodding = lowered > sideways
+    else:
+        nodding = np.abs(pitch[run]).sum() > np.abs(yaw[run]).sum()
+    if nodding:
+        return Action.NOD
+    direction = across[run].sum() if sideways >= OUTLINE_SURE else yaw[run].sum()
+    return Action.TURN_LEFT if direction >= 0 else Action.TURN_RIGHT
 
 
 def _delta(track: FaceTrack, name: str) -> np.ndarray:

@@ -33,6 +33,8 @@ PX_PER_MM = EYE_DISTANCE_PX / 63.0
 FPS = 4.0
 TURN_DEG = 22.0
 NOD_DEG = -20.0
+MOUTH_HOLD_EXTRA = 0.3
+"""Seconds added to each side of an open mouth's hold (full open for ≈1.1 s in all)."""
 PASSIVE_STEPS = (ActionWindow(Action.BLINK, 0.6, 2.0),)
 
 
@@ -101,8 +103,12 @@ def action_motion(steps: Sequence[ActionWindow], t: float, *, deform: bool = Tru
     yaw = pitch = blink = mouth = 0.0
     for step in steps:
         centre = (step.start + step.end) / 2
-        # Rise, hold ~0.4 s, fall: the way people do what a screen asks.
-        swing = math.cos(math.pi * (t - centre)) ** 2 if abs(t - centre) < 0.5 else 0.0
+        # Rise, hold ~0.5 s, fall: the way people do what a screen asks. Asked to open the
+        # mouth, people hold it open for about a second, not for a blink's half second.
+        off = abs(t - centre)
+        if step.action is Action.OPEN_MOUTH:
+            off = max(0.0, off - MOUTH_HOLD_EXTRA)
+        swing = math.cos(math.pi * off) ** 2 if off < 0.5 else 0.0
         amount = min(1.0, 2.0 * swing)
         if step.action is Action.BLINK and deform:
             blink = max(blink, amount)
