@@ -9,6 +9,7 @@ from pathlib import Path
 from facepay.identity.id_card import check_digit
 from facepay.vision.engine import FaceEngine
 from facepay.vision.image import load_image
+from facepay.vision.liveness.evaluation import faces_camera
 from facepay.vision.liveness.synth.bona_fide import Subject, subjects_from_photo
 from facepay.vision.types import RGBImage
 
@@ -41,7 +42,11 @@ CAST = (
 
 
 def demo_patients(engine: FaceEngine, images_dir: Path) -> list[DemoPatient]:
-    """The cast, plus the faces of the group photo t1.jpg large enough for a kiosk camera."""
+    """The cast, plus the faces of the group photo t1.jpg that face the camera.
+
+    An ID chip photo is frontal by regulation and a kiosk starts liveness only on a face that
+    looks at it, so t1's faces turned 25-56° away are left out, by the same rule as
+    `facepay eval liveness` (`faces_camera`)."""
     people: list[DemoPatient] = []
     for serial, (name, chip, camera, birth, male) in enumerate(CAST, start=1):
         subject = subjects_from_photo(engine, load_image(images_dir / camera), name, name)[0]
@@ -56,7 +61,11 @@ def demo_patients(engine: FaceEngine, images_dir: Path) -> list[DemoPatient]:
                 subject=subject,
             )
         )
-    group = subjects_from_photo(engine, load_image(images_dir / "t1.jpg"), "t1", "t1")
+    group = [
+        subject
+        for subject in subjects_from_photo(engine, load_image(images_dir / "t1.jpg"), "t1", "t1")
+        if faces_camera(subject)
+    ]
     for index, subject in enumerate(group, start=len(CAST) + 1):
         birth = date(1970 + index, 1 + index % 12, 10 + index)
         people.append(
