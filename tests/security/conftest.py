@@ -95,11 +95,12 @@ def site_b(api: Api) -> Site:
 
 @pytest.fixture
 def limited_api(tmp_path: Path, serve_api: ServeApi) -> Iterator[Api]:
-    """An API whose terminals get a burst of 3 requests, then one every 2 s, and whose logins
-    get a burst of 10 per user name, then one every 10 s."""
+    """An API whose terminals get a burst of 3 requests, then one every 20 s, and whose logins
+    get a burst of 10 per user name, then one every 10 s: refills too slow to matter however
+    loaded the machine is."""
     settings = api_settings(
         tmp_path,
-        api_rate_terminal_per_second=0.5,
+        api_rate_terminal_per_second=0.05,
         api_rate_terminal_burst=3,
         api_rate_login_per_minute=6.0,
     )
