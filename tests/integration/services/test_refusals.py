@@ -18,7 +18,9 @@ from facepay.supervision.alerts import DUPLICATE_FACE, POSSIBLE_DUPLICATE_FACE
 pytestmark = pytest.mark.slow
 
 
-def test_refusals(ctx: Services, kit: ModuleType, captures, chip_photos, engine: Engine) -> None:
+def enroller(ctx: Services, kit: ModuleType, chip_photos):
+    """`enrol(person, capture, hospital="h1")` at the registration desk."""
+
     def enrol(person, capture, hospital="h1"):
         return enrol_patient(
             ctx=ctx,
@@ -29,6 +31,12 @@ def test_refusals(ctx: Services, kit: ModuleType, captures, chip_photos, engine:
             capture=capture,
             consent=kit.consent(),
         )
+
+    return enrol
+
+
+def test_refusals(ctx: Services, kit: ModuleType, captures, chip_photos, engine: Engine) -> None:
+    enrol = enroller(ctx, kit, chip_photos)
 
     def count(table: str) -> int:
         with engine.connect() as conn:
@@ -96,18 +104,7 @@ def test_the_same_face_from_another_photo_is_never_enrolled_silently(
     captures of these two photos scored 0.904-0.97), so the second enrolment is either refused as
     a duplicate or stored with a review alert naming the first person: never silently.
     """
-
-    def enrol(person, capture):
-        return enrol_patient(
-            ctx=ctx,
-            hospital_id="h1",
-            actor="desk-1",
-            id_card=person.card,
-            chip_photo=chip_photos[person.chip],
-            capture=capture,
-            consent=kit.consent(),
-        )
-
+    enrol = enroller(ctx, kit, chip_photos)
     obama = enrol(kit.OBAMA, captures["obama"])
     try:
         enrol(kit.OBAMA_AGAIN, captures["obama3"])
