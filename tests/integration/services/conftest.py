@@ -26,6 +26,7 @@ from facepay.identity.records import BiometricConsent
 from facepay.insurance.model import Bill
 from facepay.services.admin import register_hospital, register_insured_person
 from facepay.services.context import Services
+from facepay.services.enrolment import Enrolment, enrol_patient
 from facepay.services.face_cache import CachingFaceEngine
 from facepay.shared.clock import SystemClock
 from facepay.vision.dlib_engine import DlibFaceEngine
@@ -167,6 +168,25 @@ def ctx(engine: Engine, face_engine: CachingFaceEngine, tmp_path: Path) -> Servi
 def consent() -> BiometricConsent:
     """A consent recorded at the desk now."""
     return BiometricConsent("face_payment", "identify and pay", datetime.now(UTC), "desk-1")
+
+
+def enrol(
+    ctx: Services,
+    person: Person,
+    capture: Capture,
+    chip_photos: dict[str, bytes],
+    hospital: str = "h1",
+) -> Enrolment:
+    """Enrol `person` at the registration desk: their card, chip photo and live capture."""
+    return enrol_patient(
+        ctx=ctx,
+        hospital_id=hospital,
+        actor="desk-1",
+        id_card=person.card,
+        chip_photo=chip_photos[person.chip],
+        capture=capture,
+        consent=consent(),
+    )
 
 
 def bill(fen: int) -> Bill:

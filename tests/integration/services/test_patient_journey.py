@@ -14,7 +14,6 @@ from facepay.services.audit import verify_audit
 from facepay.services.bills import pay_bill, post_bill, presettle
 from facepay.services.consent import withdraw_consent
 from facepay.services.context import Services
-from facepay.services.enrolment import enrol_patient
 from facepay.services.gallery_sync import load_gallery
 from facepay.services.identification import (
     identify,
@@ -27,18 +26,6 @@ from facepay.vision.liveness.synth.bona_fide import bona_fide_capture
 pytestmark = pytest.mark.slow
 
 
-def enrol(ctx: Services, kit: ModuleType, person, capture, chip_photos, hospital: str = "h1"):
-    return enrol_patient(
-        ctx=ctx,
-        hospital_id=hospital,
-        actor="desk-1",
-        id_card=person.card,
-        chip_photo=chip_photos[person.chip],
-        capture=capture,
-        consent=kit.consent(),
-    )
-
-
 def test_enrol_identify_pay_refund_erase_then_pay_by_card(
     ctx: Services,
     kit: ModuleType,
@@ -49,9 +36,9 @@ def test_enrol_identify_pay_refund_erase_then_pay_by_card(
     face_engine,
     tmp_path,
 ) -> None:
-    obama = enrol(ctx, kit, kit.OBAMA, captures["obama"], chip_photos)
+    obama = kit.enrol(ctx, kit.OBAMA, captures["obama"], chip_photos)
     assert obama.verify_score >= ctx.settings.verify_threshold
-    enrol(ctx, kit, kit.BIDEN, captures["biden"], chip_photos)
+    kit.enrol(ctx, kit.BIDEN, captures["biden"], chip_photos)
 
     # An RGB kiosk answers a fresh active challenge.
     challenge = start_liveness_challenge(ctx=ctx)
@@ -138,7 +125,7 @@ def test_enrol_identify_pay_refund_erase_then_pay_by_card(
 def test_gallery_file_is_loaded_or_rebuilt_from_the_database(
     ctx: Services, kit: ModuleType, captures, chip_photos, engine: Engine, face_engine, tmp_path
 ) -> None:
-    obama = enrol(ctx, kit, kit.OBAMA, captures["obama"], chip_photos)
+    obama = kit.enrol(ctx, kit.OBAMA, captures["obama"], chip_photos)
     assert ctx.gallery_path is not None
     assert ctx.gallery_path.exists()
     # A restart: same database, key and file; a new, empty gallery object.

@@ -10,7 +10,6 @@ from sqlalchemy import Engine, text
 from facepay.services.bills import post_bill, presettle
 from facepay.services.consent import withdraw_consent
 from facepay.services.context import Services
-from facepay.services.enrolment import enrol_patient
 from facepay.services.identification import identify
 from facepay.shared.errors import Conflict, InvalidInput, NotFound
 from facepay.supervision.alerts import DUPLICATE_FACE, POSSIBLE_DUPLICATE_FACE
@@ -18,25 +17,9 @@ from facepay.supervision.alerts import DUPLICATE_FACE, POSSIBLE_DUPLICATE_FACE
 pytestmark = pytest.mark.slow
 
 
-def enroller(ctx: Services, kit: ModuleType, chip_photos):
-    """`enrol(person, capture, hospital="h1")` at the registration desk."""
-
-    def enrol(person, capture, hospital="h1"):
-        return enrol_patient(
-            ctx=ctx,
-            hospital_id=hospital,
-            actor="desk-1",
-            id_card=person.card,
-            chip_photo=chip_photos[person.chip],
-            capture=capture,
-            consent=kit.consent(),
-        )
-
-    return enrol
-
-
 def test_refusals(ctx: Services, kit: ModuleType, captures, chip_photos, engine: Engine) -> None:
-    enrol = enroller(ctx, kit, chip_photos)
+    def enrol(person, capture, hospital="h1"):
+        return kit.enrol(ctx, person, capture, chip_photos, hospital)
 
     def count(table: str) -> int:
         with engine.connect() as conn:
@@ -104,7 +87,10 @@ def test_the_same_face_from_another_photo_is_never_enrolled_silently(
     captures of these two photos scored 0.904-0.97), so the second enrolment is either refused as
     a duplicate or stored with a review alert naming the first person: never silently.
     """
-    enrol = enroller(ctx, kit, chip_photos)
+
+    def enrol(person, capture, hospital="h1"):
+        return kit.enrol(ctx, person, capture, chip_photos, hospital)
+
     obama = enrol(kit.OBAMA, captures["obama"])
     try:
         enrol(kit.OBAMA_AGAIN, captures["obama3"])
