@@ -87,13 +87,9 @@ def test_the_same_face_from_another_photo_is_never_enrolled_silently(
     captures of these two photos scored 0.904-0.97), so the second enrolment is either refused as
     a duplicate or stored with a review alert naming the first person: never silently.
     """
-
-    def enrol(person, capture, hospital="h1"):
-        return kit.enrol(ctx, person, capture, chip_photos, hospital)
-
-    obama = enrol(kit.OBAMA, captures["obama"])
+    obama = kit.enrol(ctx, kit.OBAMA, captures["obama"], chip_photos)
     try:
-        enrol(kit.OBAMA_AGAIN, captures["obama3"])
+        kit.enrol(ctx, kit.OBAMA_AGAIN, captures["obama3"], chip_photos)
     except Conflict as refused:
         code = refused.code
     else:
