@@ -32,12 +32,13 @@ def load_settings() -> Settings:
 
 
 def build_face_engine(settings: Settings) -> DlibFaceEngine:
-    """Load the dlib models once (about 2 s)."""
+    """Load the dlib models once (about 2 s), with one HOG detector per core by default."""
     return DlibFaceEngine(
         detect_max_side=settings.detect_max_side,
         second_pass_scale=settings.detect_second_pass_scale,
         fast_path_min_face=settings.detect_fast_path_min_face,
         embed_backend=settings.embed_backend,
+        detectors=settings.face_engine_detectors,
     )
 
 

