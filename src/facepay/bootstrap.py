@@ -15,7 +15,7 @@ from facepay.config import Settings
 from facepay.gallery.faiss_gallery import FaissGallery
 from facepay.gallery.memory import InMemoryGallery
 from facepay.gallery.ports import Gallery
-from facepay.services.context import Services
+from facepay.services.context import Services, StorageServices
 from facepay.services.face_cache import CachingFaceEngine
 from facepay.services.gallery_sync import load_gallery
 from facepay.shared.clock import SystemClock
@@ -81,6 +81,16 @@ def build_unit_of_work(settings: Settings, engine: Engine) -> Callable[[], SqlAl
     """A factory of units of work on `engine` (one per use-case call)."""
     timeout = settings.database_lock_timeout_ms
     return lambda: SqlAlchemyUnitOfWork(engine, lock_timeout_ms=timeout)
+
+
+def build_storage(settings: Settings) -> StorageServices:
+    """Storage, policies and clock without face models or gallery (admin and audit commands)."""
+    return StorageServices(
+        settings=settings,
+        policies=shipped_policies(),
+        uow=build_unit_of_work(settings, build_engine(settings)),
+        clock=SystemClock(),
+    )
 
 
 def build_services(settings: Settings) -> Services:

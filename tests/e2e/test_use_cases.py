@@ -97,12 +97,12 @@ def test_enrol_verifies_the_chip_photo_and_refuses_a_duplicate_face(
     assert obama["verify_score"] >= 0.93
     assert obama["person_id"] == site.person["person_id"]
     # Same face, another ID number: refused before anything is stored, raised as an alert.
-    other = register_person(site.admin, serial=701, name="Someone Else")
+    other = register_person(site.operator, serial=701, name="Someone Else")
     again = _enrol(site, other, images_dir / "obama3.jpg", subjects["obama"])
     assert again.status_code == 409, again.text
     assert again.json()["code"] == "duplicate_face"
     # A face that is not the ID card's holder is refused 1:1.
-    third = register_person(site.admin, serial=702, name="Third Person")
+    third = register_person(site.operator, serial=702, name="Third Person")
     mismatch = _enrol(site, third, images_dir / "obama.jpg", subjects["biden"])
     assert (mismatch.status_code, mismatch.json()["code"]) == (422, "face_id_mismatch")
 

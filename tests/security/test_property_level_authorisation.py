@@ -54,7 +54,7 @@ def test_amounts_come_from_the_stored_bill(site_a: Site) -> None:
 
 
 def test_patient_of_the_bill_is_the_identified_one(site_a: Site) -> None:
-    other = register_person(site_a.admin, serial=9_001, name="Other Person")
+    other = register_person(site_a.operator, serial=9_001, name="Other Person")
     bill = site_a.post_bill()  # for site_a.person
     ident_other = site_a.identify_by_card(other)
     response = site_a.kiosk.request(

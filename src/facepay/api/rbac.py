@@ -1,9 +1,14 @@
 """Role-based access: who may do what, up to which amount, and only inside their own hospital.
 
-The grant table below is the whole policy. There is deliberately no permission to read face
-templates: templates leave the database only sealed, towards the gallery, never through the API.
-Every check fails closed: an unknown permission, a missing refund amount or a foreign hospital is
-refused.
+Two kinds of staff: a hospital's staff (cashier, pharmacist, doctor, admin, auditor), who act
+inside their hospital only, and the platform operators of the insurance bureau that runs
+facepay, who belong to no hospital: they alone register hospitals, load the insured-person
+registry with its opening balances and read every hospital's audit log, and they take part in no
+hospital's patient or bill flows. The grant table below is the whole policy.
+
+There is deliberately no permission to read face templates: templates leave the database only
+sealed, towards the gallery, never through the API. Every check fails closed: an unknown
+permission, a missing refund amount or a foreign hospital is refused.
 """
 
 from __future__ import annotations
@@ -23,6 +28,12 @@ class Role(StrEnum):
     DOCTOR = "doctor"
     ADMIN = "admin"
     AUDITOR = "auditor"
+    PLATFORM_OPERATOR = "platform_operator"
+
+    @property
+    def is_platform(self) -> bool:
+        """Whether this role belongs to the platform (no hospital) rather than to a hospital."""
+        return self is Role.PLATFORM_OPERATOR
 
 
 class PrincipalKind(StrEnum):
@@ -51,6 +62,11 @@ class Permission(StrEnum):
     TERMINAL_REGISTER = "terminal.register"
     TERMINAL_REVOKE = "terminal.revoke"
     STAFF_MANAGE = "staff.manage"
+    HOSPITAL_REGISTER = "hospital.register"
+    REGISTRY_MANAGE = "registry.manage"
+    """Add insured persons to the registry and fund their personal accounts."""
+    PLATFORM_AUDIT_READ = "platform_audit.read"
+    """Read and verify every hospital's audit chain and the platform's own."""
 
     @property
     def is_read_only(self) -> bool:
@@ -69,6 +85,9 @@ ROLE_GRANTS: Mapping[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset({P.BILL_READ, P.PATIENT_READ, P.CONSENT_WITHDRAW, P.PAYMENT_REFUND})
     | {P.AUDIT_READ, P.REPORT_READ, P.TERMINAL_REGISTER, P.TERMINAL_REVOKE, P.STAFF_MANAGE},
     Role.AUDITOR: frozenset({P.BILL_READ, P.PATIENT_READ, P.AUDIT_READ, P.REPORT_READ}),
+    Role.PLATFORM_OPERATOR: frozenset(
+        {P.HOSPITAL_REGISTER, P.REGISTRY_MANAGE, P.STAFF_MANAGE, P.PLATFORM_AUDIT_READ}
+    ),
 }
 # A kiosk serves the patient in front of it: identify, enrol with consent, pay. No refunds.
 TERMINAL_GRANTS = frozenset(
@@ -79,11 +98,12 @@ TERMINAL_GRANTS = frozenset(
 
 @dataclass(frozen=True)
 class Principal:
-    """An authenticated caller; `role` is None for terminals."""
+    """An authenticated caller; `role` is None for terminals, `hospital_id` None for platform
+    operators (and only for them)."""
 
     kind: PrincipalKind
     id: str
-    hospital_id: str
+    hospital_id: str | None
     role: Role | None = None
 
     def __post_init__(self) -> None:
@@ -91,6 +111,21 @@ class Principal:
             raise InvalidInput(
                 "staff principals have a role, terminals do not", code="bad_principal"
             )
+        platform = self.role is not None and self.role.is_platform
+        if platform != (self.hospital_id is None):
+            raise InvalidInput(
+                "platform operators have no hospital, everyone else has one", code="bad_principal"
+            )
+
+    @property
+    def hospital(self) -> str:
+        """The caller's hospital; Forbidden for a platform operator, who acts for none."""
+        if self.hospital_id is None:
+            raise Forbidden(
+                "platform operators act for the region, not inside a hospital",
+                code="permission_denied",
+            )
+        return self.hospital_id
 
     @property
     def actor(self) -> str:

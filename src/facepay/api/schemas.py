@@ -51,7 +51,8 @@ class TokenRead(ResponseModel):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a scheme name
     expires_at: datetime
     role: Role
-    hospital_id: str
+    hospital_id: str | None
+    """None for a platform operator, who belongs to no hospital."""
 
 
 class FrameCreate(RequestModel):

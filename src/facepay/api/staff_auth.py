@@ -40,7 +40,8 @@ class StaffAccount:
     username: str
     password_hash: str
     role: Role
-    hospital_id: str
+    hospital_id: str | None
+    """None for platform operators (they belong to no hospital)."""
     active: bool = True
 
 
@@ -197,7 +198,8 @@ class StaffTokens:
             "aud": self._audience,
             "sub": account.staff_id,
             "role": account.role.value,
-            "hospital_id": account.hospital_id,
+            # PyJWT counts a null claim as missing: a platform operator's is the empty string.
+            "hospital_id": account.hospital_id or "",
             "iat": now,
             "nbf": now,
             "exp": now + int(self._ttl.total_seconds()),
@@ -212,10 +214,12 @@ class StaffTokens:
         claims = self._decode(token)
         self._check_times(claims)
         role, sub, hospital = claims["role"], claims["sub"], claims["hospital_id"]
-        texts = (role, sub, hospital)
-        if not all(isinstance(t, str) and t for t in texts) or role not in _ROLES:
-            raise _fail("token_bad_claims", "the token's role, subject or hospital is invalid")
-        return Principal(PrincipalKind.STAFF, sub, hospital, Role(role))
+        if not all(isinstance(t, str) and t for t in (role, sub)) or role not in _ROLES:
+            raise _fail("token_bad_claims", "the token's role or subject is invalid")
+        # A platform operator's token names no hospital (""); every other token names one.
+        if not isinstance(hospital, str) or bool(hospital) == Role(role).is_platform:
+            raise _fail("token_bad_claims", "the token's hospital does not fit its role")
+        return Principal(PrincipalKind.STAFF, sub, hospital or None, Role(role))
 
     def _decode(self, token: str) -> dict[str, Any]:
         if len(token) > MAX_TOKEN:

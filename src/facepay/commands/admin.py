@@ -1,7 +1,8 @@
-"""`facepay admin init`: the first hospital and its admin login, straight into the database.
+"""`facepay admin init`: the platform operator's login and, optionally, the first hospital with
+its admin, straight into the database.
 
-Everything after that goes through the API (the admin logs in and registers terminals, staff,
-insured persons and further hospitals).
+Everything after that goes through the API: the platform operator logs in and registers further
+hospitals and the insured persons; each hospital's admin registers its terminals and staff.
 """
 
 from __future__ import annotations
@@ -13,37 +14,64 @@ import typer
 from rich.console import Console
 
 from facepay.api.staff_auth import PasswordHashing
-from facepay.bootstrap import build_services
+from facepay.bootstrap import build_storage
 from facepay.commands.serve import DataDir, settings_for
 from facepay.services import admin as admin_service
 from facepay.shared.errors import FacepayError
 
 app = typer.Typer(help="Set up a facepay installation.", no_args_is_help=True)
+ACTOR = "cli:admin-init"
+
+
+def _password(variable: str, prompt: str) -> str:
+    return os.environ.get(variable) or typer.prompt(
+        prompt, hide_input=True, confirmation_prompt=True
+    )
 
 
 @app.command("init")
 def init(
-    hospital: Annotated[str, typer.Option(help="Name of the first hospital.")],
-    username: Annotated[str, typer.Option(help="User name of its administrator.")] = "admin",
+    operator: Annotated[
+        str, typer.Option(help="User name of the platform operator (the bureau's staff).")
+    ] = "operator",
+    hospital: Annotated[
+        str | None, typer.Option(help="Name of a first hospital to register with its admin.")
+    ] = None,
+    username: Annotated[
+        str, typer.Option("--hospital-admin", "--username", help="User name of its admin.")
+    ] = "admin",
     data: DataDir = None,
 ) -> None:
-    """Create a hospital and its admin (password: FACEPAY_ADMIN_PASSWORD or a prompt)."""
-    password = os.environ.get("FACEPAY_ADMIN_PASSWORD") or typer.prompt(
-        "admin password (12+ characters)", hide_input=True, confirmation_prompt=True
-    )
+    """Create the platform operator (password: FACEPAY_OPERATOR_PASSWORD or a prompt) and, with
+    --hospital, a first hospital and its admin (FACEPAY_ADMIN_PASSWORD or a prompt)."""
     console = Console(highlight=False)
+    passwords = PasswordHashing()
     try:
-        ctx = build_services(settings_for(data))
-        created = admin_service.register_hospital(ctx=ctx, actor="cli:admin-init", name=hospital)
-        user = admin_service.create_staff_user(
+        # Hash (and so check) every password before anything is written.
+        operator_hash = passwords.hash(
+            _password("FACEPAY_OPERATOR_PASSWORD", "platform operator password (12+ characters)")
+        )
+        admin_hash = (
+            passwords.hash(_password("FACEPAY_ADMIN_PASSWORD", "hospital admin password"))
+            if hospital is not None
+            else None
+        )
+        ctx = build_storage(settings_for(data))
+        first = (hospital, username, admin_hash) if hospital and admin_hash else None
+        platform, created = admin_service.initialise_platform(
             ctx=ctx,
-            actor="cli:admin-init",
-            hospital_id=created.id,
-            username=username,
-            password_hash=PasswordHashing().hash(password),
-            role="admin",
+            actor=ACTOR,
+            operator_username=operator,
+            operator_password_hash=operator_hash,
+            hospital=first,
         )
     except FacepayError as error:
         Console(stderr=True).print(f"[red]error:[/red] {error.message}")
         raise typer.Exit(code=2) from None
-    console.print(f"hospital {created.id} ({created.name}); admin {user.username} ({user.id})")
+    console.print(f"platform operator {platform.username} ({platform.id})")
+    if created is not None:
+        hospital_record, user = created
+        console.print(
+            f"hospital {hospital_record.id} ({hospital_record.name}); "
+            f"admin {user.username} ({user.id})"
+        )

@@ -113,14 +113,13 @@ def fast_passwords() -> PasswordHashing:
 def seed_operator(
     services: Services, *, username: str, password: str, passwords: PasswordHashing
 ) -> str:
-    """The platform operator's hospital and admin login (what `facepay admin init` does)."""
-    hospital = admin.register_hospital(ctx=services, actor="setup", name="Platform operator")
-    admin.create_staff_user(
+    """The platform operator's login (what `facepay admin init` does first); returns its id."""
+    user = admin.create_staff_user(
         ctx=services,
         actor="setup",
-        hospital_id=hospital.id,
+        hospital_id=None,
         username=username,
         password_hash=passwords.hash(password),
-        role="admin",
+        role="platform_operator",
     )
-    return hospital.id
+    return user.id

@@ -110,6 +110,7 @@ class DemoReport:
 class Actors:
     """The sessions of the scenario."""
 
+    operator: StaffSession
     admin: StaffSession
     cashier: StaffSession
     kiosk: TerminalSession
@@ -117,7 +118,7 @@ class Actors:
 
 
 def set_up(http: httpx.Client, *, operator: tuple[str, str], tag: str) -> Actors:
-    """Operator onboards a hospital; its admin registers a kiosk and a cashier."""
+    """The platform operator onboards a hospital; its admin registers a kiosk and a cashier."""
     op = StaffSession.login(http, *operator)
     hospital = expect(
         op.request(
@@ -135,6 +136,7 @@ def set_up(http: httpx.Client, *, operator: tuple[str, str], tag: str) -> Actors
     staff = {"username": f"cashier-{tag}", "password": STAFF_PASSWORD, "role": "cashier"}
     expect(admin.request("POST", "/v1/staff", staff), 201)
     return Actors(
+        operator=op,
         admin=admin,
         cashier=StaffSession.login(http, f"cashier-{tag}", STAFF_PASSWORD),
         kiosk=TerminalSession.from_pem(http, kiosk["id"], kiosk["private_key_pem"]),
@@ -157,7 +159,7 @@ def register_and_enrol(
         card = {"id_number": p.id_number, "name": p.name, "sex": p.sex,
                 "birth_date": p.birth_date.isoformat()}  # fmt: skip
         expect(
-            actors.admin.request(
+            actors.operator.request(
                 "POST",
                 "/v1/insured-persons",
                 {"id_card": card, "category": "employee_active",

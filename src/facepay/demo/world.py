@@ -20,9 +20,10 @@ from facepay.demo.scenario import ADMIN_PASSWORD, STAFF_PASSWORD, bill_lines, ex
 
 @dataclass
 class Site:
-    """One hospital and its actors."""
+    """One hospital and its actors (the operator is the platform's, shared by every site)."""
 
     hospital_id: str
+    operator: StaffSession
     admin: StaffSession
     cashier: StaffSession
     auditor: StaffSession
@@ -50,9 +51,10 @@ class Site:
 
 
 def register_person(
-    admin: StaffSession, *, serial: int, name: str = "Test Person", fund_fen: int = 200_000
+    operator: StaffSession, *, serial: int, name: str = "Test Person", fund_fen: int = 200_000
 ) -> dict[str, Any]:
-    """An insured person (employee, funded personal account); returns its card data."""
+    """An insured person (employee, funded personal account) registered by the platform
+    operator; returns its card data."""
     birth = date(1960 + serial % 40, 1 + serial % 12, 1 + serial % 28)
     number = id_number(birth, serial, male=True)
     card = {"id_number": number, "name": name, "sex": "M", "birth_date": birth.isoformat()}
@@ -63,7 +65,7 @@ def register_person(
         "phone": f"1370000{serial % 10_000:04d}",
         "personal_account_fen": fund_fen,
     }
-    created = expect(admin.request("POST", "/v1/insured-persons", body), 201)
+    created = expect(operator.request("POST", "/v1/insured-persons", body), 201)
     return {**card, "person_id": created["id"], "card": body["insurance_card_number"],
             "phone": body["phone"]}  # fmt: skip
 
@@ -89,10 +91,11 @@ def make_site(http: httpx.Client, operator: StaffSession, *, serial: int) -> Sit
     kiosk = expect(admin.request("POST", "/v1/terminals", {"name": "lobby", "kind": "kiosk"}), 201)
     return Site(
         hospital_id=hospital["id"],
+        operator=operator,
         admin=admin,
         cashier=sessions["cashier"],
         auditor=sessions["auditor"],
         kiosk=TerminalSession.from_pem(http, kiosk["id"], kiosk["private_key_pem"]),
         kiosk_pem=kiosk["private_key_pem"],
-        person=register_person(admin, serial=serial),
+        person=register_person(operator, serial=serial),
     )

@@ -29,10 +29,11 @@ class TerminalRecord:
 
 @dataclass(frozen=True)
 class StaffUser:
-    """A staff login: role name (facepay.api.rbac.Role values) and argon2id hash."""
+    """A staff login: role name (facepay.api.rbac.Role values) and argon2id hash; a platform
+    operator (the insurance bureau's staff) has no hospital."""
 
     id: str
-    hospital_id: str
+    hospital_id: str | None
     username: str
     password_hash: str
     role: str

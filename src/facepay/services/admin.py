@@ -1,18 +1,28 @@
-"""Admin use cases: hospitals, terminals, staff users and the insurance registry."""
+"""Admin use cases: hospitals, terminals, staff users and the insurance registry.
+
+Each is one unit of work, and everything that can refuse (names, roles, hashes, the registry's
+categories) is checked before anything is written: a registration is stored whole or not at all,
+whenever the process dies. Hospitals, the registry and platform operators are the platform's
+business; a hospital's admin manages that hospital's staff and terminals (facepay.api.rbac).
+"""
 
 from __future__ import annotations
 
 from facepay.hospital.tenants import Hospital, StaffUser, TerminalRecord
 from facepay.identity.id_card import IdCard
 from facepay.identity.records import InsuredPerson
-from facepay.services.context import Services
-from facepay.services.ledger import credit_personal_account, open_person_accounts
+from facepay.ledger.posting import post
+from facepay.services.context import Storage
+from facepay.services.ledger import open_accounts_in, person_accounts, personal_account_credit
+from facepay.services.ports import UnitOfWork
 from facepay.services.support import audit, require_hospital
 from facepay.shared.errors import InvalidInput, NotFound
 from facepay.shared.ids import new_id
 from facepay.supervision.redaction import mask_id_number
 
-STAFF_ROLES = ("cashier", "pharmacist", "doctor", "admin", "auditor")
+HOSPITAL_ROLES = ("cashier", "pharmacist", "doctor", "admin", "auditor")
+PLATFORM_ROLES = ("platform_operator",)
+STAFF_ROLES = HOSPITAL_ROLES + PLATFORM_ROLES
 """facepay.api.rbac.Role values (services do not import the API layer)."""
 
 
@@ -23,20 +33,73 @@ def _text(value: str, what: str, limit: int = 80) -> str:
 
 
 def register_hospital(
-    *, ctx: Services, actor: str, name: str, hospital_id: str | None = None
+    *, ctx: Storage, actor: str, name: str, hospital_id: str | None = None
 ) -> Hospital:
-    """Create a hospital."""
-    hospital = Hospital(hospital_id or new_id("hsp"), _text(name, "name", 200), ctx.clock.now())
-    _text(hospital.id, "hospital_id", 120)
+    """Create a hospital (without staff; `register_hospital_with_admin` is the usual way)."""
+    hospital = _new_hospital(ctx, name, hospital_id)
     with ctx.uow() as uow:
-        uow.tenants.add_hospital(hospital)
-        audit(ctx, uow, actor=actor, action="hospital.register", subject=hospital.id)
+        _add_hospital(ctx, uow, actor, hospital)
         uow.commit()
     return hospital
 
 
+def register_hospital_with_admin(
+    *,
+    ctx: Storage,
+    actor: str,
+    name: str,
+    admin_username: str,
+    admin_password_hash: str,
+    hospital_id: str | None = None,
+) -> tuple[Hospital, StaffUser]:
+    """Create a hospital and its first admin together: a taken user name stores neither."""
+    hospital = _new_hospital(ctx, name, hospital_id)
+    user = _new_staff(ctx, hospital.id, admin_username, admin_password_hash, "admin")
+    with ctx.uow() as uow:
+        _add_hospital(ctx, uow, actor, hospital)
+        _add_staff(ctx, uow, actor, user)
+        uow.commit()
+    return hospital, user
+
+
+def initialise_platform(
+    *,
+    ctx: Storage,
+    actor: str,
+    operator_username: str,
+    operator_password_hash: str,
+    hospital: tuple[str, str, str] | None = None,
+) -> tuple[StaffUser, tuple[Hospital, StaffUser] | None]:
+    """The first platform operator and, given (name, admin user name, admin hash), a first
+    hospital with its admin: all of it or nothing (`facepay admin init`)."""
+    operator = _new_staff(ctx, None, operator_username, operator_password_hash, "platform_operator")
+    first: tuple[Hospital, StaffUser] | None = None
+    if hospital is not None:
+        name, admin_username, admin_hash = hospital
+        created = _new_hospital(ctx, name, None)
+        first = (created, _new_staff(ctx, created.id, admin_username, admin_hash, "admin"))
+    with ctx.uow() as uow:
+        _add_staff(ctx, uow, actor, operator)
+        if first is not None:
+            _add_hospital(ctx, uow, actor, first[0])
+            _add_staff(ctx, uow, actor, first[1])
+        uow.commit()
+    return operator, first
+
+
+def _new_hospital(ctx: Storage, name: str, hospital_id: str | None) -> Hospital:
+    hospital = Hospital(hospital_id or new_id("hsp"), _text(name, "name", 200), ctx.clock.now())
+    _text(hospital.id, "hospital_id", 120)
+    return hospital
+
+
+def _add_hospital(ctx: Storage, uow: UnitOfWork, actor: str, hospital: Hospital) -> None:
+    uow.tenants.add_hospital(hospital)
+    audit(ctx, uow, actor=actor, action="hospital.register", subject=hospital.id)
+
+
 def register_terminal(
-    *, ctx: Services, actor: str, hospital_id: str, name: str, public_key: bytes
+    *, ctx: Storage, actor: str, hospital_id: str, name: str, public_key: bytes
 ) -> TerminalRecord:
     """Register a terminal of a hospital with its raw 32-byte Ed25519 public key."""
     if len(public_key) != 32:
@@ -59,7 +122,7 @@ def register_terminal(
     return terminal
 
 
-def revoke_terminal(*, ctx: Services, actor: str, hospital_id: str, terminal_id: str) -> None:
+def revoke_terminal(*, ctx: Storage, actor: str, hospital_id: str, terminal_id: str) -> None:
     """Revoke a terminal: its signatures are refused from now on."""
     with ctx.uow() as uow:
         terminal = uow.tenants.terminal(terminal_id)
@@ -78,14 +141,35 @@ def revoke_terminal(*, ctx: Services, actor: str, hospital_id: str, terminal_id:
 
 
 def create_staff_user(
-    *, ctx: Services, actor: str, hospital_id: str, username: str, password_hash: str, role: str
+    *,
+    ctx: Storage,
+    actor: str,
+    hospital_id: str | None,
+    username: str,
+    password_hash: str,
+    role: str,
 ) -> StaffUser:
-    """Create a staff login (hash with facepay.api.staff_auth.PasswordHashing first)."""
+    """Create a staff login (hash with facepay.api.staff_auth.PasswordHashing first): a hospital
+    role inside `hospital_id`, or a platform operator with `hospital_id` None."""
+    user = _new_staff(ctx, hospital_id, username, password_hash, role)
+    with ctx.uow() as uow:
+        _add_staff(ctx, uow, actor, user)
+        uow.commit()
+    return user
+
+
+def _new_staff(
+    ctx: Storage, hospital_id: str | None, username: str, password_hash: str, role: str
+) -> StaffUser:
     if role not in STAFF_ROLES:
         raise InvalidInput(f"role must be one of {', '.join(STAFF_ROLES)}", code="bad_role")
+    if (role in PLATFORM_ROLES) != (hospital_id is None):
+        raise InvalidInput(
+            "platform operators belong to no hospital; every other role to one", code="bad_role"
+        )
     if not password_hash.startswith("$argon2id$"):
         raise InvalidInput("password_hash must be an argon2id hash", code="bad_password_hash")
-    user = StaffUser(
+    return StaffUser(
         new_id("stf"),
         hospital_id,
         _text(username, "username"),
@@ -93,24 +177,21 @@ def create_staff_user(
         role,
         ctx.clock.now(),
     )
-    with ctx.uow() as uow:
-        require_hospital(uow, hospital_id)
-        uow.tenants.add_staff(user)
-        audit(
-            ctx,
-            uow,
-            actor=actor,
-            action="staff.create",
-            subject=user.id,
-            details={"hospital": hospital_id, "role": role},
-        )
-        uow.commit()
-    return user
+
+
+def _add_staff(ctx: Storage, uow: UnitOfWork, actor: str, user: StaffUser) -> None:
+    if user.hospital_id is not None:
+        require_hospital(uow, user.hospital_id)
+    uow.tenants.add_staff(user)
+    details: dict[str, object] = {"role": user.role}
+    if user.hospital_id is not None:
+        details["hospital"] = user.hospital_id
+    audit(ctx, uow, actor=actor, action="staff.create", subject=user.id, details=details)
 
 
 def register_insured_person(
     *,
-    ctx: Services,
+    ctx: Storage,
     actor: str,
     id_card: IdCard,
     category: str,
@@ -119,8 +200,9 @@ def register_insured_person(
     medical_assistance: bool = False,
     personal_account_fen: int = 0,
 ) -> InsuredPerson:
-    """Add a person to the insurance registry, open their accounts and fund the personal account."""
-    if personal_account_fen < 0:
+    """Add a person to the registry, open their accounts and fund the personal account, in one
+    transaction (the platform's job: the money comes out of the insurance fund)."""
+    if isinstance(personal_account_fen, bool) or personal_account_fen < 0:
         raise InvalidInput("personal_account_fen must not be negative")
     if phone is not None and not (phone.isdigit() and len(phone) == 11):
         raise InvalidInput("phone: an 11-digit mobile number", code="bad_phone")
@@ -135,25 +217,27 @@ def register_insured_person(
         phone=phone,
         medical_assistance=medical_assistance,
     )
+    credit = (
+        personal_account_credit(person.id, personal_account_fen, f"opening:{person.id}")
+        if personal_account_fen
+        else None
+    )
     with ctx.uow() as uow:
         uow.people.add(person)
+        open_accounts_in(uow, person_accounts(person.id))
+        if credit is not None:
+            post(repo=uow.ledger, request=credit, now=ctx.clock.now())
         audit(
             ctx,
             uow,
             actor=actor,
             action="registry.add_person",
             subject=person.id,
-            details={"id_number": mask_id_number(person.id_number), "category": category},
+            details={
+                "id_number": mask_id_number(person.id_number),
+                "category": category,
+                "opening_fen": personal_account_fen,
+            },
         )
         uow.commit()
-    # Separate units of work (the ledger use cases own theirs); both are idempotent.
-    open_person_accounts(uow=ctx.uow(), person_id=person.id)
-    if personal_account_fen:
-        credit_personal_account(
-            uow=ctx.uow(),
-            person_id=person.id,
-            amount=personal_account_fen,
-            idempotency_key=f"opening:{person.id}",
-            clock=ctx.clock,
-        )
     return person

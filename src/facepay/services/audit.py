@@ -5,13 +5,13 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 
-from facepay.services.context import Services
+from facepay.services.context import Storage
 from facepay.supervision.audit import AuditEntry, VerifyReport, verify_chain
 
 
 def record_event(
     *,
-    ctx: Services,
+    ctx: Storage,
     actor: str,
     action: str,
     subject: str,
@@ -26,13 +26,13 @@ def record_event(
     return entry
 
 
-def verify_audit(*, ctx: Services) -> VerifyReport:
+def verify_audit(*, ctx: Storage) -> VerifyReport:
     """Re-hash the whole stored chain and report the first bad entry, if any."""
     with ctx.uow() as uow:
         return verify_chain(uow.audit.iterate())
 
 
-def audit_entries(*, ctx: Services, from_seq: int = 1, limit: int = 100) -> list[AuditEntry]:
+def audit_entries(*, ctx: Storage, from_seq: int = 1, limit: int = 100) -> list[AuditEntry]:
     """Entries from `from_seq` on, at most `limit`."""
     with ctx.uow() as uow:
         return list(itertools.islice(uow.audit.iterate(from_seq=from_seq), max(limit, 0)))

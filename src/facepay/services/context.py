@@ -6,6 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from facepay.config import Settings
 from facepay.gallery.ports import Gallery, Sealer
@@ -16,6 +17,52 @@ from facepay.shared.clock import Clock
 from facepay.supervision.audit_store import AuditLog
 from facepay.vision.engine import FaceEngine
 from facepay.vision.liveness import ChallengeBook, LivenessPolicy
+
+
+class Storage(Protocol):
+    """What the use cases that touch no face need: settings, policies, storage and clock.
+
+    `Services` provides it; so does `StorageServices`, which commands such as `facepay admin
+    init` and `facepay audit verify` build without loading face models or the gallery.
+    """
+
+    @property
+    def settings(self) -> Settings:
+        """The settings in force."""
+        ...
+
+    @property
+    def policies(self) -> PolicyBook:
+        """The insurance policies."""
+        ...
+
+    @property
+    def uow(self) -> Callable[[], UnitOfWork]:
+        """A factory of units of work."""
+        ...
+
+    @property
+    def clock(self) -> Clock:
+        """The clock."""
+        ...
+
+    def audit_log(self, uow: UnitOfWork) -> AuditLog:
+        """An audit log writing into `uow`'s transaction."""
+        ...
+
+
+@dataclass(frozen=True)
+class StorageServices:
+    """A `Storage` without models or gallery: for administration and audit commands."""
+
+    settings: Settings
+    policies: PolicyBook
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+
+    def audit_log(self, uow: UnitOfWork) -> AuditLog:
+        """An audit log writing into `uow`'s transaction (use inside `with uow:`)."""
+        return AuditLog(store=uow.audit, clock=self.clock)
 
 
 @dataclass(frozen=True)

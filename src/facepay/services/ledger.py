@@ -14,19 +14,30 @@ PERSON_KINDS = (AccountKind.PERSONAL_ACCOUNT, AccountKind.PATIENT_WALLET, Accoun
 
 def open_accounts(*, uow: UnitOfWork, accounts: list[tuple[AccountKind, str]]) -> list[str]:
     """Open the accounts (kind, owner) that do not exist yet; returns all their ids."""
-    wanted = {account_id(kind, owner): (kind, owner) for kind, owner in accounts}
     with uow:
-        existing = uow.ledger.lock_accounts(wanted)
-        for ident, (kind, owner) in wanted.items():
-            if ident not in existing:
-                uow.ledger.add_account(Account.open(kind, owner))
+        opened = open_accounts_in(uow, accounts)
         uow.commit()
+    return opened
+
+
+def open_accounts_in(uow: UnitOfWork, accounts: list[tuple[AccountKind, str]]) -> list[str]:
+    """`open_accounts` inside a unit of work the caller opened and commits."""
+    wanted = {account_id(kind, owner): (kind, owner) for kind, owner in accounts}
+    existing = uow.ledger.lock_accounts(wanted)
+    for ident, (kind, owner) in wanted.items():
+        if ident not in existing:
+            uow.ledger.add_account(Account.open(kind, owner))
     return sorted(wanted)
 
 
 def open_person_accounts(*, uow: UnitOfWork, person_id: str) -> list[str]:
     """Open the personal account, wallet and arrears account of a person (those missing)."""
-    return open_accounts(uow=uow, accounts=[(kind, person_id) for kind in PERSON_KINDS])
+    return open_accounts(uow=uow, accounts=person_accounts(person_id))
+
+
+def person_accounts(person_id: str) -> list[tuple[AccountKind, str]]:
+    """The (kind, owner) of every account a person holds."""
+    return [(kind, person_id) for kind in PERSON_KINDS]
 
 
 def post_transfers(
@@ -51,14 +62,19 @@ def credit_personal_account(
     clock: Clock | None = None,
 ) -> PostingResult:
     """Allocate `amount` fen from the fund to a person's personal account (个人账户划入)."""
+    request = personal_account_credit(person_id, amount, idempotency_key)
+    return post_transfers(uow=uow, request=request, clock=clock)
+
+
+def personal_account_credit(person_id: str, amount: int, idempotency_key: str) -> PostingRequest:
+    """The posting that allocates `amount` fen from the fund to a person's personal account."""
     spec = TransferSpec.transfer(
         account_id(AccountKind.FUND_POOL, "acct"),
         account_id(AccountKind.PERSONAL_ACCOUNT, person_id),
         amount,
         "allocate.acct",
     )
-    request = PostingRequest(idempotency_key, (spec,))
-    return post_transfers(uow=uow, request=request, clock=clock)
+    return PostingRequest(idempotency_key, (spec,))
 
 
 def expire_due_holds(*, uow: UnitOfWork, clock: Clock | None = None) -> int:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from facepay.hospital.bills import PointOfSale
-from facepay.services.context import Services
+from facepay.services.context import Services, Storage
 from facepay.services.ports import UnitOfWork
 from facepay.shared.errors import InvalidInput, NotFound
 from facepay.vision.liveness import Capture, Decision, LivenessDecision
@@ -32,7 +32,7 @@ class LivenessRefused(InvalidInput):
 
 
 def audit(
-    ctx: Services,
+    ctx: Storage,
     uow: UnitOfWork,
     *,
     actor: str,

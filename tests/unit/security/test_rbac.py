@@ -21,7 +21,8 @@ A, B = "hos_a", "hos_b"
 
 
 def staff(role: Role, hospital: str = A) -> Principal:
-    return Principal(kind=PrincipalKind.STAFF, id=f"stf_{role}", hospital_id=hospital, role=role)
+    where = None if role.is_platform else hospital
+    return Principal(kind=PrincipalKind.STAFF, id=f"stf_{role}", hospital_id=where, role=role)
 
 
 KIOSK = Principal(kind=PrincipalKind.TERMINAL, id="ter_1", hospital_id=A)
@@ -128,6 +129,35 @@ def test_principal_shape_is_checked() -> None:
         Principal(kind=PrincipalKind.STAFF, id="stf_1", hospital_id=A)
     with pytest.raises(InvalidInput):
         Principal(kind=PrincipalKind.TERMINAL, id="ter_1", hospital_id=A, role=Role.ADMIN)
+    with pytest.raises(InvalidInput):  # a platform operator inside a hospital
+        Principal(PrincipalKind.STAFF, "stf_1", A, Role.PLATFORM_OPERATOR)
+    with pytest.raises(InvalidInput):  # hospital staff outside any hospital
+        Principal(PrincipalKind.STAFF, "stf_1", None, Role.ADMIN)
+    with pytest.raises(InvalidInput):
+        Principal(PrincipalKind.TERMINAL, "ter_1", None)
+
+
+HOSPITAL_WORK = [p for p in Permission if p not in ROLE_GRANTS[Role.PLATFORM_OPERATOR]]
+
+
+@pytest.mark.parametrize("permission", HOSPITAL_WORK)
+def test_platform_operator_does_no_hospital_work(permission: Permission) -> None:
+    denied("permission_denied", staff(Role.PLATFORM_OPERATOR), permission, amount=1)
+
+
+def test_only_the_platform_operator_registers_hospitals_and_people() -> None:
+    for permission in (Permission.HOSPITAL_REGISTER, Permission.REGISTRY_MANAGE):
+        require(staff(Role.PLATFORM_OPERATOR), permission)
+        for role in Role:
+            if not role.is_platform:
+                denied("permission_denied", staff(role), permission)
+        denied("permission_denied", KIOSK, permission)
+
+
+def test_a_platform_operator_has_no_hospital_to_act_in() -> None:
+    with pytest.raises(Forbidden):
+        _ = staff(Role.PLATFORM_OPERATOR).hospital
+    assert staff(Role.ADMIN).hospital == A
 
 
 def test_the_audit_actor_names_the_kind_and_the_id() -> None:

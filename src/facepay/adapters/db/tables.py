@@ -167,12 +167,16 @@ staff_users = Table(
     "staff_users",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False, index=True),
+    # NULL for the platform's operators (migration 0004), who belong to no hospital.
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), index=True),
     Column("username", String(80), nullable=False, unique=True),
     Column("password_hash", String(200), nullable=False),
     Column("role", String(20), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(
+        "(role = 'platform_operator') = (hospital_id IS NULL)", name="platform_has_no_hospital"
+    ),
 )
 
 seen_nonces = Table(

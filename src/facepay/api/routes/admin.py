@@ -1,4 +1,5 @@
-"""Administration: hospitals (with their first admin), terminals, staff and insured persons."""
+"""Administration: hospitals (with their first admin) and the insured-person registry (platform
+operators only), terminals and staff (a hospital admin, inside their own hospital)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from facepay.api.schemas import Fen, Id, RequestModel, ResponseModel
 from facepay.api.signing import key_fingerprint, public_key_from_text
 from facepay.identity.id_card import IdCard
 from facepay.services import admin
+from facepay.shared.errors import Forbidden
 from facepay.supervision.redaction import mask_id_number
 from facepay.terminal.signing import (
     generate_terminal_key,
@@ -71,10 +73,10 @@ class StaffCreate(RequestModel):
 
 
 class StaffRead(ResponseModel):
-    """A staff user (never the hash)."""
+    """A staff user (never the hash); `hospital_id` is None for a platform operator."""
 
     id: str
-    hospital_id: str
+    hospital_id: str | None
     username: str
     role: Role
 
@@ -124,16 +126,14 @@ def _need(state: StateDep, who: Principal, permission: Permission) -> None:
     responses=errors(401, 403, 409, 413, 422, 429),
 )
 def create_hospital(body: HospitalCreate, state: StateDep, who: CurrentStaff) -> HospitalRead:
-    """Onboard a hospital with its first admin (platform admins)."""
-    _need(state, who, Permission.STAFF_MANAGE)
-    hospital = admin.register_hospital(ctx=state.services, actor=who.actor, name=body.name)
-    user = admin.create_staff_user(
+    """Onboard a hospital with its first admin, both or neither (platform operators)."""
+    _need(state, who, Permission.HOSPITAL_REGISTER)
+    hospital, user = admin.register_hospital_with_admin(
         ctx=state.services,
         actor=who.actor,
-        hospital_id=hospital.id,
-        username=body.admin_username,
-        password_hash=state.passwords.hash(body.admin_password),
-        role=Role.ADMIN.value,
+        name=body.name,
+        admin_username=body.admin_username,
+        admin_password_hash=state.passwords.hash(body.admin_password),
     )
     return HospitalRead(id=hospital.id, name=hospital.name, admin_staff_id=user.id)
 
@@ -157,7 +157,7 @@ def create_terminal(body: TerminalCreate, state: StateDep, who: CurrentStaff) ->
     record = admin.register_terminal(
         ctx=state.services,
         actor=who.actor,
-        hospital_id=who.hospital_id,
+        hospital_id=who.hospital,
         name=f"{body.kind}:{body.name}",
         public_key=raw,
     )
@@ -181,7 +181,7 @@ def revoke_terminal(terminal_id: Id, state: StateDep, who: CurrentStaff) -> None
     admin.revoke_terminal(
         ctx=state.services,
         actor=who.actor,
-        hospital_id=who.hospital_id,
+        hospital_id=who.hospital,
         terminal_id=terminal_id,
     )
 
@@ -193,8 +193,15 @@ def revoke_terminal(terminal_id: Id, state: StateDep, who: CurrentStaff) -> None
     responses=errors(401, 403, 409, 413, 422, 429),
 )
 def create_staff(body: StaffCreate, state: StateDep, who: CurrentStaff) -> StaffRead:
-    """Create a staff login in the admin's hospital."""
+    """Create a staff login: a hospital admin creates their hospital's staff, a platform
+    operator creates further platform operators."""
     _need(state, who, Permission.STAFF_MANAGE)
+    if body.role.is_platform != (who.hospital_id is None):
+        raise Forbidden(
+            "a hospital admin creates their hospital's staff; only platform operators create "
+            "platform operators (and hospitals' first admins, with the hospital)",
+            code="permission_denied",
+        )
     user = admin.create_staff_user(
         ctx=state.services,
         actor=who.actor,
@@ -217,8 +224,9 @@ def create_staff(body: StaffCreate, state: StateDep, who: CurrentStaff) -> Staff
 def create_insured_person(
     body: InsuredPersonCreate, state: StateDep, who: CurrentStaff
 ) -> InsuredPersonRead:
-    """Register a person in the insurance registry (admins; funds the personal account)."""
-    _need(state, who, Permission.STAFF_MANAGE)
+    """Register a person in the insurance registry and fund the personal account (platform
+    operators: the money comes out of the insurance fund)."""
+    _need(state, who, Permission.REGISTRY_MANAGE)
     person = admin.register_insured_person(
         ctx=state.services,
         actor=who.actor,

@@ -212,7 +212,7 @@ def post_bill(body: BillCreate, state: StateDep, who: Caller) -> BillRead:
     _may_post_bills(state, who)
     posted = bill_service.post_bill(
         ctx=state.services,
-        hospital_id=who.hospital_id,
+        hospital_id=who.hospital,
         actor=who.actor,
         id_number=body.id_number,
         external_ref=body.external_ref,
@@ -226,7 +226,7 @@ def post_bill(body: BillCreate, state: StateDep, who: Caller) -> BillRead:
 def get_bill(bill_id: Id, state: StateDep, who: Caller) -> BillRead:
     """One bill of the caller's hospital."""
     state.policy.require(who, Permission.BILL_READ)
-    posted = bill_service.get_bill(ctx=state.services, hospital_id=who.hospital_id, bill_id=bill_id)
+    posted = bill_service.get_bill(ctx=state.services, hospital_id=who.hospital, bill_id=bill_id)
     return _bill_read(posted)
 
 
@@ -238,9 +238,7 @@ def get_bill(bill_id: Id, state: StateDep, who: Caller) -> BillRead:
 def presettle(bill_id: Id, state: StateDep, who: Caller) -> PresettlementRead:
     """Compute the split for the screen; nothing is stored or moved."""
     state.policy.require(who, Permission.PAYMENT_PRESETTLE)
-    result = bill_service.presettle(
-        ctx=state.services, hospital_id=who.hospital_id, bill_id=bill_id
-    )
+    result = bill_service.presettle(ctx=state.services, hospital_id=who.hospital, bill_id=bill_id)
     return PresettlementRead(
         bill_id=result.bill.id,
         split=split_read(result.settlement),
@@ -261,11 +259,11 @@ def pay(
     state.policy.require(who, Permission.PAYMENT_SETTLE)
     payment = bill_service.pay_bill(
         ctx=state.services,
-        hospital_id=who.hospital_id,
+        hospital_id=who.hospital,
         actor=who.actor,
         bill_id=bill_id,
         identification_id=body.identification_id,
-        idempotency_key=f"{who.hospital_id}:{key}",
+        idempotency_key=f"{who.hospital}:{key}",
         second_factor=body.second_factor,
     )
     receipt = payment.receipt
@@ -300,15 +298,15 @@ def refund(
         raise Forbidden(
             f"{Permission.PAYMENT_REFUND.value} is not allowed", code="permission_denied"
         )
-    posted = bill_service.get_bill(ctx=state.services, hospital_id=who.hospital_id, bill_id=bill_id)
+    posted = bill_service.get_bill(ctx=state.services, hospital_id=who.hospital, bill_id=bill_id)
     amount = _refund_amount(posted, body.line_codes)
     state.policy.require(who, Permission.PAYMENT_REFUND, amount=max(amount, 1))
     result = refunds.refund_bill(
         ctx=state.services,
-        hospital_id=who.hospital_id,
+        hospital_id=who.hospital,
         actor=who.actor,
         bill_id=bill_id,
-        reversal_key=f"{who.hospital_id}:{key}",
+        reversal_key=f"{who.hospital}:{key}",
         line_codes=body.line_codes,
     )
     state.metrics.settlements.labels("refunded").inc()

@@ -173,7 +173,7 @@ def enrol(body: EnrolmentCreate, state: StateDep, who: Caller) -> EnrolmentRead:
     with counted_liveness(state, identification=False):
         result = enrolment.enrol_patient(
             ctx=state.services,
-            hospital_id=who.hospital_id,
+            hospital_id=who.hospital,
             actor=who.actor,
             id_card=body.id_card.to_domain(),
             chip_photo=photo,
@@ -203,7 +203,7 @@ def identify(body: IdentificationCreate, state: StateDep, who: Caller) -> Identi
     )
     with counted_liveness(state):
         result = identification.identify(
-            ctx=state.services, hospital_id=who.hospital_id, actor=who.actor, capture=capture
+            ctx=state.services, hospital_id=who.hospital, actor=who.actor, capture=capture
         )
     return _read(result, state)
 
@@ -221,7 +221,7 @@ def identify_by_credentials(
     state.policy.require(who, Permission.PATIENT_IDENTIFY)
     result = identification.identify_by_credentials(
         ctx=state.services,
-        hospital_id=who.hospital_id,
+        hospital_id=who.hospital,
         actor=who.actor,
         id_number=body.id_number,
         insurance_card_number=body.insurance_card_number,
@@ -241,7 +241,7 @@ def second_factor(
     state.policy.require(who, Permission.PATIENT_IDENTIFY)
     result = identification.resolve_second_factor(
         ctx=state.services,
-        hospital_id=who.hospital_id,
+        hospital_id=who.hospital,
         actor=who.actor,
         identification_id=identification_id,
         last4=body.last4,
@@ -262,7 +262,7 @@ def withdraw_consent(
     state.policy.require(who, Permission.CONSENT_WITHDRAW)
     erasure = consent_service.withdraw_consent(
         ctx=state.services,
-        hospital_id=who.hospital_id,
+        hospital_id=who.hospital,
         actor=who.actor,
         person_id=person_id,
         reason=body.reason,
