@@ -98,10 +98,12 @@ class LivenessRead(ResponseModel):
 
 
 class AuditVerificationRead(ResponseModel):
-    """Result of re-hashing the audit chain."""
+    """Result of re-hashing audit chains: which were checked, and the first broken one."""
 
     ok: bool
     entries_checked: int
+    chains: list[str]
+    chain: str | None = None
     first_bad_seq: int | None = None
     problem: str | None = None
     detail: str = ""

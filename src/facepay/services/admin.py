@@ -18,6 +18,7 @@ from facepay.services.ports import UnitOfWork
 from facepay.services.support import audit, require_hospital
 from facepay.shared.errors import InvalidInput, NotFound
 from facepay.shared.ids import new_id
+from facepay.supervision.audit import PLATFORM_CHAIN
 from facepay.supervision.redaction import mask_id_number
 
 HOSPITAL_ROLES = ("cashier", "pharmacist", "doctor", "admin", "auditor")
@@ -90,6 +91,8 @@ def initialise_platform(
 def _new_hospital(ctx: Storage, name: str, hospital_id: str | None) -> Hospital:
     hospital = Hospital(hospital_id or new_id("hsp"), _text(name, "name", 200), ctx.clock.now())
     _text(hospital.id, "hospital_id", 120)
+    if hospital.id == PLATFORM_CHAIN:
+        raise InvalidInput(f"{PLATFORM_CHAIN!r} names the platform's audit chain", code="bad_id")
     return hospital
 
 

@@ -17,7 +17,7 @@ from facepay.identity.records import (
 )
 from facepay.shared.errors import Conflict
 from facepay.supervision.alerts import Alert
-from facepay.supervision.audit import GENESIS, AuditEntry
+from facepay.supervision.audit import GENESIS, PLATFORM_CHAIN, AuditEntry
 
 
 class InMemoryPersonRepository:
@@ -239,24 +239,33 @@ class InMemoryTenantRepository:
 
 
 class InMemoryAuditEntries:
-    """An `AuditStore` in a list without a lock of its own: the unit of work's lock serialises
+    """An `AuditStore` in lists without a lock of its own: the unit of work's lock serialises
     writers, and its snapshot (a deep copy) must be able to copy the store."""
 
     def __init__(self) -> None:
+        self.chains_: dict[str, list[AuditEntry]] = {}
         self.entries: list[AuditEntry] = []
+        """Every entry of every chain in the order appended (for tests to read)."""
 
     def append(self, entry: AuditEntry) -> None:
-        """Store `entry` if it extends the chain, else raise Conflict."""
-        last = self.entries[-1] if self.entries else None
+        """Store `entry` if it extends its chain, else raise Conflict."""
+        entries = self.chains_.setdefault(entry.chain, [])
+        last = entries[-1] if entries else None
         head = (last.seq, last.hash) if last else (GENESIS.seq, GENESIS.hash)
         if (entry.seq, entry.prev_hash) != (head[0] + 1, head[1]):
             raise Conflict(f"audit entry {entry.seq} does not extend the chain at {head[0]}")
+        entries.append(entry)
         self.entries.append(entry)
 
-    def last(self) -> AuditEntry | None:
-        """The newest entry."""
-        return self.entries[-1] if self.entries else None
+    def last(self, chain: str = PLATFORM_CHAIN) -> AuditEntry | None:
+        """The newest entry of `chain`."""
+        entries = self.chains_.get(chain)
+        return entries[-1] if entries else None
 
-    def iterate(self, *, from_seq: int = 1) -> Iterator[AuditEntry]:
-        """Entries from `from_seq` on."""
-        return iter(self.entries[max(from_seq, 1) - 1 :])
+    def iterate(self, *, chain: str = PLATFORM_CHAIN, from_seq: int = 1) -> Iterator[AuditEntry]:
+        """Entries of `chain` from `from_seq` on."""
+        return iter(self.chains_.get(chain, [])[max(from_seq, 1) - 1 :])
+
+    def chains(self) -> list[str]:
+        """The chains holding entries."""
+        return sorted(name for name, entries in self.chains_.items() if entries)

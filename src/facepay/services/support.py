@@ -56,7 +56,7 @@ def require_live(ctx: Services, *, capture: Capture, hospital_id: str, actor: st
     if decision.decision is Decision.LIVE:
         return
     with ctx.uow() as uow:
-        details: dict[str, object] = {"decision": decision.decision.value}
+        details: dict[str, object] = {"hospital": hospital_id, "decision": decision.decision.value}
         if decision.attack is not None:
             details["attack"] = decision.attack.value
         audit(

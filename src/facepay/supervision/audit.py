@@ -1,5 +1,12 @@
 """Hash-chained audit log entries and their verification.
 
+There is one chain per hospital and one for the platform: an entry belongs to the chain of the
+hospital its `details["hospital"]` names (hashed with the entry, so the membership cannot be
+edited unnoticed), else to the platform's (hospital registration, the insured-person registry,
+platform staff). A hospital's auditors read and verify their own chain and learn nothing of
+another's; the platform's operators verify them all. Entries recorded before the chains were
+split (migration 0005) stay in the platform chain, where they were hashed.
+
 Each entry's `hash` is SHA-256 (lower-case hex) of the canonical JSON encoding (UTF-8, keys sorted,
 no whitespace, no ASCII escaping) of the object
 `{"action", "actor", "at", "details", "prev_hash", "seq", "subject"}`; `prev_hash` is the previous
@@ -24,6 +31,8 @@ from facepay.supervision.redaction import check_safe_details
 JsonValue: TypeAlias = bool | int | str | list["JsonValue"] | dict[str, "JsonValue"] | None
 
 GENESIS_HASH = "0" * 64
+PLATFORM_CHAIN = "platform"
+"""The chain of entries that belong to no hospital; no hospital may take this id."""
 _AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _NAME = re.compile(r"^[\w.:@/\-]{1,200}$")
@@ -41,6 +50,14 @@ class AuditEntry:
     details: dict[str, JsonValue]
     prev_hash: str
     hash: str
+    chain: str = PLATFORM_CHAIN
+    """Which chain the entry links into (`chain_of` its details); not part of the hash."""
+
+
+def chain_of(details: Mapping[str, object]) -> str:
+    """The chain an entry with these details belongs to: its hospital's, else the platform's."""
+    hospital = details.get("hospital")
+    return hospital if isinstance(hospital, str) and hospital else PLATFORM_CHAIN
 
 
 @dataclass(frozen=True)
@@ -107,7 +124,10 @@ def chain_entry(
     # A JSON round trip deep-copies the details so that later mutation cannot alter the entry.
     frozen_details = json.loads(canonical_json(dict(details)))
     at = datetime.strptime(format_at(at), _AT_FORMAT).replace(tzinfo=UTC)
-    draft = AuditEntry(prev.seq + 1, at, actor, action, subject, frozen_details, prev.hash, "")
+    chain = chain_of(frozen_details)
+    draft = AuditEntry(
+        prev.seq + 1, at, actor, action, subject, frozen_details, prev.hash, "", chain
+    )
     return replace(draft, hash=entry_hash(draft))
 
 
@@ -163,28 +183,36 @@ class VerifyReport:
 def verify_chain(
     entries: Iterable[AuditEntry], *, start: AuditHead = GENESIS, head: AuditHead | None = None
 ) -> VerifyReport:
-    """Check links, hashes and numbering from `start`; with a trusted `head`, catch truncation."""
+    """Check links, hashes and numbering from `start`; with a trusted `head`, catch truncation.
+    Entries of a hospital's chain must also name that hospital in their hashed details."""
     last, checked = start, 0
-
-    def bad(seq: int, problem: str, detail: str) -> VerifyReport:
-        return VerifyReport(False, checked, seq, problem, detail)
-
     for entry in entries:
-        expected = last.seq + 1
-        if entry.seq != expected:
-            return bad(expected, "bad_seq", f"expected seq {expected}, found {entry.seq}")
-        if not _HEX64.fullmatch(entry.hash) or not hmac.compare_digest(
-            entry.hash, entry_hash(entry)
-        ):
-            return bad(entry.seq, "hash_mismatch", f"entry {entry.seq} was altered")
-        if entry.prev_hash != last.hash:
-            return bad(entry.seq, "broken_link", f"entry {entry.seq} does not follow {last.seq}")
-        if head is not None and entry.seq == head.seq and entry.hash != head.hash:
-            return bad(entry.seq, "head_mismatch", f"entry {entry.seq} differs from trusted head")
+        found = _problem(entry, last, head)
+        if found is not None:
+            return VerifyReport(False, checked, *found)
         last, checked = AuditHead(entry.seq, entry.hash), checked + 1
     if head is not None and last.seq < head.seq:
-        return bad(last.seq + 1, "truncated", f"chain ends at {last.seq}, head is {head.seq}")
+        detail = f"chain ends at {last.seq}, head is {head.seq}"
+        return VerifyReport(False, checked, last.seq + 1, "truncated", detail)
     return VerifyReport(True, checked)
+
+
+def _problem(
+    entry: AuditEntry, last: AuditHead, head: AuditHead | None
+) -> tuple[int, str, str] | None:
+    """(seq, problem, detail) of what is wrong with `entry` following `last`, or None."""
+    expected = last.seq + 1
+    if entry.seq != expected:
+        return expected, "bad_seq", f"expected seq {expected}, found {entry.seq}"
+    if not _HEX64.fullmatch(entry.hash) or not hmac.compare_digest(entry.hash, entry_hash(entry)):
+        return entry.seq, "hash_mismatch", f"entry {entry.seq} was altered"
+    if entry.prev_hash != last.hash:
+        return entry.seq, "broken_link", f"entry {entry.seq} does not follow {last.seq}"
+    if entry.chain != PLATFORM_CHAIN and chain_of(entry.details) != entry.chain:
+        return entry.seq, "wrong_chain", f"entry {entry.seq} belongs to another chain"
+    if head is not None and entry.seq == head.seq and entry.hash != head.hash:
+        return entry.seq, "head_mismatch", f"entry {entry.seq} differs from trusted head"
+    return None
 
 
 def verify_lines(

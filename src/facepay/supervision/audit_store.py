@@ -8,56 +8,74 @@ from typing import Protocol
 
 from facepay.shared.clock import Clock
 from facepay.shared.errors import Conflict
-from facepay.supervision.audit import GENESIS, AuditEntry, AuditHead, chain_entry
+from facepay.supervision.audit import (
+    GENESIS,
+    PLATFORM_CHAIN,
+    AuditEntry,
+    AuditHead,
+    chain_entry,
+    chain_of,
+)
 
 
 class AuditStore(Protocol):
-    """Append-only storage of audit entries.
+    """Append-only storage of audit chains (one per hospital, one for the platform).
 
     `append` must refuse an entry whose seq is not last.seq + 1 or whose prev_hash is not
-    last.hash (raise Conflict): with a database that is a unique constraint on seq plus the check
-    inside the same transaction, so two writers racing for the same seq cannot fork the chain.
-    Entries are never updated or deleted through this port.
+    last.hash of its chain (raise Conflict): with a database that is a unique constraint on
+    (chain, seq) plus the check inside the same transaction, so two writers racing for the same
+    seq cannot fork a chain. Entries are never updated or deleted through this port.
     """
 
     def append(self, entry: AuditEntry) -> None:
-        """Store `entry` as the new last entry."""
+        """Store `entry` as the new last entry of `entry.chain`."""
         ...
 
-    def last(self) -> AuditEntry | None:
-        """The entry with the highest seq, or None when the log is empty."""
+    def last(self, chain: str = PLATFORM_CHAIN) -> AuditEntry | None:
+        """The entry of `chain` with the highest seq, or None when that chain is empty."""
         ...
 
-    def iterate(self, *, from_seq: int = 1) -> Iterator[AuditEntry]:
-        """Entries with seq >= from_seq in ascending seq order."""
+    def iterate(self, *, chain: str = PLATFORM_CHAIN, from_seq: int = 1) -> Iterator[AuditEntry]:
+        """Entries of `chain` with seq >= from_seq in ascending seq order."""
+        ...
+
+    def chains(self) -> list[str]:
+        """Every chain holding at least one entry, sorted."""
         ...
 
 
 class InMemoryAuditStore:
-    """An `AuditStore` in a list: for tests, the demo and terminals without a database."""
+    """An `AuditStore` in lists: for tests, the demo and terminals without a database."""
 
     def __init__(self) -> None:
-        self._entries: list[AuditEntry] = []
+        self._chains: dict[str, list[AuditEntry]] = {}
         self._lock = threading.Lock()
 
     def append(self, entry: AuditEntry) -> None:
-        """Store `entry` if it extends the chain, else raise Conflict."""
+        """Store `entry` if it extends its chain, else raise Conflict."""
         with self._lock:
-            head = _head(self._entries[-1] if self._entries else None)
+            entries = self._chains.setdefault(entry.chain, [])
+            head = _head(entries[-1] if entries else None)
             if entry.seq != head.seq + 1 or entry.prev_hash != head.hash:
                 raise Conflict(f"audit entry {entry.seq} does not extend the chain at {head.seq}")
-            self._entries.append(entry)
+            entries.append(entry)
 
-    def last(self) -> AuditEntry | None:
-        """The newest entry, if any."""
+    def last(self, chain: str = PLATFORM_CHAIN) -> AuditEntry | None:
+        """The newest entry of `chain`, if any."""
         with self._lock:
-            return self._entries[-1] if self._entries else None
+            entries = self._chains.get(chain)
+            return entries[-1] if entries else None
 
-    def iterate(self, *, from_seq: int = 1) -> Iterator[AuditEntry]:
-        """A snapshot of entries from `from_seq` on, in seq order."""
+    def iterate(self, *, chain: str = PLATFORM_CHAIN, from_seq: int = 1) -> Iterator[AuditEntry]:
+        """A snapshot of entries of `chain` from `from_seq` on, in seq order."""
         with self._lock:
-            snapshot = self._entries[max(from_seq, 1) - 1 :]
+            snapshot = self._chains.get(chain, [])[max(from_seq, 1) - 1 :]
         return iter(snapshot)
+
+    def chains(self) -> list[str]:
+        """The chains holding entries."""
+        with self._lock:
+            return sorted(name for name, entries in self._chains.items() if entries)
 
 
 def _head(entry: AuditEntry | None) -> AuditHead:
@@ -65,7 +83,7 @@ def _head(entry: AuditEntry | None) -> AuditHead:
 
 
 class AuditLog:
-    """Appends entries to a store, chaining each to the current last entry."""
+    """Appends entries to a store, chaining each to the current last entry of its chain."""
 
     def __init__(self, *, store: AuditStore, clock: Clock) -> None:
         self._store = store
@@ -77,10 +95,11 @@ class AuditLog:
     def record(
         self, *, actor: str, action: str, subject: str, details: Mapping[str, object] | None = None
     ) -> AuditEntry:
-        """Append one entry (`actor` did `action` to `subject`); details must be safe JSON."""
+        """Append one entry (`actor` did `action` to `subject`) to the chain of the hospital its
+        details name (`details["hospital"]`), else to the platform's; details must be safe JSON."""
         with self._lock:
             entry = chain_entry(
-                prev=_head(self._store.last()),
+                prev=_head(self._store.last(chain_of(details or {}))),
                 at=self._clock.now(),
                 actor=actor,
                 action=action,
@@ -90,6 +109,6 @@ class AuditLog:
             self._store.append(entry)
         return entry
 
-    def head(self) -> AuditHead:
-        """The current head of the chain (GENESIS when empty)."""
-        return _head(self._store.last())
+    def head(self, chain: str = PLATFORM_CHAIN) -> AuditHead:
+        """The current head of `chain` (GENESIS when empty)."""
+        return _head(self._store.last(chain))

@@ -287,6 +287,8 @@ alerts = Table(
 audit_log = Table(
     "audit_log",
     metadata,
+    # One hash chain per hospital plus the platform's (migration 0005); seq counts per chain.
+    Column("chain", ID, primary_key=True),
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(200), nullable=False),

@@ -30,7 +30,8 @@ def login(body: LoginCreate, state: StateDep, request: Request) -> TokenRead:
         actor=f"staff:{account.staff_id}",
         action="staff.login",
         subject=f"staff:{account.staff_id}",
-        details={"role": account.role.value},
+        details={"role": account.role.value}
+        | ({"hospital": account.hospital_id} if account.hospital_id else {}),
     )
     return TokenRead(
         access_token=issued.token,
