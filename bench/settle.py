@@ -24,7 +24,8 @@ from facepay.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from facepay.adapters.interchange import load_bill, load_policy, shipped_policy_files
 from facepay.insurance.model import Accumulators, Coverage
 from facepay.insurance.settlement import settle
-from facepay.services.ledger import credit_personal_account, open_person_accounts
+from facepay.ledger.accounts import hospital_chart
+from facepay.services.ledger import credit_personal_account, open_accounts, open_person_accounts
 from facepay.services.payments import Payer, settle_and_post
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +57,7 @@ def committed(engine: Engine, n: int, threads: int, tag: str) -> tuple[int, floa
         payer = Payer(person_id=person, category="employee_active")
         for i in range(n // threads):
             settle_and_post(
+                hospital_id="h1",
                 uow=SqlAlchemyUnitOfWork(engine),
                 bill=BILL,
                 payer=payer,
@@ -94,6 +96,7 @@ def main() -> None:
     def bench_db(name: str, url: str) -> None:
         engine = database_engine(url)
         upgrade(engine)
+        open_accounts(uow=SqlAlchemyUnitOfWork(engine), accounts=hospital_chart("h1"))
         for threads in (1, 4):
             rows.append(
                 (

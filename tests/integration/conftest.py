@@ -27,9 +27,16 @@ from facepay.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from facepay.adapters.interchange import load_bill, load_policy, parse_bill, shipped_policy_files
 from facepay.insurance.model import Bill
 from facepay.insurance.policy import Policy
-from facepay.services.ledger import credit_personal_account, open_person_accounts
+from facepay.ledger.accounts import hospital_chart
+from facepay.services.ledger import credit_personal_account, open_accounts, open_person_accounts
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+BOOKS = "h1"
+"""The hospital whose books the ledger tests settle into (its accounts are in every database)."""
+
+
+def _open_books(engine: Engine) -> None:
+    open_accounts(uow=SqlAlchemyUnitOfWork(engine), accounts=hospital_chart(BOOKS))
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +47,7 @@ def postgres_database(
     url = create_postgres_database("facepay_test_")
     engine = database_engine(url)
     upgrade(engine)
+    _open_books(engine)
     with engine.connect() as conn:
         seeded = [dict(row) for row in conn.execute(select(accounts)).mappings()]
     engine.dispose()
@@ -62,6 +70,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sqlite-template") / "template.sqlite"
     engine = database_engine(f"sqlite:///{path}")
     upgrade(engine)
+    _open_books(engine)
     engine.dispose()
     with closing(sqlite3.connect(path)) as raw:
         raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -29,7 +29,7 @@ class AccountKind(StrEnum):
     """What an account stands for; the owner says whose (a fund code, a person, a terminal)."""
 
     FUND_POOL = "fund_pool"  # owner: hifp | hifmi | maf | acct (personal-account allocation)
-    HOSPITAL_RECEIVABLE = "hospital_receivable"  # owner: the fund that owes the hospital
+    HOSPITAL_RECEIVABLE = "hospital_receivable"  # owner: <hospital id>/<fund that owes it>
     HOSPITAL_REVENUE = "hospital_revenue"  # owner: hospital id
     PERSONAL_ACCOUNT = "personal_account"  # owner: person id (个人账户)
     PATIENT_WALLET = "patient_wallet"  # owner: person id (deposits, pre-authorisation)
@@ -56,6 +56,28 @@ KIND_RULES: dict[AccountKind, tuple[Side, AccountFlags]] = {
 def account_id(kind: AccountKind, owner: str) -> str:
     """The stable id of the account of `kind` held by `owner`, e.g. `personal_account:pat_1`."""
     return f"{kind.value}:{owner}"
+
+
+HOSPITAL_FUNDS = ("hifp", "hifmi", "maf")
+"""The funds that pay hospitals: pooled fund, critical-illness insurance, medical assistance."""
+
+
+def hospital_chart(hospital_id: str) -> list[tuple[AccountKind, str]]:
+    """The (kind, owner) of a hospital's own accounts: its revenue (what patients paid, from
+    their personal accounts and in cash) and, per fund, what that fund owes it."""
+    return [(AccountKind.HOSPITAL_REVENUE, hospital_id)] + [
+        (AccountKind.HOSPITAL_RECEIVABLE, f"{hospital_id}/{fund}") for fund in HOSPITAL_FUNDS
+    ]
+
+
+def hospital_revenue(hospital_id: str) -> str:
+    """The id of a hospital's revenue account."""
+    return account_id(AccountKind.HOSPITAL_REVENUE, hospital_id)
+
+
+def hospital_receivable(hospital_id: str, fund: str) -> str:
+    """The id of the account of what `fund` owes a hospital."""
+    return account_id(AccountKind.HOSPITAL_RECEIVABLE, f"{hospital_id}/{fund}")
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 from facepay.hospital.tenants import Hospital, StaffUser, TerminalRecord
 from facepay.identity.id_card import IdCard
 from facepay.identity.records import InsuredPerson
+from facepay.ledger.accounts import hospital_chart
 from facepay.ledger.posting import post
 from facepay.services.context import Storage
 from facepay.services.ledger import open_accounts_in, person_accounts, personal_account_credit
@@ -90,7 +91,7 @@ def initialise_platform(
 
 def _new_hospital(ctx: Storage, name: str, hospital_id: str | None) -> Hospital:
     hospital = Hospital(hospital_id or new_id("hsp"), _text(name, "name", 200), ctx.clock.now())
-    _text(hospital.id, "hospital_id", 120)
+    _text(hospital.id, "hospital_id", 64)
     if hospital.id == PLATFORM_CHAIN:
         raise InvalidInput(f"{PLATFORM_CHAIN!r} names the platform's audit chain", code="bad_id")
     return hospital
@@ -98,6 +99,7 @@ def _new_hospital(ctx: Storage, name: str, hospital_id: str | None) -> Hospital:
 
 def _add_hospital(ctx: Storage, uow: UnitOfWork, actor: str, hospital: Hospital) -> None:
     uow.tenants.add_hospital(hospital)
+    open_accounts_in(uow, hospital_chart(hospital.id))
     audit(ctx, uow, actor=actor, action="hospital.register", subject=hospital.id)
 
 

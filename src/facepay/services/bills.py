@@ -150,6 +150,7 @@ def pay_bill(
             _check_second_factor(person, second_factor)
         receipt = settle_in_transaction(
             uow,
+            hospital_id=hospital_id,
             bill=posted.bill,
             payer=payer,
             policy=policy,
@@ -194,6 +195,7 @@ def _replay(
     policy = ctx.policies.get(policy_id)
     receipt = settle_in_transaction(
         uow,
+        hospital_id=posted.hospital_id,
         bill=posted.bill,
         payer=payer,
         policy=policy,

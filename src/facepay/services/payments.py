@@ -11,7 +11,12 @@ from decimal import Decimal
 from facepay.insurance.model import Bill, Coverage, Settlement
 from facepay.insurance.policy import Policy
 from facepay.insurance.settlement import settle
-from facepay.ledger.accounts import AccountKind, account_id
+from facepay.ledger.accounts import (
+    AccountKind,
+    account_id,
+    hospital_receivable,
+    hospital_revenue,
+)
 from facepay.ledger.corrections import reverse
 from facepay.ledger.posting import post
 from facepay.ledger.transfers import PostingRequest, Transfer, TransferSpec
@@ -21,7 +26,6 @@ from facepay.shared.errors import Conflict, InvalidInput, NotFound
 from facepay.shared.ids import new_id
 
 MAX_KEY = 150
-HOSPITAL = "hospital"
 CASH_CLEARING = account_id(AccountKind.CASH_CLEARING, "cash")
 
 
@@ -46,6 +50,7 @@ class Receipt:
 def settle_and_post(
     *,
     uow: UnitOfWork,
+    hospital_id: str,
     bill: Bill,
     payer: Payer,
     policy: Policy,
@@ -53,12 +58,14 @@ def settle_and_post(
     cash_account: str = CASH_CLEARING,
     clock: Clock | None = None,
 ) -> Receipt:
-    """Split a bill by the policy and move the money, once per idempotency key, atomically."""
+    """Split a bill by the policy and move the money into the hospital's own receivables and
+    revenue, once per idempotency key, atomically."""
     _check_key(idempotency_key)
     now = (clock or SystemClock()).now()
     with uow:
         receipt = settle_in_transaction(
             uow,
+            hospital_id=hospital_id,
             bill=bill,
             payer=payer,
             policy=policy,
@@ -74,6 +81,7 @@ def settle_and_post(
 def settle_in_transaction(
     uow: UnitOfWork,
     *,
+    hospital_id: str,
     bill: Bill,
     payer: Payer,
     policy: Policy,
@@ -83,7 +91,7 @@ def settle_in_transaction(
 ) -> Receipt:
     """`settle_and_post` inside a unit of work the caller opened and commits."""
     _check_key(idempotency_key)
-    fingerprint = _fingerprint(bill, payer, policy.id, cash_account)
+    fingerprint = _fingerprint(bill, payer, policy.id, cash_account, hospital_id)
     personal = account_id(AccountKind.PERSONAL_ACCOUNT, payer.person_id)
     # Lock order (accumulators row, then accounts by id) is the same in every use case.
     accumulators = uow.accumulators.lock(payer.person_id, bill.service_date.year)
@@ -96,10 +104,11 @@ def settle_in_transaction(
         medical_assistance=payer.medical_assistance,
     )
     settlement = settle(bill=bill, coverage=coverage, accumulators=accumulators, policy=policy)
-    request = _posting(settlement, personal, cash_account, f"settle:{idempotency_key}")
+    request = _posting(settlement, personal, cash_account, hospital_id, f"settle:{idempotency_key}")
     transfers = post(repo=uow.ledger, request=request, now=now).transfers if request else ()
     record = SettlementRecord(
         id=new_id("stl"),
+        hospital_id=hospital_id,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         person_id=payer.person_id,
@@ -176,14 +185,15 @@ def _replay(uow: UnitOfWork, record: SettlementRecord, fingerprint: str) -> Rece
 
 
 def _posting(
-    settlement: Settlement, personal: str, cash_account: str, key: str
+    settlement: Settlement, personal: str, cash_account: str, hospital_id: str, key: str
 ) -> PostingRequest | None:
-    """The linked transfers of a settlement: each fund part, the account part, the cash part."""
-    revenue = account_id(AccountKind.HOSPITAL_REVENUE, HOSPITAL)
+    """The linked transfers of a settlement: each fund part (into what that fund owes the
+    hospital), the account part and the cash part (into the hospital's revenue)."""
+    revenue = hospital_revenue(hospital_id)
     parts = [
         (
             account_id(AccountKind.FUND_POOL, fund),
-            account_id(AccountKind.HOSPITAL_RECEIVABLE, fund),
+            hospital_receivable(hospital_id, fund),
             amount,
             f"settle.{fund}",
         )
@@ -204,13 +214,21 @@ def _check_key(key: str) -> None:
         raise InvalidInput(f"an idempotency key is 1 to {MAX_KEY} printable characters")
 
 
-def _fingerprint(bill: Bill, payer: Payer, policy_id: str, cash_account: str) -> str:
+def _fingerprint(
+    bill: Bill, payer: Payer, policy_id: str, cash_account: str, hospital_id: str
+) -> str:
     def plain(value: object) -> object:
         if isinstance(value, Decimal | date | datetime):
             return str(value)
         raise TypeError(type(value).__name__)
 
-    body = {"bill": asdict(bill), "payer": asdict(payer), "policy": policy_id, "cash": cash_account}
+    body = {
+        "bill": asdict(bill),
+        "payer": asdict(payer),
+        "policy": policy_id,
+        "cash": cash_account,
+        "hospital": hospital_id,
+    }
     text = json.dumps(body, sort_keys=True, default=plain)
     return hashlib.sha256(text.encode()).hexdigest()
 

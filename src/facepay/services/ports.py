@@ -43,6 +43,8 @@ class SettlementRecord:
     """A stored settlement: the calculation, the posting that moved the money, its status."""
 
     id: str
+    hospital_id: str | None
+    """Whose books it was posted to (None: settled before books were kept per hospital)."""
     idempotency_key: str
     fingerprint: str
     person_id: str

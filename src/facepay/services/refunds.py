@@ -65,6 +65,7 @@ def refund_bill(
             policy = ctx.policies.pick(service_date=keep.service_date, category=person.category)
             resettlement = settle_in_transaction(
                 uow,
+                hospital_id=hospital_id,
                 bill=keep,
                 payer=Payer(person.id, person.category, person.medical_assistance),
                 policy=policy,

@@ -42,6 +42,7 @@ def main() -> None:
     uow_class = HangingUnitOfWork if "--hang-before-commit" in flags else SqlAlchemyUnitOfWork
     for index in range(int(count)):
         receipt = settle_and_post(
+            hospital_id="h1",
             uow=uow_class(engine),
             bill=bill,
             payer=payer,

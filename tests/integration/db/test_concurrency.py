@@ -19,7 +19,7 @@ from facepay.services.ports import StorageBusy
 
 PAYER_SCRIPT = Path(__file__).resolve().parent / "payer.py"
 ACCT = account_id(AccountKind.PERSONAL_ACCOUNT, "pat_1")
-REVENUE = account_id(AccountKind.HOSPITAL_REVENUE, "hospital")
+REVENUE = account_id(AccountKind.HOSPITAL_REVENUE, "h1")
 PAYER = Payer(person_id="pat_1", category="employee_active")
 THREADS = 20
 
@@ -32,7 +32,12 @@ def _pay_concurrently(db, policy, keys: list[str], amount: int):
     def pay(key: str):
         start.wait()
         return settle_and_post(
-            uow=db.uow(), bill=bill, payer=PAYER, policy=policy, idempotency_key=key
+            hospital_id="h1",
+            uow=db.uow(),
+            bill=bill,
+            payer=PAYER,
+            policy=policy,
+            idempotency_key=key,
         )
 
     with ThreadPoolExecutor(max_workers=len(keys)) as pool:
@@ -109,10 +114,20 @@ def test_a_payer_killed_before_commit_leaves_nothing_and_a_retry_settles_once(
     assert db.count("posting_records") == 1  # the allocation only
     bill = db.outpatient_bill(4_000)
     retry = settle_and_post(
-        uow=db.uow(), bill=bill, payer=PAYER, policy=employee_policy, idempotency_key="crash-0"
+        hospital_id="h1",
+        uow=db.uow(),
+        bill=bill,
+        payer=PAYER,
+        policy=employee_policy,
+        idempotency_key="crash-0",
     )
     again = settle_and_post(
-        uow=db.uow(), bill=bill, payer=PAYER, policy=employee_policy, idempotency_key="crash-0"
+        hospital_id="h1",
+        uow=db.uow(),
+        bill=bill,
+        payer=PAYER,
+        policy=employee_policy,
+        idempotency_key="crash-0",
     )
     assert not retry.replayed
     assert again.replayed
@@ -128,6 +143,7 @@ def test_a_retry_after_a_lock_timeout_settles_exactly_once(db, employee_policy) 
         blocker.accumulators.lock("pat_1", 2026)  # another payment holds the person
         with pytest.raises(StorageBusy):
             settle_and_post(
+                hospital_id="h1",
                 uow=db.uow(lock_timeout_ms=200),
                 bill=bill,
                 payer=PAYER,
@@ -136,6 +152,7 @@ def test_a_retry_after_a_lock_timeout_settles_exactly_once(db, employee_policy) 
             )
     assert db.totals() == before
     first = settle_and_post(
+        hospital_id="h1",
         uow=db.uow(lock_timeout_ms=200),
         bill=bill,
         payer=PAYER,
@@ -144,7 +161,12 @@ def test_a_retry_after_a_lock_timeout_settles_exactly_once(db, employee_policy) 
     )
     # The answer was lost on the way back to the kiosk, which asks again.
     second = settle_and_post(
-        uow=db.uow(), bill=bill, payer=PAYER, policy=employee_policy, idempotency_key="visit-7"
+        hospital_id="h1",
+        uow=db.uow(),
+        bill=bill,
+        payer=PAYER,
+        policy=employee_policy,
+        idempotency_key="visit-7",
     )
     assert second.replayed
     assert second.record == first.record

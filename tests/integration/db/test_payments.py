@@ -19,7 +19,7 @@ from facepay.services.payments import (
 from facepay.shared.errors import Conflict, NotFound, PolicyError
 
 ACCT = account_id(AccountKind.PERSONAL_ACCOUNT, "pat_1")
-REVENUE = account_id(AccountKind.HOSPITAL_REVENUE, "hospital")
+REVENUE = account_id(AccountKind.HOSPITAL_REVENUE, "h1")
 PAYER = Payer(person_id="pat_1", category="employee_active")
 
 
@@ -31,7 +31,12 @@ def _accumulators(db, person: str = "pat_1", year: int = 2026) -> Accumulators:
 def test_the_worked_example_settles_and_posts(db, example_bill, employee_policy) -> None:
     db.open_funded_person("pat_1", 200_000)
     receipt = settle_and_post(
-        uow=db.uow(), bill=example_bill, payer=PAYER, policy=employee_policy, idempotency_key="k1"
+        hospital_id="h1",
+        uow=db.uow(),
+        bill=example_bill,
+        payer=PAYER,
+        policy=employee_policy,
+        idempotency_key="k1",
     )
     s = receipt.record.settlement
     assert (s.medfee_sumamt, s.hifp_pay, s.acct_pay, s.psn_cash_pay, s.balc) == (
@@ -43,7 +48,7 @@ def test_the_worked_example_settles_and_posts(db, example_bill, employee_policy)
     )
     assert [t.code for t in receipt.transfers] == ["settle.hifp", "settle.acct", "settle.cash"]
     assert db.balance("fund_pool:hifp") == -1_445_000
-    assert db.balance("hospital_receivable:hifp") == 1_445_000
+    assert db.balance("hospital_receivable:h1/hifp") == 1_445_000
     assert db.balance(ACCT) == 0
     assert db.balance(REVENUE) == 555_000
     assert db.balance(CASH_CLEARING) == 355_000
@@ -61,11 +66,21 @@ def test_the_worked_example_settles_and_posts(db, example_bill, employee_policy)
 def test_same_key_replays_and_a_different_bill_conflicts(db, example_bill, employee_policy) -> None:
     db.open_funded_person("pat_1", 200_000)
     first = settle_and_post(
-        uow=db.uow(), bill=example_bill, payer=PAYER, policy=employee_policy, idempotency_key="k1"
+        hospital_id="h1",
+        uow=db.uow(),
+        bill=example_bill,
+        payer=PAYER,
+        policy=employee_policy,
+        idempotency_key="k1",
     )
     before = db.totals()
     again = settle_and_post(
-        uow=db.uow(), bill=example_bill, payer=PAYER, policy=employee_policy, idempotency_key="k1"
+        hospital_id="h1",
+        uow=db.uow(),
+        bill=example_bill,
+        payer=PAYER,
+        policy=employee_policy,
+        idempotency_key="k1",
     )
     assert again.replayed
     assert again.record == first.record
@@ -73,7 +88,12 @@ def test_same_key_replays_and_a_different_bill_conflicts(db, example_bill, emplo
     other = dataclasses.replace(example_bill, lines=example_bill.lines[:2])
     with pytest.raises(Conflict):
         settle_and_post(
-            uow=db.uow(), bill=other, payer=PAYER, policy=employee_policy, idempotency_key="k1"
+            hospital_id="h1",
+            uow=db.uow(),
+            bill=other,
+            payer=PAYER,
+            policy=employee_policy,
+            idempotency_key="k1",
         )
     assert db.totals() == before
     assert db.count("settlements") == 1
@@ -82,6 +102,7 @@ def test_same_key_replays_and_a_different_bill_conflicts(db, example_bill, emplo
 def test_the_account_pays_only_what_the_ledger_holds(db, employee_policy) -> None:
     db.open_funded_person("pat_1", 700)
     receipt = settle_and_post(
+        hospital_id="h1",
         uow=db.uow(),
         bill=db.outpatient_bill(1_000),
         payer=PAYER,
@@ -101,6 +122,7 @@ def test_a_refused_settlement_stores_nothing(db, example_bill, employee_policy) 
     stranger = Payer(person_id="pat_1", category="farmer")
     with pytest.raises(PolicyError):
         settle_and_post(
+            hospital_id="h1",
             uow=db.uow(),
             bill=example_bill,
             payer=stranger,
@@ -116,6 +138,7 @@ def test_reversal_restores_balances_and_accumulators_exactly(
 ) -> None:
     db.open_funded_person("pat_1", 300_000)
     earlier = settle_and_post(
+        hospital_id="h1",
         uow=db.uow(),
         bill=db.outpatient_bill(50_000),
         payer=PAYER,
@@ -124,7 +147,12 @@ def test_reversal_restores_balances_and_accumulators_exactly(
     )
     before, acc_before = db.net(), _accumulators(db)
     receipt = settle_and_post(
-        uow=db.uow(), bill=example_bill, payer=PAYER, policy=employee_policy, idempotency_key="k2"
+        hospital_id="h1",
+        uow=db.uow(),
+        bill=example_bill,
+        payer=PAYER,
+        policy=employee_policy,
+        idempotency_key="k2",
     )
     undone = reverse_settlement(uow=db.uow(), settlement_id=receipt.record.id, reversal_key="r2")
     assert db.net() == before
@@ -143,7 +171,12 @@ def test_reversal_restores_balances_and_accumulators_exactly(
 def test_reading_back_a_settlement_and_balances(db, example_bill, employee_policy) -> None:
     db.open_funded_person("pat_1", 600_000)
     receipt = settle_and_post(
-        uow=db.uow(), bill=example_bill, payer=PAYER, policy=employee_policy, idempotency_key="k"
+        hospital_id="h1",
+        uow=db.uow(),
+        bill=example_bill,
+        payer=PAYER,
+        policy=employee_policy,
+        idempotency_key="k",
     )
     assert get_settlement(uow=db.uow(), settlement_id=receipt.record.id) == receipt.record
     with pytest.raises(NotFound):

@@ -157,8 +157,7 @@ def make_world(**settings: object) -> World:
         clock=clock,
     )
     chart = [(AccountKind.FUND_POOL, f) for f in ("hifp", "hifmi", "maf", "acct")]
-    chart += [(AccountKind.HOSPITAL_RECEIVABLE, f) for f in ("hifp", "hifmi", "maf")]
-    chart += [(AccountKind.HOSPITAL_REVENUE, "hospital"), (AccountKind.CASH_CLEARING, "cash")]
+    chart += [(AccountKind.CASH_CLEARING, "cash")]
     open_accounts(uow=InMemoryUnitOfWork(store), accounts=chart)
     for hospital in ("h1", "h2"):
         register_hospital(ctx=ctx, actor="admin", name=hospital, hospital_id=hospital)

@@ -6,7 +6,7 @@ import pytest
 
 from facepay.adapters.interchange import load_policy, parse_bill, shipped_policy_files
 from facepay.insurance.model import Accumulators
-from facepay.ledger.accounts import Account, AccountKind, account_id
+from facepay.ledger.accounts import Account, AccountKind, account_id, hospital_chart
 from facepay.ledger.transfers import PostingRequest, TransferSpec
 from facepay.services.ledger import open_person_accounts, post_transfers
 from facepay.services.memory import InMemoryStore, InMemoryUnitOfWork
@@ -32,8 +32,7 @@ def store() -> InMemoryStore:
     store = InMemoryStore()
     for kind, owner in [
         (AccountKind.FUND_POOL, "hifp"),
-        (AccountKind.HOSPITAL_RECEIVABLE, "hifp"),
-        (AccountKind.HOSPITAL_REVENUE, "hospital"),
+        *hospital_chart("h1"),
         (AccountKind.CASH_CLEARING, "cash"),
     ]:
         store.ledger.add_account(Account.open(kind, owner))
@@ -55,6 +54,7 @@ def test_a_posting_that_fails_undoes_the_settlement(store: InMemoryStore) -> Non
     )
     with pytest.raises(InsufficientFunds):
         settle_and_post(
+            hospital_id="h1",
             uow=InMemoryUnitOfWork(store),
             bill=BILL,
             payer=Payer("p1", "employee_active"),
@@ -82,6 +82,7 @@ def test_the_cash_part_can_come_from_the_wallet(store: InMemoryStore) -> None:
         ),
     )
     receipt = settle_and_post(
+        hospital_id="h1",
         uow=InMemoryUnitOfWork(store),
         bill=BILL,
         payer=Payer("p1", "employee_active"),
@@ -96,6 +97,7 @@ def test_the_cash_part_can_come_from_the_wallet(store: InMemoryStore) -> None:
 def test_bad_idempotency_keys_are_refused(store: InMemoryStore, key: str) -> None:
     with pytest.raises(InvalidInput):
         settle_and_post(
+            hospital_id="h1",
             uow=InMemoryUnitOfWork(store),
             bill=BILL,
             payer=Payer("p1", "employee_active"),

@@ -15,7 +15,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from facepay.adapters.interchange import load_policy, shipped_policy_files
 from facepay.insurance.model import Accumulators, Bill, BillLine
-from facepay.ledger.accounts import Account, AccountFlags, AccountKind, account_id
+from facepay.ledger.accounts import Account, AccountFlags, AccountKind, account_id, hospital_chart
 from facepay.services.ledger import credit_personal_account, open_person_accounts
 from facepay.services.memory import InMemoryStore, InMemoryUnitOfWork
 from facepay.services.payments import Payer, Receipt, reverse_settlement, settle_and_post
@@ -57,11 +57,8 @@ class PaymentsMachine(RuleBasedStateMachine):
         self.store = InMemoryStore()
         for kind, owner in (
             [(AccountKind.FUND_POOL, f) for f in ("hifp", "hifmi", "maf", "acct")]
-            + [(AccountKind.HOSPITAL_RECEIVABLE, f) for f in ("hifp", "hifmi", "maf")]
-            + [
-                (AccountKind.HOSPITAL_REVENUE, "hospital"),
-                (AccountKind.CASH_CLEARING, "cash"),
-            ]
+            + hospital_chart("h1")
+            + [(AccountKind.CASH_CLEARING, "cash")]
         ):
             self.store.ledger.add_account(Account.open(kind, owner))
         for payer, _ in PAYERS:
@@ -83,6 +80,7 @@ class PaymentsMachine(RuleBasedStateMachine):
         payer, policy_id = who
         try:
             receipt = settle_and_post(
+                hospital_id="h1",
                 uow=self.uow(),
                 bill=bill,
                 payer=payer,
@@ -120,8 +118,7 @@ class PaymentsMachine(RuleBasedStateMachine):
         standing = [r for r in self.store.settlements.records.values() if r.status == "settled"]
         hospital = sum(
             self.store.ledger.accounts[account_id(kind, owner)].balance
-            for kind, owner in [(AccountKind.HOSPITAL_REVENUE, "hospital")]
-            + [(AccountKind.HOSPITAL_RECEIVABLE, f) for f in ("hifp", "hifmi", "maf")]
+            for kind, owner in hospital_chart("h1")
         )
         assert hospital == sum(r.settlement.medfee_sumamt for r in standing)
         for payer, _ in PAYERS:

@@ -52,6 +52,7 @@ def _record(row: RowMapping) -> SettlementRecord:
     status: SettlementStatus = "reversed" if row["status"] == "reversed" else "settled"
     return SettlementRecord(
         id=row["id"],
+        hospital_id=row["hospital_id"],
         idempotency_key=row["idempotency_key"],
         fingerprint=row["fingerprint"],
         person_id=row["person_id"],
@@ -76,6 +77,7 @@ class SqlAlchemySettlementRepository:
         self._conn.execute(
             insert(settlements).values(
                 id=record.id,
+                hospital_id=record.hospital_id,
                 idempotency_key=record.idempotency_key,
                 fingerprint=record.fingerprint,
                 person_id=record.person_id,

@@ -97,6 +97,8 @@ settlements = Table(
     "settlements",
     metadata,
     Column("id", String(40), primary_key=True),
+    # Whose books the money went to (migration 0006); NULL only for unattributable old rows.
+    Column("hospital_id", ID, index=True),
     Column("idempotency_key", KEY, nullable=False, unique=True),
     Column("fingerprint", String(64), nullable=False),
     Column("person_id", ID, nullable=False, index=True),
