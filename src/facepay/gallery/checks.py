@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Container, Sequence
+from collections.abc import Collection, Container, Sequence
 
 import numpy as np
 
@@ -24,6 +24,34 @@ def check_template_id(template_id: object) -> str:
             code="bad_template_id",
         )
     return template_id
+
+
+MAX_SCOPE_LENGTH = 128
+
+
+def check_scopes(scopes: Sequence[str] | None, count: int) -> list[str]:
+    """One scope per template of a batch (unscoped when None), each printable and short."""
+    found = [""] * count if scopes is None else list(scopes)
+    if len(found) != count:
+        raise InvalidInput(f"{len(found)} scopes for {count} templates", code="bad_scope")
+    for scope in found:
+        if not isinstance(scope, str) or len(scope) > MAX_SCOPE_LENGTH or not scope.isprintable():
+            raise InvalidInput(
+                f"a scope is a printable string of at most {MAX_SCOPE_LENGTH} characters",
+                code="bad_scope",
+            )
+    return found
+
+
+def check_search_scopes(scopes: Collection[str] | None) -> frozenset[str] | None:
+    """The scopes a search may match (None: every template)."""
+    if scopes is None:
+        return None
+    # A bare string is a collection of characters: refuse it rather than search scope "h".
+    found = frozenset(()) if isinstance(scopes, str) else frozenset(scopes)
+    if isinstance(scopes, str) or not all(isinstance(s, str) for s in found):
+        raise InvalidInput("scopes must be a collection of strings", code="bad_scope")
+    return found
 
 
 def check_embeddings(embeddings: object, *, dim: int) -> Embedding:

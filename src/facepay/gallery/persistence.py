@@ -4,7 +4,8 @@ Layout (integers big-endian):
 
     MAGIC                                         16 bytes
     u32 n + header JSON                           format, model_version, dim, count, index_chunks
-    count x (u16 n + template id, u32 n + sealed embedding)   AD: template id + model version
+    count x (u16 n + template id, u16 n + scope, u32 n + sealed embedding)
+                                                  AD: template id + model version
     index_chunks x (u32 n + sealed chunk)         optional serialized FAISS index, sealed too
     u32 n + sealed SHA-256 of all the above       no record can be dropped, replayed or reordered
 
@@ -26,13 +27,14 @@ from typing import Any, BinaryIO
 import numpy as np
 from numpy.typing import NDArray
 
-from facepay.gallery.checks import check_batch, check_embeddings
+from facepay.gallery.checks import check_batch, check_embeddings, check_scopes
 from facepay.gallery.ports import Sealer
 from facepay.shared.errors import Conflict, InvalidInput
 from facepay.vision.types import Embedding
 
 MAGIC = b"FACEPAY-GALLERY\x00"
-FORMAT = 1
+FORMAT = 2
+"""2 added each template's scope; a file of format 1 is refused as outdated (and rebuilt)."""
 CHUNK_BYTES = 16 << 20
 _MANIFEST_ID = "\x00manifest"  # ids with a control character cannot clash with template ids
 _MAX_HEADER = 1 << 16
@@ -45,6 +47,7 @@ class GalleryFile:
     template_ids: list[str]
     embeddings: Embedding
     index_blob: NDArray[np.uint8] | None
+    scopes: list[str]
 
 
 def _index_chunk_id(i: int) -> str:
@@ -68,9 +71,12 @@ def write_gallery_file(
     model_version: str,
     template_ids: Sequence[str],
     embeddings: Embedding,
+    scopes: Sequence[str] | None = None,
     index_blob: NDArray[np.uint8] | None = None,
 ) -> None:
-    """Seal every embedding (and the optional index blob) into `path`, replacing it atomically."""
+    """Seal every embedding (and the optional index blob) into `path`, replacing it atomically;
+    `scopes` gives each template's scope (unscoped when None)."""
+    scope_list = check_scopes(scopes, len(template_ids))
     chunks = 0 if index_blob is None else -(-index_blob.size // CHUNK_BYTES)
     header = {
         "format": FORMAT,
@@ -90,8 +96,9 @@ def write_gallery_file(
             out.digest.update(MAGIC)
             f.write(MAGIC)
             out.field(json.dumps(header).encode(), 4)
-            for template_id, row in zip(template_ids, rows, strict=True):
+            for template_id, scope, row in zip(template_ids, scope_list, rows, strict=True):
                 out.field(template_id.encode(), 2)
+                out.field(scope.encode(), 2)
                 out.field(
                     sealer.seal(
                         row.tobytes(), template_id=template_id, model_version=model_version
@@ -169,9 +176,11 @@ def read_gallery_file(path: Path, sealer: Sealer, *, model_version: str, dim: in
         if count * 4 * dim + size > path.stat().st_size:
             raise InvalidInput(f"gallery file {path} is corrupt", code="gallery_corrupt")
         ids: list[str] = []
+        scopes: list[str] = []
         rows = np.empty((count, dim), dtype=np.float32)
         for i in range(count):
             template_id = _decode_id(src.field(2), path)
+            scopes.append(_decode_id(src.field(2), path))
             plain = sealer.open(src.field(4), template_id=template_id, model_version=model_version)
             if len(plain) != 4 * dim:
                 raise InvalidInput(f"gallery file {path} is corrupt", code="gallery_corrupt")
@@ -190,7 +199,9 @@ def read_gallery_file(path: Path, sealer: Sealer, *, model_version: str, dim: in
     # Authentic, so written by us; re-checking costs little and guards against our own bugs.
     rows = check_embeddings(rows, dim=dim)
     check_batch(ids, rows, ())
-    return GalleryFile(template_ids=ids, embeddings=rows, index_blob=blob)
+    return GalleryFile(
+        template_ids=ids, embeddings=rows, index_blob=blob, scopes=check_scopes(scopes, count)
+    )
 
 
 def _parse_header(raw: bytes, path: Path) -> dict[str, Any]:
@@ -199,6 +210,11 @@ def _parse_header(raw: bytes, path: Path) -> dict[str, Any]:
     except (UnicodeDecodeError, json.JSONDecodeError):
         header = None
     ints = ("count", "index_chunks", "index_bytes", "dim")
+    if isinstance(header, dict) and header.get("format") in range(1, FORMAT):
+        raise InvalidInput(
+            f"gallery file {path} is of an older format ({header['format']})",
+            code="gallery_outdated",
+        )
     if (
         not isinstance(header, dict)
         or header.get("format") != FORMAT

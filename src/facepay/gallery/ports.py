@@ -6,12 +6,21 @@ product, which for unit vectors is the cosine similarity: `search` returns up to
 best first. The gallery decides nothing; `identity` turns the candidates into match / ambiguous /
 no match.
 
+Scopes. Every template carries one scope, a string naming who may match it (today the hospital
+it was enrolled at; a region or a site group later). `search(..., scopes=S)` returns the best
+candidates among the templates whose scope is in S only - never a global top k filtered
+afterwards, which lets a person enrolled at many other scopes crowd out the one that may match.
+`scopes=None` searches every template (the enrolment duplicate screen).
+
 Contract (every implementation runs tests/unit/gallery/test_contract.py):
 
 - `add` refuses, changing nothing, an embedding of the wrong dim, with a NaN or infinity, or not
   of unit length (`InvalidInput`), and a template id already present (`Conflict`).
 - `remove` of an unknown id is `NotFound`. A removed template is never returned by `search`, even
   by an approximate index that cannot delete in place.
+- `search(probe, k, scopes=S)` returns the k best of the templates whose scope is in S, exactly
+  as if the gallery held only those (an approximate index falls back to exact search when S is a
+  small part of it); an empty or unknown S finds nothing.
 - `save(path, sealer)` writes only sealed records (AES-GCM, template id and model version bound as
   associated data) and replaces the file atomically; `load(path, sealer)` replaces the contents
   only once the whole file has been verified. A file written for another model version is refused
@@ -24,12 +33,15 @@ Implementations: `InMemoryGallery` (exact, numpy; the reference and the fake) an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from facepay.vision.types import Embedding
+
+UNSCOPED = ""
+"""The scope of a template added without one: found only by searches over every template."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,20 +81,34 @@ class Gallery(Protocol):
         """The length of every embedding."""
         ...
 
-    def add(self, template_id: str, embedding: Embedding) -> None:
-        """Enrol one template; refuses bad vectors and duplicate ids."""
+    def add(self, template_id: str, embedding: Embedding, *, scope: str = UNSCOPED) -> None:
+        """Enrol one template in `scope`; refuses bad vectors and duplicate ids."""
         ...
 
-    def add_many(self, template_ids: Sequence[str], embeddings: Embedding) -> None:
-        """Enrol a batch (rows of a 2-D array) all or nothing; faster than repeated `add`."""
+    def add_many(
+        self,
+        template_ids: Sequence[str],
+        embeddings: Embedding,
+        *,
+        scopes: Sequence[str] | None = None,
+    ) -> None:
+        """Enrol a batch (rows of a 2-D array, one scope each, default unscoped) all or nothing;
+        faster than repeated `add`."""
         ...
 
     def remove(self, template_id: str) -> None:
         """Forget a template; it is never returned again."""
         ...
 
-    def search(self, embedding: Embedding, k: int) -> list[Candidate]:
-        """The up to `k` templates most similar to the probe, best first."""
+    def search(
+        self, embedding: Embedding, k: int, *, scopes: Collection[str] | None = None
+    ) -> list[Candidate]:
+        """The up to `k` templates most similar to the probe, best first, among those whose
+        scope is in `scopes` (None: every template)."""
+        ...
+
+    def scope_of(self, template_id: str) -> str | None:
+        """The scope a template was enrolled in; None if it is not enrolled."""
         ...
 
     def __len__(self) -> int: ...

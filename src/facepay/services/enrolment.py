@@ -115,7 +115,7 @@ def enrol_patient(
         uow.commit()
     # After the commit: a crash here leaves the gallery short, and the next start rebuilds it.
     with ctx.gallery_lock:
-        ctx.gallery.add(template_id, template)
+        ctx.gallery.add(template_id, template, scope=hospital_id)
     save_gallery(ctx=ctx)
     return Enrolment(person.id, template_id, consent_record.id, person.category, score)
 
@@ -155,11 +155,7 @@ def _screen_duplicates(
     supervisor (see `Settings.duplicate_review_threshold`).
     """
     settings = ctx.settings
-    hits = {
-        c.template_id: c.score
-        for c in ctx.gallery.search(template, DUPLICATE_SEARCH_K)
-        if c.score >= settings.duplicate_review_threshold
-    }
+    hits = _resembling(ctx, template, settings.duplicate_review_threshold)
     if not hits:
         return []
     with ctx.uow() as uow:
@@ -177,6 +173,19 @@ def _screen_duplicates(
             code=DUPLICATE_FACE,
         )
     return sorted(best)
+
+
+def _resembling(ctx: Services, template: Embedding, threshold: float) -> dict[str, float]:
+    """Every template at or above `threshold`, however many: k grows until the search's last
+    hit falls below it. A person enrolled at many hospitals has as many near-identical
+    templates, which a fixed top k would let crowd out another person's face."""
+    k = DUPLICATE_SEARCH_K
+    while True:
+        hits = ctx.gallery.search(template, k)
+        if len(hits) < k or hits[-1].score < threshold:
+            break
+        k *= 4
+    return {c.template_id: c.score for c in hits if c.score >= threshold}
 
 
 def _alert(

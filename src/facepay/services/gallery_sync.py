@@ -25,7 +25,7 @@ def load_gallery(*, ctx: Services) -> GallerySync:
     """Load the sealed gallery file if it holds exactly the database's templates, else rebuild."""
     version = ctx.gallery.model_version
     with ctx.uow() as uow:
-        wanted = uow.templates.all_ids(version)
+        wanted = uow.templates.scopes(version)
     with ctx.gallery_lock:
         if ctx.gallery_path is not None and ctx.gallery_path.exists():
             try:
@@ -40,25 +40,33 @@ def load_gallery(*, ctx: Services) -> GallerySync:
     return GallerySync("database", len(ctx.gallery))
 
 
-def _matches(ctx: Services, wanted: set[str]) -> bool:
-    return len(ctx.gallery) == len(wanted) and all(t in ctx.gallery for t in wanted)
+def _matches(ctx: Services, wanted: dict[str, str]) -> bool:
+    gallery = ctx.gallery
+    return len(gallery) == len(wanted) and all(gallery.scope_of(t) == s for t, s in wanted.items())
 
 
 def _rebuild(ctx: Services) -> None:
     """Write the database's templates into a gallery file and load it (replaces everything)."""
     version, dim = ctx.gallery.model_version, ctx.gallery.dim
     ids: list[str] = []
+    scopes: list[str] = []
     rows: list[np.ndarray] = []
     with ctx.uow() as uow:
         for record in uow.templates.iterate(version):
             plain = ctx.sealer.open(record.sealed, template_id=record.id, model_version=version)
             ids.append(record.id)
+            scopes.append(record.hospital_id)
             rows.append(np.frombuffer(plain, dtype="<f4"))
     matrix = np.stack(rows) if rows else np.empty((0, dim), dtype=np.float32)
     with tempfile.TemporaryDirectory(prefix="facepay-gallery-") as folder:
         path = Path(folder) / "rebuild.gallery"
         write_gallery_file(
-            path, ctx.sealer, model_version=version, template_ids=ids, embeddings=matrix
+            path,
+            ctx.sealer,
+            model_version=version,
+            template_ids=ids,
+            embeddings=matrix,
+            scopes=scopes,
         )
         ctx.gallery.load(path, ctx.sealer)
 

@@ -1,7 +1,10 @@
 """Identify a patient: by face (liveness + 1:N), a second factor, or ID number + insurance card.
 
 An identification is a stored record of one hospital, valid for `identification_ttl_seconds`
-and used by at most one payment. Faces enrolled at other hospitals are never candidates.
+and used by at most one payment. Faces enrolled at other hospitals are never candidates: the 1:N
+search runs inside the hospital's scope (the gallery's filtered search, however many other
+hospitals hold the same face), and each candidate's row is checked again inside the
+identification's transaction, so that a template erased a moment ago never matches.
 """
 
 from __future__ import annotations
@@ -51,6 +54,11 @@ class IdentificationResult:
     category: str | None = None
 
 
+def match_scopes(hospital_id: str) -> frozenset[str]:
+    """The gallery scopes whose templates may match at `hospital_id`: its own enrolments."""
+    return frozenset({hospital_id})
+
+
 def start_liveness_challenge(*, ctx: Services) -> Challenge:
     """Issue a single-use active challenge for the next capture."""
     challenge = issue_challenge(
@@ -65,7 +73,7 @@ def identify(
     """Liveness, then 1:N among the hospital's enrolled faces, then the match decision."""
     require_live(ctx, capture=capture, hospital_id=hospital_id, actor=actor)
     embedding = capture_embedding(ctx, capture, frames=IDENTIFY_FRAMES)
-    hits = ctx.gallery.search(embedding, SEARCH_K)
+    hits = ctx.gallery.search(embedding, SEARCH_K, scopes=match_scopes(hospital_id))
     with ctx.uow() as uow:
         require_hospital(uow, hospital_id)
         owners = uow.templates.get_many([h.template_id for h in hits])

@@ -73,9 +73,9 @@ class InMemoryTemplateRepository:
         """Delete; returns how many."""
         return sum(self.rows.pop(i, None) is not None for i in template_ids)
 
-    def all_ids(self, model_version: str) -> set[str]:
-        """Ids of one model."""
-        return {i for i, r in self.rows.items() if r.model_version == model_version}
+    def scopes(self, model_version: str) -> dict[str, str]:
+        """Ids of one model and their scopes."""
+        return {i: r.hospital_id for i, r in self.rows.items() if r.model_version == model_version}
 
     def iterate(self, model_version: str) -> Iterator[TemplateRecord]:
         """Templates of one model."""

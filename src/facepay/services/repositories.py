@@ -54,8 +54,8 @@ class TemplateRepository(Protocol):
     def delete(self, template_ids: Sequence[str]) -> int:
         """Delete rows; returns how many."""
 
-    def all_ids(self, model_version: str) -> set[str]:
-        """Every template id of one model."""
+    def scopes(self, model_version: str) -> dict[str, str]:
+        """Every template id of one model, with its gallery scope (the enrolling hospital)."""
 
     def iterate(self, model_version: str) -> Iterator[TemplateRecord]:
         """Every template of one model (to rebuild the gallery)."""

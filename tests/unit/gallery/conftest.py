@@ -27,6 +27,15 @@ FACTORIES: dict[str, GalleryFactory] = {
     "faiss-hnsw": lambda model_version=MODEL: FaissGallery(
         dim=DIM, model_version=model_version, hnsw_above=0, hnsw_m=8, ef_construction=40
     ),
+    # HNSW whose scoped searches always take the filtered graph walk, never the exact path.
+    "faiss-hnsw-walk": lambda model_version=MODEL: FaissGallery(
+        dim=DIM,
+        model_version=model_version,
+        hnsw_above=0,
+        hnsw_m=8,
+        ef_construction=40,
+        exact_scope_limit=0,
+    ),
     # Starts exact, switches to HNSW once past 20 templates.
     "faiss-switch": lambda model_version=MODEL: FaissGallery(
         dim=DIM, model_version=model_version, hnsw_above=20, hnsw_m=8, ef_construction=40

@@ -114,10 +114,11 @@ class SqlAlchemyTemplateRepository:
         query = delete(face_templates).where(face_templates.c.id.in_(list(template_ids)))
         return int(self._c.execute(query).rowcount)
 
-    def all_ids(self, model_version: str) -> set[str]:
-        """Ids of one model."""
-        query = select(face_templates.c.id).where(face_templates.c.model_version == model_version)
-        return set(self._c.execute(query).scalars())
+    def scopes(self, model_version: str) -> dict[str, str]:
+        """Ids of one model and their scopes (the enrolling hospital)."""
+        t = face_templates
+        query = select(t.c.id, t.c.hospital_id).where(t.c.model_version == model_version)
+        return {row.id: row.hospital_id for row in self._c.execute(query)}
 
     def iterate(self, model_version: str) -> Iterator[TemplateRecord]:
         """Templates of one model, in id order."""
