@@ -38,7 +38,7 @@ def build_face_engine(settings: Settings) -> DlibFaceEngine:
         second_pass_scale=settings.detect_second_pass_scale,
         fast_path_min_face=settings.detect_fast_path_min_face,
         embed_backend=settings.embed_backend,
-        detectors=settings.face_engine_detectors,
+        detectors=settings.resolved_detectors(),
     )
 
 

@@ -7,6 +7,7 @@ import base64
 import struct
 import zlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -36,10 +37,15 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _capture(frames: int, image: str) -> dict:
+def _capture(frames: int, image: str, site: Site | None = None) -> dict:
+    """A capture; with `site`, answering a real challenge of its kiosk (the frame checks run
+    after the challenge check, so a bogus nonce would be refused first)."""
+    nonce = "n" * 22
+    if site is not None:
+        nonce = site.kiosk.request("POST", "/v1/liveness/challenges").json()["nonce"]
     return {
-        "challenge_nonce": "n" * 22,
-        "started_at": "2026-03-01T08:00:00+00:00",
+        "challenge_nonce": nonce,
+        "started_at": datetime.now(UTC).isoformat(),
         "frames": [{"t": i * 0.25, "image": image} for i in range(frames)],
     }
 
@@ -78,7 +84,7 @@ def test_streamed_huge_body_is_cut_off(api, site_a: Site) -> None:
 
 def test_too_many_frames_are_refused(site_a: Site, images_dir: Path, api) -> None:
     limit = api.services.settings.api_max_frames
-    body = {"capture": _capture(limit + 1, _small_png(images_dir))}
+    body = {"capture": _capture(limit + 1, _small_png(images_dir), site_a)}
     response = site_a.kiosk.request("POST", "/v1/identifications", body)
     assert (response.status_code, response.json()["code"]) == (422, "too_many_frames")
 
@@ -93,7 +99,7 @@ def test_schema_caps_frames_even_above_the_setting(site_a: Site) -> None:
 def test_image_bomb_frames_are_refused_from_the_header(site_a: Site, size: tuple) -> None:
     bomb = png_header_only(*size)
     assert len(bomb) < 200
-    body = {"capture": _capture(6, _b64(bomb))}
+    body = {"capture": _capture(6, _b64(bomb), site_a)}
     response = site_a.kiosk.request("POST", "/v1/identifications", body)
     assert (response.status_code, response.json()["code"]) == (422, "image_rejected")
 
@@ -102,7 +108,7 @@ def test_image_bomb_chip_photo_is_refused(site_a: Site, images_dir: Path) -> Non
     body = {
         "id_card": {k: site_a.person[k] for k in ("id_number", "name", "sex", "birth_date")},
         "chip_photo": _b64(png_header_only(20_000, 20_000)),
-        "capture": _capture(6, _small_png(images_dir)),
+        "capture": _capture(6, _small_png(images_dir), site_a),
         "consent": {"purpose": "pay", "scope": "here", "given_at": "2026-03-01T08:00:00+00:00"},
     }
     response = site_a.kiosk.request("POST", "/v1/enrolments", body)
@@ -112,7 +118,7 @@ def test_image_bomb_chip_photo_is_refused(site_a: Site, images_dir: Path) -> Non
 
 def test_garbage_images_are_refused(site_a: Site) -> None:
     for image in ("not base64 at all!!!!", _b64(b"GIF89a" + b"\x00" * 64)):
-        body = {"capture": _capture(6, image)}
+        body = {"capture": _capture(6, image, site_a)}
         response = site_a.kiosk.request("POST", "/v1/identifications", body)
         assert response.status_code == 422, image[:10]
         assert response.json()["code"] in ("bad_base64", "image_rejected")
@@ -139,3 +145,10 @@ def test_login_attempts_are_rate_limited(limited_api) -> None:
     codes = [a.status_code for a in answers]
     assert codes[:10] == [401] * 10
     assert codes[10:] == [429, 429]
+
+
+def test_the_challenge_is_checked_before_any_frame(site_a: Site) -> None:
+    # A forged nonce with frames that would each cost 12 MB: refused on the nonce, nothing decoded.
+    body = {"capture": _capture(60, _b64(png_header_only(2000, 2000)))}
+    response = site_a.kiosk.request("POST", "/v1/identifications", body)
+    assert (response.status_code, response.json()["code"]) == (422, "liveness_spoof")

@@ -13,7 +13,7 @@ from facepay.adapters.db.security_ports import SqlAlchemyNonceStore, SqlAlchemyT
 from facepay.api import problems
 from facepay.api.auth import Authenticator
 from facepay.api.deps import ApiState
-from facepay.api.limits import BodySizeLimit, TokenBuckets
+from facepay.api.limits import BodySizeLimit, CaptureAdmission, TokenBuckets
 from facepay.api.metrics import ApiMetrics, LatencyMiddleware
 from facepay.api.rbac import policy_with_cashier_limit
 from facepay.api.routes import admin, audit, auth, bills, patients, system
@@ -63,9 +63,17 @@ def create_app(services: Services, *, passwords: PasswordHashing | None = None) 
     for module in (system, auth, admin, patients, bills, audit):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
+    app.add_middleware(
+        CaptureAdmission,
+        paths=CAPTURE_PATHS,
+        limit=settings.resolved_concurrent_captures(),
+    )
     app.add_middleware(LatencyMiddleware, metrics=metrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+CAPTURE_PATHS = frozenset({"/v1/identifications", "/v1/enrolments"})
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

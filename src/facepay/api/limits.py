@@ -1,4 +1,5 @@
-"""Resource limits: request body size (413) and per-caller token buckets (429).
+"""Resource limits: request body size (413), concurrent captures (503) and per-caller token
+buckets (429).
 
 The body limit is an ASGI middleware: it refuses a declared Content-Length above the limit before
 reading anything, and stops a chunked body as soon as it passes the limit, so a huge upload never
@@ -9,6 +10,7 @@ effective limit is per process — a shared store (Redis) would be the next step
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -63,6 +65,44 @@ class BodySizeLimit:
             413, "body_too_large", f"request bodies are limited to {self._max} bytes"
         )
         await response(scope, receive, send)
+
+
+class CaptureAdmission:
+    """ASGI middleware letting at most `limit` capture requests (identification, enrolment) in
+    at once; the others wait - before their body is read, so a waiting request holds no memory -
+    and get 503 with Retry-After if no place frees within `wait_seconds`.
+
+    A capture costs up to ~60 MB while it is decoded and judged (tests/e2e/test_server_memory.py)
+    and the work is CPU-bound, so admitting more than the cores can serve adds memory, not
+    throughput."""
+
+    def __init__(
+        self, app: ASGIApp, *, paths: frozenset[str], limit: int, wait_seconds: float = 30.0
+    ) -> None:
+        self._app = app
+        self._paths = paths
+        self._slots = asyncio.Semaphore(limit)
+        self._wait = wait_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") not in self._paths:
+            await self._app(scope, receive, send)
+            return
+        try:
+            await asyncio.wait_for(self._slots.acquire(), timeout=self._wait)
+        except TimeoutError:
+            response = problem_response(
+                503,
+                "busy",
+                "every place for a capture is taken; retry in a moment",
+                headers={"Retry-After": "1"},
+            )
+            await response(scope, receive, send)
+            return
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            self._slots.release()
 
 
 @dataclass

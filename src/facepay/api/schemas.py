@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from facepay.api.rbac import Role
 
@@ -17,6 +17,8 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\
 Fen = Annotated[int, Field(ge=0, le=10**12, description="Integer fen (1 yuan = 100 fen)")]
 Base64Image = Annotated[
     str,
+    # Not stripped: stripping would copy every frame's text (megabytes) for nothing.
+    StringConstraints(strip_whitespace=False),
     Field(
         min_length=16,
         max_length=12_000_000,

@@ -30,8 +30,8 @@ def encode_image(rgb: RGBImage, *, fmt: str = ".png") -> str:
     return base64.b64encode(data.tobytes()).decode("ascii")
 
 
-def capture_json(capture: Capture, *, fmt: str = ".png") -> dict[str, Any]:
-    """The `CaptureCreate` body of a capture."""
+def capture_json(capture: Capture, *, fmt: str = ".jpg") -> dict[str, Any]:
+    """The `CaptureCreate` body of a capture, its frames JPEG as a kiosk camera sends them."""
     return {
         "challenge_nonce": capture.challenge_nonce,
         "started_at": capture.started_at.isoformat(),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
+from typing import NoReturn
 
 import numpy as np
 
@@ -10,7 +12,8 @@ from facepay.hospital.bills import PointOfSale
 from facepay.services.context import Services, Storage
 from facepay.services.ports import UnitOfWork
 from facepay.shared.errors import InvalidInput, NotFound
-from facepay.vision.liveness import Capture, Decision, LivenessDecision
+from facepay.vision.liveness import Capture, Decision, LivenessDecision, TerminalCapabilities
+from facepay.vision.liveness.policy import check_challenge
 from facepay.vision.quality import assess_frame
 from facepay.vision.types import Embedding
 from facepay.vision.verification import build_template
@@ -53,8 +56,38 @@ def require_hospital(uow: UnitOfWork, hospital_id: str) -> None:
 def require_live(ctx: Services, *, capture: Capture, hospital_id: str, actor: str) -> None:
     """Run the liveness policy; a refusal is audited (in its own transaction) and raised."""
     decision = ctx.liveness.evaluate(capture=capture, book=ctx.challenges, now=ctx.clock.now())
-    if decision.decision is Decision.LIVE:
-        return
+    if decision.decision is not Decision.LIVE:
+        _refuse_liveness(ctx, decision, hospital_id=hospital_id, actor=actor)
+
+
+def require_fresh_challenge(
+    ctx: Services,
+    *,
+    hospital_id: str,
+    actor: str,
+    nonce: str | None,
+    started_at: datetime,
+    ended_at: datetime,
+    capabilities: TerminalCapabilities,
+) -> None:
+    """Refuse, before a single frame is decoded, a capture whose challenge the liveness policy
+    would refuse (unknown, used, expired, predated); the nonce is not spent here."""
+    _, refusal = check_challenge(
+        nonce=nonce,
+        started_at=started_at,
+        ended_at=ended_at,
+        capabilities=capabilities,
+        book=ctx.challenges,
+        now=ctx.clock.now(),
+        consume=False,
+    )
+    if refusal is not None:
+        _refuse_liveness(ctx, refusal, hospital_id=hospital_id, actor=actor)
+
+
+def _refuse_liveness(
+    ctx: Services, decision: LivenessDecision, *, hospital_id: str, actor: str
+) -> NoReturn:
     with ctx.uow() as uow:
         details: dict[str, object] = {"hospital": hospital_id, "decision": decision.decision.value}
         if decision.attack is not None:

@@ -2,15 +2,22 @@
 
 Every failure is an `ImageRejected` with a plain message, never a Pillow or NumPy exception.
 The pixel count is checked from the header, before any pixel is decoded, so a 20000×20000 "image
-bomb" of a few kilobytes is refused without allocating it. Only the formats a camera or phone
-produces are parsed (fewer parsers, less attack surface). EXIF orientation is applied, alpha is
-composited onto white (the usual ID-photo background), CMYK and 16-bit inputs are converted.
+bomb" of a few kilobytes is refused without allocating it; `image_size` reads only the header, so
+that a whole capture's pixels can be bounded before any frame is decoded. With `max_side`, a
+larger image is decoded downscaled: a JPEG by libjpeg's DCT scaling (it never exists at full
+size), anything else scaled right after decoding, before any copy is made of it.
+
+Only the formats a camera or phone produces are parsed (fewer parsers, less attack surface).
+EXIF orientation is applied, alpha is composited onto white (the usual ID-photo background), CMYK
+and 16-bit inputs are converted.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +35,41 @@ _HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I")
 _DIRECT_MODES = ("RGB", "L", "1", "CMYK", "YCbCr", "P")
 
 
-def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> RGBImage:
-    """Decode image bytes to an H×W×3 uint8 RGB array, or raise `ImageRejected`."""
+def decode_image(
+    data: bytes, *, max_pixels: int = MAX_PIXELS, max_side: int | None = None
+) -> RGBImage:
+    """Decode image bytes to an H×W×3 uint8 RGB array, or raise `ImageRejected`; with
+    `max_side`, an image whose longer side is above it comes out scaled down to it."""
+    with _opened(data, max_pixels) as opened:
+        try:
+            if max_side is not None and max(opened.size) > max_side:
+                image = _downscaled(opened, max_side)
+            else:
+                opened.load()
+                image = opened
+            return _to_rgb(ImageOps.exif_transpose(image))
+        except (OSError, SyntaxError, ValueError, EOFError) as error:
+            raise ImageRejected(f"the image is corrupt or truncated ({error})") from None
+
+
+def image_size(data: bytes, *, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) from the header alone, checked against `max_pixels`; no pixel decoded."""
+    with _opened(data, max_pixels) as image:
+        return image.size
+
+
+def scaled_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
+    """The size `decode_image(..., max_side=)` produces for an image of this size."""
+    longest = max(width, height)
+    if max_side is None or longest <= max_side:
+        return width, height
+    scale = max_side / longest
+    return max(round(width * scale), 1), max(round(height * scale), 1)
+
+
+@contextmanager
+def _opened(data: bytes, max_pixels: int) -> Iterator[Image.Image]:
+    """The image, opened lazily (header only) and size-checked; failures as ImageRejected."""
     if not data:
         raise ImageRejected("the image is empty (0 bytes)")
     if len(data) > MAX_BYTES:
@@ -38,12 +78,7 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> RGBImage:
         # Pillow's own bomb guard warns below its hard limit; treat the warning as a refusal.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            with Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS) as image:
-                _check_size(image.width, image.height, max_pixels)
-                image.load()
-                return _to_rgb(ImageOps.exif_transpose(image))
-        except ImageRejected:
-            raise
+            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
         except UnidentifiedImageError:
             msg = f"not a supported image (accepted: {', '.join(ACCEPTED_FORMATS)})"
             raise ImageRejected(msg) from None
@@ -51,6 +86,23 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> RGBImage:
             raise ImageRejected("the image has too many pixels") from None
         except (OSError, SyntaxError, ValueError, EOFError) as error:
             raise ImageRejected(f"the image is corrupt or truncated ({error})") from None
+        with image:
+            _check_size(image.width, image.height, max_pixels)
+            try:
+                yield image
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                raise ImageRejected("the image has too many pixels") from None
+
+
+def _downscaled(image: Image.Image, max_side: int) -> Image.Image:
+    """The image with its longer side `max_side`, never decoded larger than needed for it."""
+    target = scaled_size(image.width, image.height, max_side)
+    if image.format == "JPEG":
+        image.draft(image.mode if image.mode in ("RGB", "L") else None, target)
+    image.load()
+    if image.size != target:
+        return image.resize(target, Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return image
 
 
 def load_image(path: Path | str, *, max_pixels: int = MAX_PIXELS) -> RGBImage:

@@ -32,3 +32,19 @@ def test_an_equal_but_different_array_is_computed_again_and_old_entries_go() -> 
     assert fake.calls["detect"] == 4
     assert engine.model_version == fake.model_version
     assert engine.embedding_dim == fake.embedding_dim
+
+
+def test_the_cache_keeps_no_frame_alive() -> None:
+    import gc  # noqa: PLC0415
+    import weakref  # noqa: PLC0415
+
+    fake = FakeFaceEngine([(BoundingBox(10, 10, 60, 60), "alice")])
+    engine = CachingFaceEngine(fake, frames=48)
+    frame = np.zeros((80, 80, 3), dtype=np.uint8)
+    engine.embed(frame, engine.detect(frame)[0])
+    alive = weakref.ref(frame)
+    assert len(engine) == 2
+    del frame
+    gc.collect()
+    assert alive() is None  # before, the cache held the last 48 frames of every request
+    assert len(engine) == 0

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, status
 from pydantic import Field
 
 from facepay.api.deps import Caller, StateDep
-from facepay.api.images import capture_from, checked_photo
+from facepay.api.images import CaptureLimits, capture_from, checked_photo
 from facepay.api.problems import errors
-from facepay.api.rbac import Permission
+from facepay.api.rbac import Permission, Principal
 from facepay.api.routes.admin import IdCardCreate
 from facepay.api.schemas import (
     Base64Image,
@@ -26,9 +26,10 @@ from facepay.api.schemas import (
 )
 from facepay.identity.records import BiometricConsent
 from facepay.services import consent as consent_service
-from facepay.services import enrolment, identification
+from facepay.services import enrolment, identification, support
 from facepay.services.identification import IdentificationResult
 from facepay.services.support import LivenessRefused
+from facepay.vision.liveness import Capture, TerminalCapabilities
 from facepay.vision.liveness.challenge import PROMPTS
 
 router = APIRouter(prefix="/v1", tags=["patients"])
@@ -110,6 +111,33 @@ class ConsentWithdrawalRead(ResponseModel):
     at: datetime
 
 
+def capture_limits(state: StateDep) -> CaptureLimits:
+    """The capture limits in force."""
+    s = state.services.settings
+    return CaptureLimits(
+        max_frames=s.api_max_frames,
+        max_image_pixels=s.api_max_image_pixels,
+        max_source_pixels=s.api_max_capture_source_pixels,
+        max_kept_pixels=s.api_max_capture_kept_pixels,
+        max_side=s.detect_max_side,
+    )
+
+
+def decoded_capture(state: StateDep, who: Principal, body: CaptureCreate) -> Capture:
+    """The capture, once its challenge and every limit have passed (no pixel decoded before)."""
+    last = max((frame.t for frame in body.frames), default=0.0)
+    support.require_fresh_challenge(
+        state.services,
+        hospital_id=who.hospital,
+        actor=who.actor,
+        nonce=body.challenge_nonce,
+        started_at=body.started_at,
+        ended_at=body.started_at + timedelta(seconds=last),
+        capabilities=TerminalCapabilities(),
+    )
+    return capture_from(body, capture_limits(state))
+
+
 @contextmanager
 def counted_liveness(state: StateDep, *, identification: bool = True) -> Iterator[None]:
     """Count the liveness outcome (and a refused identification) of the block."""
@@ -167,10 +195,8 @@ def enrol(body: EnrolmentCreate, state: StateDep, who: Caller) -> EnrolmentRead:
     photo = checked_photo(
         body.chip_photo, max_pixels=settings.api_max_image_pixels, what="chip photo"
     )
-    capture = capture_from(
-        body.capture, max_frames=settings.api_max_frames, max_pixels=settings.api_max_image_pixels
-    )
     with counted_liveness(state, identification=False):
+        capture = decoded_capture(state, who, body.capture)
         result = enrolment.enrol_patient(
             ctx=state.services,
             hospital_id=who.hospital,
@@ -197,11 +223,8 @@ def enrol(body: EnrolmentCreate, state: StateDep, who: Caller) -> EnrolmentRead:
 def identify(body: IdentificationCreate, state: StateDep, who: Caller) -> IdentificationRead:
     """Liveness + 1:N among this hospital's enrolled patients."""
     state.policy.require(who, Permission.PATIENT_IDENTIFY)
-    settings = state.services.settings
-    capture = capture_from(
-        body.capture, max_frames=settings.api_max_frames, max_pixels=settings.api_max_image_pixels
-    )
     with counted_liveness(state):
+        capture = decoded_capture(state, who, body.capture)
         result = identification.identify(
             ctx=state.services, hospital_id=who.hospital, actor=who.actor, capture=capture
         )

@@ -141,6 +141,17 @@ class ChallengeBook:
         self._open[challenge.nonce] = challenge
         return challenge
 
+    def peek(self, nonce: str, *, now: datetime) -> tuple[ChallengeStatus, Challenge | None]:
+        """What `redeem` would answer now, without consuming the nonce (a cheap pre-check)."""
+        if nonce in self._used:
+            return ChallengeStatus.REUSED, None
+        challenge = self._open.get(nonce)
+        if challenge is None:
+            return ChallengeStatus.UNKNOWN, None
+        if now > challenge.expires_at:
+            return ChallengeStatus.EXPIRED, challenge
+        return ChallengeStatus.VALID, challenge
+
     def redeem(self, nonce: str, *, now: datetime) -> tuple[ChallengeStatus, Challenge | None]:
         """Consume `nonce`: VALID once, REUSED afterwards, EXPIRED past its expiry."""
         if nonce in self._used:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from facepay.vision.engine import FaceEngine
-from facepay.vision.liveness.capture import Capture
+from facepay.vision.liveness.capture import Capture, TerminalCapabilities
 from facepay.vision.liveness.challenge import PROMPTS, Challenge, ChallengeBook, ChallengeStatus
 from facepay.vision.liveness.checks.active import ActiveChallengeCheck
 from facepay.vision.liveness.checks.base import AttackType, CheckResult, Evidence, LivenessCheck
@@ -102,7 +102,14 @@ class LivenessPolicy:
 
     def evaluate(self, *, capture: Capture, book: ChallengeBook, now: datetime) -> LivenessDecision:
         """Redeem the capture's challenge, run the checks and combine them."""
-        challenge, refusal = _redeem(capture, book, now)
+        challenge, refusal = check_challenge(
+            nonce=capture.challenge_nonce,
+            started_at=capture.started_at,
+            ended_at=capture.ended_at,
+            capabilities=capture.capabilities,
+            book=book,
+            now=now,
+        )
         if refusal is not None:
             return refusal
         if len(capture.frames) < MIN_FRAMES or capture.duration < MIN_SECONDS:
@@ -118,23 +125,32 @@ class LivenessPolicy:
         return _combine(results, challenge)
 
 
-def _redeem(
-    capture: Capture, book: ChallengeBook, now: datetime
+def check_challenge(
+    *,
+    nonce: str | None,
+    started_at: datetime,
+    ended_at: datetime,
+    capabilities: TerminalCapabilities,
+    book: ChallengeBook,
+    now: datetime,
+    consume: bool = True,
 ) -> tuple[Challenge | None, LivenessDecision | None]:
-    """The capture's challenge (spent now, whatever the outcome), or why the capture is refused."""
-    if capture.challenge_nonce is None:
-        if capture.capabilities.passive_capable:
+    """The capture's challenge (spent now, whatever the outcome, unless `consume` is False), or
+    why the capture is refused. It needs only the capture's times, not its pixels: the server
+    runs it with `consume=False` before decoding a single frame."""
+    if nonce is None:
+        if capabilities.passive_capable:
             return None, None
         return None, _retry(
             "Please follow the instructions on the screen.",
-            f"a {capture.capabilities.label} terminal must answer an active challenge",
+            f"a {capabilities.label} terminal must answer an active challenge",
         )
-    status, challenge = book.redeem(capture.challenge_nonce, now=now)
+    status, challenge = (book.redeem if consume else book.peek)(nonce, now=now)
     if challenge is None:
         return None, _spoof(AttackType.CHALLENGE_REPLAY, f"challenge nonce {status.value}")
-    if status is ChallengeStatus.EXPIRED or capture.ended_at > challenge.expires_at:
+    if status is ChallengeStatus.EXPIRED or ended_at > challenge.expires_at:
         return None, _retry("The time ran out. Please try again.", "challenge expired")
-    if capture.started_at < challenge.issued_at:
+    if started_at < challenge.issued_at:
         return None, _spoof(
             AttackType.CHALLENGE_REPLAY, "frames recorded before the challenge was issued"
         )
