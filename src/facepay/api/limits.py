@@ -88,6 +88,7 @@ class CaptureAdmission:
         if scope["type"] != "http" or scope.get("path") not in self._paths:
             await self._app(scope, receive, send)
             return
+        queued = time.perf_counter()
         try:
             await asyncio.wait_for(self._slots.acquire(), timeout=self._wait)
         except TimeoutError:
@@ -99,8 +100,16 @@ class CaptureAdmission:
             )
             await response(scope, receive, send)
             return
+        waited_ms = (time.perf_counter() - queued) * 1000
+
+        async def send_wait(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                timing = (b"server-timing", b"queue;dur=%.1f" % waited_ms)
+                message = {**message, "headers": [*message.get("headers", []), timing]}
+            await send(message)
+
         try:
-            await self._app(scope, receive, send)
+            await self._app(scope, receive, send_wait)
         finally:
             self._slots.release()
 

@@ -15,13 +15,15 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from facepay.terminal.signing import private_key_from_pem, sign_request
 
 
-def server_ms(response: httpx.Response) -> float:
-    """The server's own handling time from its `Server-Timing: app;dur=<ms>` header."""
-    for part in response.headers.get("server-timing", "").split(","):
-        name, _, params = part.strip().partition(";")
-        if name == "app" and params.startswith("dur="):
-            return float(params[4:])
-    return float("nan")
+def server_ms(response: httpx.Response, metric: str = "app") -> float:
+    """The server's own handling time from its `Server-Timing: app;dur=<ms>` header (`queue`:
+    how long a capture waited for a place before it was read)."""
+    for header in response.headers.get_list("server-timing"):
+        for part in header.split(","):
+            name, _, params = part.strip().partition(";")
+            if name == metric and params.startswith("dur="):
+                return float(params[4:])
+    return 0.0 if metric == "queue" else float("nan")
 
 
 class StaffSession:
