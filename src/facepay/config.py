@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     Nonces are remembered until timestamp + this, so there is no separate nonce TTL to get wrong."""
     cashier_refund_limit_fen: int = Field(default=50_000, ge=0)
 
+    maintenance_interval_seconds: float = Field(default=60.0, gt=0, le=3_600)
+    """How often the server forgets expired request nonces and liveness challenges and voids
+    expired ledger holds (facepay.services.upkeep)."""
+
     # HTTP API limits (facepay.api): a clear 413 / 422 / 429 for each
     api_max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     """Largest request body; a capture of 32 JPEG frames of 640x480 is about 2-4 MB in base64.

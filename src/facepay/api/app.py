@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.concurrency import run_in_threadpool
 
 from facepay import __version__
 from facepay.adapters.db.security_ports import SqlAlchemyNonceStore, SqlAlchemyTerminalKeys
@@ -20,6 +27,7 @@ from facepay.api.routes import admin, audit, auth, bills, patients, system
 from facepay.api.signing import RequestVerifier
 from facepay.api.staff_auth import PasswordHashing, StaffTokens
 from facepay.services.context import Services
+from facepay.services.upkeep import run_upkeep
 
 
 def create_app(services: Services, *, passwords: PasswordHashing | None = None) -> FastAPI:
@@ -55,6 +63,7 @@ def create_app(services: Services, *, passwords: PasswordHashing | None = None) 
         title="facepay",
         version=__version__,
         description="Face-recognition identity and payment for hospitals.",
+        lifespan=lambda _: upkeep_schedule(services),
     )
     app.state.api = state
     problems.install(app)
@@ -74,6 +83,32 @@ def create_app(services: Services, *, passwords: PasswordHashing | None = None) 
 
 
 CAPTURE_PATHS = frozenset({"/v1/identifications", "/v1/enrolments"})
+_log = structlog.get_logger("facepay.api")
+
+
+@asynccontextmanager
+async def upkeep_schedule(services: Services) -> AsyncIterator[None]:
+    """Run the upkeep (facepay.services.upkeep) every `maintenance_interval_seconds` while the
+    app serves; a failed round is logged and the next one tries again."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(services.settings.maintenance_interval_seconds)
+            try:
+                done = await run_in_threadpool(run_upkeep, ctx=services)
+            except Exception as error:
+                _log.warning("upkeep_failed", error=type(error).__name__, detail=str(error))
+            else:
+                if done.nonces or done.challenges or done.holds:
+                    _log.info("upkeep", **asdict(done))
+
+    task = asyncio.create_task(loop())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from facepay.shared.errors import (
     NotFound,
     PolicyError,
     Unauthorized,
+    Unavailable,
 )
 
 MEDIA_TYPE = "application/problem+json"
@@ -56,6 +57,7 @@ STATUS_BY_ERROR: tuple[tuple[type[FacepayError], int], ...] = (
     (RateLimited, 429),
     (BodyTooLarge, 413),
     (StorageBusy, 503),
+    (Unavailable, 503),
     (ImageRejected, 422),
     (InvalidInput, 422),
     (NotFound, 404),
@@ -144,7 +146,7 @@ def _facepay_error(request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = 'Bearer realm="facepay", FACEPAY-ED25519-V1'
     if status == 503:
         headers["Retry-After"] = "1"
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | Unavailable):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     _log.info("request_refused", status=status, code=exc.code, detail=exc.message)
     return problem_response(

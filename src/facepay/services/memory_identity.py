@@ -237,6 +237,13 @@ class InMemoryTenantRepository:
         self.nonces[(terminal_id, nonce)] = expires_at
         return True
 
+    def purge_nonces(self, *, now: datetime) -> int:
+        """Drop expired nonces."""
+        expired = [key for key, until in self.nonces.items() if until <= now]
+        for key in expired:
+            del self.nonces[key]
+        return len(expired)
+
 
 class InMemoryAuditEntries:
     """An `AuditStore` in lists without a lock of its own: the unit of work's lock serialises

@@ -150,3 +150,6 @@ class TenantRepository(Protocol):
         self, *, terminal_id: str, nonce: str, expires_at: datetime, now: datetime
     ) -> bool:
         """Atomic check-and-insert; False if the nonce is recorded and not expired."""
+
+    def purge_nonces(self, *, now: datetime) -> int:
+        """Forget every nonce that has expired; returns how many."""

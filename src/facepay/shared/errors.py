@@ -8,7 +8,9 @@ FacepayError
 │   └── InsufficientFunds a bounded account would go below zero
 ├── PolicyError           the insurance policy does not cover the request
 ├── Unauthorized          not authenticated: missing, bad, stale or replayed credentials
-└── Forbidden             authenticated but not allowed
+├── Forbidden             authenticated but not allowed
+└── Unavailable           the server cannot serve it now (storage full or down, too busy):
+                          nothing was done, retry after `retry_after` seconds (HTTP 503)
 """
 
 from __future__ import annotations
@@ -72,3 +74,13 @@ class Forbidden(FacepayError):  # noqa: N818
     """The caller is known but not allowed to do this."""
 
     code = "forbidden"
+
+
+class Unavailable(FacepayError):  # noqa: N818
+    """The server cannot do it now; nothing was done, and the same request may be retried."""
+
+    code = "unavailable"
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: int = 1) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after

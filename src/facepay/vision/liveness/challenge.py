@@ -12,11 +12,12 @@ from __future__ import annotations
 import enum
 import random
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from facepay.shared.errors import InvalidInput
+from facepay.shared.errors import InvalidInput, Unavailable
 
 
 class Action(enum.StrEnum):
@@ -129,23 +130,46 @@ class ChallengeStatus(enum.StrEnum):
     EXPIRED = "expired"
 
 
-class ChallengeBook:
-    """The server's record of issued challenges; each nonce can be redeemed once (in memory)."""
+MAX_ENTRIES = 100_000
+"""Open challenges plus remembered nonces (~0.5 KB each, ~50 MB at most) before a full book
+refuses new challenges: with 30 s challenges that is 3,000 challenges a second."""
 
-    def __init__(self) -> None:
+
+class ChallengeBook:
+    """The server's record of issued challenges (in memory, thread-safe); each nonce can be
+    redeemed once. An open challenge is kept until it expires and a redeemed nonce until its
+    challenge would have expired - after that a replay is unknown, which is refused just the
+    same - so `purge` (the server's upkeep runs it) keeps the book bounded."""
+
+    def __init__(self, *, max_entries: int = MAX_ENTRIES) -> None:
         self._open: dict[str, Challenge] = {}
-        self._used: set[str] = set()
+        self._used: dict[str, datetime] = {}  # nonce -> its challenge's expiry
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._open) + len(self._used)
 
     def add(self, challenge: Challenge) -> Challenge:
-        """Record an issued challenge."""
-        self._open[challenge.nonce] = challenge
+        """Record an issued challenge; `Unavailable` if the book is full of live ones."""
+        with self._lock:
+            if len(self._open) + len(self._used) >= self._max:
+                self._purge(challenge.issued_at)
+                if len(self._open) + len(self._used) >= self._max:
+                    raise Unavailable(
+                        "too many liveness challenges are open; retry in a moment",
+                        code="challenges_full",
+                    )
+            self._open[challenge.nonce] = challenge
         return challenge
 
     def peek(self, nonce: str, *, now: datetime) -> tuple[ChallengeStatus, Challenge | None]:
         """What `redeem` would answer now, without consuming the nonce (a cheap pre-check)."""
-        if nonce in self._used:
-            return ChallengeStatus.REUSED, None
-        challenge = self._open.get(nonce)
+        with self._lock:
+            if nonce in self._used:
+                return ChallengeStatus.REUSED, None
+            challenge = self._open.get(nonce)
         if challenge is None:
             return ChallengeStatus.UNKNOWN, None
         if now > challenge.expires_at:
@@ -154,12 +178,27 @@ class ChallengeBook:
 
     def redeem(self, nonce: str, *, now: datetime) -> tuple[ChallengeStatus, Challenge | None]:
         """Consume `nonce`: VALID once, REUSED afterwards, EXPIRED past its expiry."""
-        if nonce in self._used:
-            return ChallengeStatus.REUSED, None
-        challenge = self._open.pop(nonce, None)
-        if challenge is None:
-            return ChallengeStatus.UNKNOWN, None
-        self._used.add(nonce)
+        with self._lock:
+            if nonce in self._used:
+                return ChallengeStatus.REUSED, None
+            challenge = self._open.pop(nonce, None)
+            if challenge is None:
+                return ChallengeStatus.UNKNOWN, None
+            self._used[nonce] = challenge.expires_at
         if now > challenge.expires_at:
             return ChallengeStatus.EXPIRED, challenge
         return ChallengeStatus.VALID, challenge
+
+    def purge(self, *, now: datetime) -> int:
+        """Forget expired challenges and the nonces of expired ones; returns how many."""
+        with self._lock:
+            return self._purge(now)
+
+    def _purge(self, now: datetime) -> int:
+        stale = [n for n, c in self._open.items() if c.expires_at < now]
+        spent = [n for n, until in self._used.items() if until < now]
+        for nonce in stale:
+            del self._open[nonce]
+        for nonce in spent:
+            del self._used[nonce]
+        return len(stale) + len(spent)

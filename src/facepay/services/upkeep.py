@@ -1,0 +1,36 @@
+"""Upkeep the server runs on a schedule of its own (facepay.api.app's lifespan): forget what
+has expired, so that no store grows without end.
+
+- seen request nonces, once the signature skew window that could replay them has passed;
+- liveness challenges after their TTL, and redeemed nonces once their challenge expired;
+- ledger holds past their expiry, voided.
+
+Every step is idempotent and safe on several server processes at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from facepay.ledger.corrections import expire_holds
+from facepay.services.context import Services
+
+
+@dataclass(frozen=True)
+class Upkeep:
+    """What one round of upkeep removed."""
+
+    nonces: int
+    challenges: int
+    holds: int
+
+
+def run_upkeep(*, ctx: Services) -> Upkeep:
+    """One round: purge expired nonces and challenges, void expired holds."""
+    now = ctx.clock.now()
+    challenges = ctx.challenges.purge(now=now)
+    with ctx.uow() as uow:
+        nonces = uow.tenants.purge_nonces(now=now)
+        holds = expire_holds(repo=uow.ledger, now=now)
+        uow.commit()
+    return Upkeep(nonces=nonces, challenges=challenges, holds=len(holds))
