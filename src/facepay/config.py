@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     """How long an identification may be used for one payment."""
     face_pay_limit_fen: int = Field(default=5_000_000, ge=0)
     """Face payments of this many fen or more at a hospital need a second factor (50,000 yuan)."""
+    bill_max_age_days: int = Field(default=730, gt=0, le=3_650)
+    """How old a bill's service date may be when the hospital posts it (two years)."""
     face_pay_limit_pharmacy_fen: int = Field(default=500_000, ge=0)
     """The same limit at a pharmacy (5,000 yuan), INSURANCE.md §5."""
 

@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 from facepay.api.auth import Authenticator
 from facepay.api.limits import TokenBuckets
 from facepay.api.metrics import ApiMetrics
+from facepay.api.problems import DuplicateHeader
 from facepay.api.rbac import AccessPolicy, Principal
 from facepay.api.staff_auth import PasswordHashing, StaffTokens
 from facepay.services.context import Services
@@ -59,13 +60,25 @@ ServicesDep = Annotated[Services, Depends(services)]
 TerminalPrincipal = Annotated[Principal, Depends(terminal)]
 CurrentStaff = Annotated[Principal, Depends(staff)]
 Caller = Annotated[Principal, Depends(caller)]
-IdempotencyKey = Annotated[
-    str,
-    Header(
-        alias="Idempotency-Key",
-        min_length=8,
-        max_length=100,
-        pattern=r"^[A-Za-z0-9_.:\-]+$",
-        description="Client-chosen key: a retry with the same key and body repeats nothing",
-    ),
-]
+
+
+def idempotency_key(
+    request: Request,
+    key: Annotated[
+        str,
+        Header(
+            alias="Idempotency-Key",
+            min_length=8,
+            max_length=100,
+            pattern=r"^[A-Za-z0-9_.:\-]+$",
+            description="Client-chosen key: a retry with the same key and body repeats nothing",
+        ),
+    ],
+) -> str:
+    """The request's one Idempotency-Key; two of them are a 400, not a silent choice."""
+    if len(request.headers.getlist("idempotency-key")) > 1:
+        raise DuplicateHeader("send one Idempotency-Key header, not several")
+    return key
+
+
+IdempotencyKey = Annotated[str, Depends(idempotency_key)]

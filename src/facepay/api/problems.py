@@ -53,9 +53,16 @@ class BodyTooLarge(FacepayError):  # noqa: N818
     code = "body_too_large"
 
 
+class DuplicateHeader(FacepayError):  # noqa: N818
+    """A header that must appear once appears several times."""
+
+    code = "duplicate_header"
+
+
 STATUS_BY_ERROR: tuple[tuple[type[FacepayError], int], ...] = (
     (RateLimited, 429),
     (BodyTooLarge, 413),
+    (DuplicateHeader, 400),
     (StorageBusy, 503),
     (Unavailable, 503),
     (ImageRejected, 422),

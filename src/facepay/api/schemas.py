@@ -9,12 +9,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from facepay.api.rbac import Role
+from facepay.insurance.model import MAX_LINE_FEN
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 Fen = Annotated[int, Field(ge=0, le=10**12, description="Integer fen (1 yuan = 100 fen)")]
+LineFen = Annotated[
+    int,
+    Field(
+        strict=True,
+        ge=0,
+        le=MAX_LINE_FEN,
+        description=f"Integer fen, at most {MAX_LINE_FEN} (100 million yuan)",
+    ),
+]
+
+
+def _printable(value: object) -> object:
+    """Text without control codes: no NUL, DEL, C1 controls, BOM or direction overrides.
+    Checked before whitespace is stripped: NEL (U+0085) is whitespace to `str.strip`."""
+    if isinstance(value, str) and not value.isprintable():
+        raise ValueError("must be printable text (no control or formatting characters)")
+    return value
+
+
+PlainText = Annotated[str, BeforeValidator(_printable)]
+"""A text field a person reads: refused if it holds a control or format character."""
 Base64Image = Annotated[
     str,
     # Not stripped: stripping would copy every frame's text (megabytes) for nothing.
@@ -42,7 +64,7 @@ class ResponseModel(BaseModel):
 class LoginCreate(RequestModel):
     """Staff credentials."""
 
-    username: Annotated[str, Field(min_length=1, max_length=64)]
+    username: Annotated[PlainText, Field(min_length=1, max_length=64)]
     password: Annotated[str, Field(min_length=1, max_length=1024)]
 
 

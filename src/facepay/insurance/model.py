@@ -27,6 +27,14 @@ __all__ = [
 VisitType = Literal["outpatient", "inpatient"]
 ItemClass = Literal["A", "B", "C"]
 
+MAX_LINE_FEN = 10**10
+"""Largest line amount (unit price x quantity) and unit price: 100 million yuan."""
+MAX_BILL_FEN = 10**11
+"""Largest bill: 1 billion yuan. With at most this per bill every running total of the ledger
+and the accumulators stays far inside a signed 64-bit integer (9.2 x 10^18) on both
+databases: 92 million bills of this size before any account could overflow."""
+MAX_QUANTITY = Decimal(100_000)
+
 
 @dataclass(frozen=True)
 class BillLine:
@@ -44,13 +52,21 @@ class BillLine:
         where = f"line {self.code}"
         if self.item_class not in ("A", "B", "C"):
             raise InvalidInput(f"{where}: class must be A, B or C, got {self.item_class!r}")
-        check_fen(self.unit_price, f"{where}: unit_price")
+        for label, text in (("code", self.code), ("name", self.name)):
+            if not isinstance(text, str) or not text.isprintable():
+                raise InvalidInput(f"{where}: {label} must be printable text (no control codes)")
+        check_fen(self.unit_price, f"{where}: unit_price", at_most=MAX_LINE_FEN)
         if not isinstance(self.quantity, Decimal) or not self.quantity.is_finite():
             raise InvalidInput(f"{where}: quantity must be a finite decimal")
-        if self.quantity <= 0:
-            raise InvalidInput(f"{where}: quantity must be above zero, got {self.quantity}")
+        if not 0 < self.quantity <= MAX_QUANTITY:
+            raise InvalidInput(
+                f"{where}: quantity must be above zero and at most {MAX_QUANTITY}, "
+                f"got {self.quantity}"
+            )
+        if self.unit_price * self.quantity > MAX_LINE_FEN:
+            raise InvalidInput(f"{where}: the line comes to more than {MAX_LINE_FEN} fen")
         if self.price_ceiling is not None:
-            check_fen(self.price_ceiling, f"{where}: price_ceiling")
+            check_fen(self.price_ceiling, f"{where}: price_ceiling", at_most=MAX_LINE_FEN)
         if self.selfpay_ratio is not None:
             check_ratio(self.selfpay_ratio, f"{where}: selfpay_ratio")
 
@@ -73,6 +89,8 @@ class Bill:
             raise InvalidInput(f"hospital_tier: must be a whole number, got {self.hospital_tier!r}")
         if not self.lines:
             raise InvalidInput("lines: a bill needs at least one line")
+        if sum(line.unit_price * line.quantity for line in self.lines) > MAX_BILL_FEN:
+            raise InvalidInput(f"lines: a bill comes to at most {MAX_BILL_FEN} fen")
 
 
 @dataclass(frozen=True)

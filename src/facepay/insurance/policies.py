@@ -39,6 +39,10 @@ class PolicyBook:
     def __iter__(self) -> Iterator[Policy]:
         return iter(self._policies)
 
+    def categories(self) -> frozenset[str]:
+        """Every person category some version covers."""
+        return frozenset(c for policy in self._policies for c in _categories(policy))
+
     def get(self, policy_id: str) -> Policy:
         """The version with this id."""
         for policy in self._policies:

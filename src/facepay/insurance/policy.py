@@ -17,10 +17,12 @@ from facepay.shared.errors import InvalidInput
 ACCOUNT_PARTS = frozenset({"inscope", "preselfpay", "overlmt", "fulamt"})
 
 
-def check_fen(value: int, where: str) -> None:
-    """Refuse an amount that is not a whole, non-negative number of fen."""
+def check_fen(value: int, where: str, *, at_most: int | None = None) -> None:
+    """Refuse an amount that is not a whole, non-negative number of fen (up to `at_most`)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidInput(f"{where}: must be a whole, non-negative number of fen, got {value!r}")
+    if at_most is not None and value > at_most:
+        raise InvalidInput(f"{where}: at most {at_most} fen, got {value}")
 
 
 def check_ratio(value: Decimal, where: str) -> None:

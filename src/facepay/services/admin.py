@@ -211,6 +211,12 @@ def register_insured_person(
         raise InvalidInput("personal_account_fen must not be negative")
     if phone is not None and not (phone.isdigit() and len(phone) == 11):
         raise InvalidInput("phone: an 11-digit mobile number", code="bad_phone")
+    known = ctx.policies.categories()
+    if category not in known:
+        raise InvalidInput(
+            f"category {category!r} is covered by no policy; one of {', '.join(sorted(known))}",
+            code="unknown_category",
+        )
     person = InsuredPerson(
         id=new_id("psn"),
         id_number=id_card.id_number,

@@ -10,6 +10,7 @@ insurance card, or one already resolved by a second factor, has no such limit.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from facepay.hospital.bills import PointOfSale, PostedBill
 from facepay.identity.id_card import normalise_id_number
@@ -61,6 +62,9 @@ def post_bill(
         raise InvalidInput(f"external_ref: 1 to {MAX_REF} printable characters")
     if point_of_sale not in ("hospital", "pharmacy"):
         raise InvalidInput("point_of_sale: hospital or pharmacy")
+    _check_service_date(ctx, bill)
+    if not any(line.unit_price for line in bill.lines):
+        raise InvalidInput("the bill comes to 0 fen: nothing to pay", code="empty_bill")
     number = normalise_id_number(id_number)
     with ctx.uow() as uow:
         require_hospital(uow, hospital_id)
@@ -89,6 +93,19 @@ def post_bill(
         )
         uow.commit()
     return posted
+
+
+def _check_service_date(ctx: Services, bill: Bill) -> None:
+    """A visit happened at most `bill_max_age_days` ago and not after today. One day of slack
+    either way: the server's clock is UTC, the hospital's day may already be tomorrow."""
+    today = ctx.clock.now().date()
+    earliest = today - timedelta(days=ctx.settings.bill_max_age_days + 1)
+    if not earliest <= bill.service_date <= today + timedelta(days=1):
+        raise InvalidInput(
+            f"service_date {bill.service_date} is not a day of the last "
+            f"{ctx.settings.bill_max_age_days} days",
+            code="bad_service_date",
+        )
 
 
 def get_bill(*, ctx: Services, hospital_id: str, bill_id: str) -> PostedBill:

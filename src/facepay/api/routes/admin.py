@@ -12,7 +12,7 @@ from pydantic import Field
 from facepay.api.deps import CurrentStaff, StateDep
 from facepay.api.problems import errors
 from facepay.api.rbac import Permission, Principal, Role
-from facepay.api.schemas import Fen, Id, RequestModel, ResponseModel
+from facepay.api.schemas import Fen, Id, PlainText, RequestModel, ResponseModel
 from facepay.api.signing import key_fingerprint, public_key_from_text
 from facepay.identity.id_card import IdCard
 from facepay.services import admin
@@ -25,7 +25,7 @@ from facepay.terminal.signing import (
 )
 
 router = APIRouter(prefix="/v1", tags=["admin"])
-Name = Annotated[str, Field(min_length=1, max_length=120)]
+Name = Annotated[PlainText, Field(min_length=1, max_length=120)]
 Username = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Password = Annotated[str, Field(min_length=12, max_length=1024)]
 
@@ -85,7 +85,7 @@ class IdCardCreate(RequestModel):
     """The ID card's chip data (the photo travels separately)."""
 
     id_number: Annotated[str, Field(min_length=18, max_length=18, pattern=r"^\d{17}[\dXx]$")]
-    name: Annotated[str, Field(min_length=1, max_length=80)]
+    name: Annotated[PlainText, Field(min_length=1, max_length=80)]
     sex: Literal["F", "M"]
     birth_date: date
 
@@ -100,8 +100,8 @@ class InsuredPersonCreate(RequestModel):
     """A person of the insurance registry (what the insurance platform would sync)."""
 
     id_card: IdCardCreate
-    category: Annotated[str, Field(min_length=1, max_length=40)]
-    insurance_card_number: Annotated[str, Field(min_length=4, max_length=40)]
+    category: Annotated[PlainText, Field(min_length=1, max_length=40)]
+    insurance_card_number: Annotated[PlainText, Field(min_length=4, max_length=40)]
     phone: Annotated[str, Field(pattern=r"^\d{11}$")] | None = None
     medical_assistance: bool = False
     personal_account_fen: Fen = 0

@@ -16,7 +16,7 @@ from pydantic import Field
 from facepay.api.deps import Caller, IdempotencyKey, StateDep
 from facepay.api.problems import errors
 from facepay.api.rbac import Permission, Principal, PrincipalKind
-from facepay.api.schemas import Fen, Id, RequestModel, ResponseModel
+from facepay.api.schemas import Id, LineFen, PlainText, RequestModel, ResponseModel
 from facepay.hospital.bills import PostedBill
 from facepay.insurance.model import Bill, BillLine, Settlement
 from facepay.services import bills as bill_service
@@ -32,11 +32,12 @@ class BillLineCreate(RequestModel):
     """One fee line as the hospital system prices it."""
 
     code: Code
-    name: Annotated[str, Field(min_length=1, max_length=120)]
+    name: Annotated[PlainText, Field(min_length=1, max_length=120)]
     item_class: Literal["A", "B", "C"]
-    unit_price: Fen
+    unit_price: LineFen
     quantity: Annotated[Decimal, Field(gt=0, le=100_000, max_digits=12, decimal_places=4)]
-    price_ceiling: Fen | None = None
+    """unit_price x quantity may come to at most 10^10 fen, and a bill to 10^11 fen."""
+    price_ceiling: LineFen | None = None
     selfpay_ratio: Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)] | None = (
         None
     )
@@ -48,8 +49,9 @@ class BillCreate(RequestModel):
     external_ref: Code
     id_number: Annotated[str, Field(min_length=18, max_length=18, pattern=r"^\d{17}[\dXx]$")]
     visit_type: Literal["outpatient", "inpatient"]
-    hospital_tier: Annotated[int, Field(ge=1, le=3)]
+    hospital_tier: Annotated[int, Field(strict=True, ge=1, le=3)]
     service_date: date
+    """The day of the visit (admission): not in the future, at most `bill_max_age_days` ago."""
     point_of_sale: Literal["hospital", "pharmacy"] = "hospital"
     lines: Annotated[list[BillLineCreate], Field(min_length=1, max_length=200)]
 

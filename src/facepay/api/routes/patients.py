@@ -21,6 +21,7 @@ from facepay.api.schemas import (
     ChallengeRead,
     ChallengeStepRead,
     Id,
+    PlainText,
     RequestModel,
     ResponseModel,
 )
@@ -33,7 +34,7 @@ from facepay.vision.liveness import Capture, TerminalCapabilities
 from facepay.vision.liveness.challenge import PROMPTS
 
 router = APIRouter(prefix="/v1", tags=["patients"])
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[PlainText, Field(min_length=1, max_length=200)]
 
 
 class ConsentCreate(RequestModel):
@@ -73,7 +74,7 @@ class CredentialIdentificationCreate(RequestModel):
     """Identification without a face: ID number and insurance card number."""
 
     id_number: Annotated[str, Field(min_length=18, max_length=18, pattern=r"^\d{17}[\dXx]$")]
-    insurance_card_number: Annotated[str, Field(min_length=4, max_length=40)]
+    insurance_card_number: Annotated[PlainText, Field(min_length=4, max_length=40)]
 
 
 class SecondFactorCreate(RequestModel):
@@ -98,7 +99,7 @@ class IdentificationRead(ResponseModel):
 class ConsentWithdrawalCreate(RequestModel):
     """Why the consent is withdrawn."""
 
-    reason: Annotated[str, Field(min_length=1, max_length=200)] = "withdrawn"
+    reason: Annotated[PlainText, Field(min_length=1, max_length=200)] = "withdrawn"
 
 
 class ConsentWithdrawalRead(ResponseModel):
