@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import Engine
 
 from facepay.adapters.crypto import TemplateSealer
+from facepay.adapters.data_dir import create_private_file, prepare_data_dir
 from facepay.adapters.db.engine import database_engine
 from facepay.adapters.db.migrate import upgrade
 from facepay.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
@@ -44,7 +46,13 @@ def build_face_engine(settings: Settings) -> DlibFaceEngine:
 
 def build_template_sealer(settings: Settings) -> TemplateSealer:
     """The AES-256-GCM template sealer; makes the 0600 key file on first run."""
+    data_dir(settings)
     return TemplateSealer.from_key_file(settings.resolved_template_key_file())
+
+
+def data_dir(settings: Settings) -> Path:
+    """The data folder, created 0700; one open to other users is refused outside dev."""
+    return prepare_data_dir(settings.data_dir, strict=settings.environment != "dev")
 
 
 def build_gallery(settings: Settings, *, dim: int, model_version: str) -> Gallery:
@@ -70,7 +78,8 @@ def build_engine(settings: Settings) -> Engine:
     """The database engine (embedded SQLite file unless a URL is set), migrated if so configured."""
     url = settings.resolved_database_url()
     if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir(settings)
+        create_private_file(settings.sqlite_path)  # before SQLite opens it, so it is 0600
     engine = database_engine(url, pool_size=settings.database_pool_size)
     if settings.database_migrate_on_start:
         upgrade(engine)

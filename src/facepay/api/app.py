@@ -16,7 +16,11 @@ from fastapi.openapi.utils import get_openapi
 from starlette.concurrency import run_in_threadpool
 
 from facepay import __version__
-from facepay.adapters.db.security_ports import SqlAlchemyNonceStore, SqlAlchemyTerminalKeys
+from facepay.adapters.db.security_ports import (
+    SqlAlchemyNonceStore,
+    SqlAlchemyStaffAccounts,
+    SqlAlchemyTerminalKeys,
+)
 from facepay.api import problems
 from facepay.api.auth import Authenticator
 from facepay.api.deps import ApiState
@@ -46,6 +50,7 @@ def create_app(services: Services, *, passwords: PasswordHashing | None = None) 
         auth=Authenticator(
             verifier=verifier,
             tokens=tokens,
+            accounts=SqlAlchemyStaffAccounts(services.uow),
             terminal_buckets=TokenBuckets(
                 rate=settings.api_rate_terminal_per_second, burst=settings.api_rate_terminal_burst
             ),

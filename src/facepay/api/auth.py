@@ -14,7 +14,7 @@ from fastapi import Request
 from facepay.api.limits import TokenBuckets
 from facepay.api.rbac import Principal
 from facepay.api.signing import RequestVerifier
-from facepay.api.staff_auth import StaffTokens
+from facepay.api.staff_auth import StaffAccounts, StaffTokens, check_account
 from facepay.shared.errors import Unauthorized
 from facepay.terminal import signing as protocol
 
@@ -25,6 +25,7 @@ class Authenticator:
 
     verifier: RequestVerifier
     tokens: StaffTokens
+    accounts: StaffAccounts
     terminal_buckets: TokenBuckets
     staff_buckets: TokenBuckets
 
@@ -50,6 +51,7 @@ class Authenticator:
             raise Unauthorized("expected `Authorization: Bearer <token>`", code="token_malformed")
         principal = self.tokens.principal(token.strip())
         self.staff_buckets.take(principal.id)
+        check_account(self.accounts, principal)
         return principal
 
     async def any(self, request: Request) -> Principal:

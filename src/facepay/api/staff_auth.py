@@ -2,7 +2,12 @@
 
 Every failure is `Unauthorized` with a stable code: `invalid_credentials`, `account_disabled`,
 `token_expired`, `token_not_yet_valid`, `token_bad_signature`, `token_bad_algorithm`,
-`token_wrong_audience`, `token_wrong_issuer`, `token_malformed`, `token_bad_claims`.
+`token_wrong_audience`, `token_wrong_issuer`, `token_malformed`, `token_bad_claims` (including
+a lifetime longer than this server issues), `unknown_staff` and `token_stale` (the account's role
+or hospital changed since the token was issued).
+
+A signature proves only that this server issued the token: every request also looks the account
+up (`check_account`), so a disabled or deleted account stops working at once, not at expiry.
 """
 
 from __future__ import annotations
@@ -56,6 +61,10 @@ class StaffAccounts(Protocol):
         """Replace the stored hash (after a parameter upgrade or a password change)."""
         ...
 
+    def by_id(self, staff_id: str) -> StaffAccount | None:
+        """The account with this staff id, if any."""
+        ...
+
 
 class InMemoryStaffAccounts:
     """A `StaffAccounts` in a dict, for tests and the demo."""
@@ -67,6 +76,10 @@ class InMemoryStaffAccounts:
     def by_username(self, username: str) -> StaffAccount | None:
         """The account, if any."""
         return self._by_name.get(username)
+
+    def by_id(self, staff_id: str) -> StaffAccount | None:
+        """The account, if any."""
+        return next((a for a in self._by_name.values() if a.staff_id == staff_id), None)
 
     def set_password_hash(self, staff_id: str, password_hash: str) -> None:
         """Store a new hash."""
@@ -145,6 +158,18 @@ def authenticate(
             accounts.set_password_hash(account.staff_id, new_hash)
             account = replace(account, password_hash=new_hash)
     return account
+
+
+def check_account(accounts: StaffAccounts, principal: Principal) -> None:
+    """Refuse a valid token whose account is gone, disabled, or no longer what the token says."""
+    account = accounts.by_id(principal.id)
+    if account is None:
+        raise Unauthorized("this staff account does not exist", code="unknown_staff")
+    if not account.active:
+        raise Unauthorized("this account is disabled", code="account_disabled")
+    if (account.role, account.hospital_id) != (principal.role, principal.hospital_id):
+        raise Unauthorized("the account changed since this token was issued; log in again",
+                           code="token_stale")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -259,6 +284,8 @@ class StaffTokens:
         exp, nbf, iat = times
         now = self._clock.now().timestamp()
         leeway = self._leeway.total_seconds()
+        if exp - iat > self._ttl.total_seconds() + leeway:
+            raise _fail("token_bad_claims", "the token lives longer than this server issues")
         if now >= exp + leeway:
             raise _fail("token_expired", "token has expired; log in again")
         if now + leeway < nbf or now + leeway < iat:

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from facepay.api.staff_auth import PasswordHashing
 from facepay.bootstrap import build_storage
+from facepay.commands import fail
 from facepay.commands.serve import DataDir, settings_for
 from facepay.services import admin as admin_service
 from facepay.shared.errors import FacepayError
@@ -66,8 +67,7 @@ def init(
             hospital=first,
         )
     except FacepayError as error:
-        Console(stderr=True).print(f"[red]error:[/red] {error.message}")
-        raise typer.Exit(code=2) from None
+        raise fail(error.message) from None
     console.print(f"platform operator {platform.username} ({platform.id})")
     if created is not None:
         hospital_record, user = created

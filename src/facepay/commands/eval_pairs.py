@@ -13,8 +13,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from facepay.bootstrap import load_settings
+from facepay.commands import fail
 from facepay.commands.eval import app
-from facepay.commands.face import fail, load_engine
+from facepay.commands.face import load_engine
 from facepay.shared.errors import InvalidInput
 from facepay.vision.evaluation import (
     PairsReport,

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from facepay.bootstrap import build_face_engine, load_settings
+from facepay.commands import fail
 from facepay.config import Settings
 from facepay.shared.errors import InvalidInput
 from facepay.vision.dlib_engine import DlibFaceEngine
@@ -29,12 +30,6 @@ def load_engine(settings: Settings, *, quiet: bool = False) -> DlibFaceEngine:
     console = Console(stderr=True, quiet=quiet)
     with console.status("Loading the face models…"):
         return build_face_engine(settings)
-
-
-def fail(message: str) -> typer.Exit:
-    """Print a clear error on stderr and return the exit (code 2) to raise."""
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code=2)
 
 
 def _read(path: Path) -> RGBImage:

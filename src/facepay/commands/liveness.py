@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from facepay.bootstrap import build_face_engine, load_settings
+from facepay.commands import fail
 from facepay.config import Settings
 from facepay.shared.errors import InvalidInput
 from facepay.vision.liveness.challenge import Challenge, ChallengeBook
@@ -22,11 +23,6 @@ from facepay.vision.liveness.policy import LivenessDecision, LivenessPolicy, def
 app = typer.Typer(
     help="Check captures for liveness (photo, replay and mask attacks).", no_args_is_help=True
 )
-
-
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code=2)
 
 
 def _challenge(text: str) -> Challenge:
@@ -88,7 +84,7 @@ def check(  # noqa: PLR0917 - Typer maps each parameter to an argument or option
         with Console(stderr=True, quiet=as_json).status("Loading the face models…"):
             policy = build_policy(settings)
     except InvalidInput as error:
-        raise _fail(error.message) from None
+        raise fail(error.message) from None
     book = ChallengeBook()
     if issued is not None:
         book.add(issued)

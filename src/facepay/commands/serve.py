@@ -11,7 +11,9 @@ from typing import Annotated
 import typer
 
 from facepay.bootstrap import build_services
+from facepay.commands import fail
 from facepay.config import Settings
+from facepay.shared.errors import FacepayError
 
 THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc <malloc.h>
@@ -67,6 +69,10 @@ def serve(
 
     configure_logging()
     tune_malloc()
-    services = build_services(settings_for(data))
+    os.umask(0o077)  # whatever the server writes (database journals, gallery) is its own
+    try:
+        services = build_services(settings_for(data))
+    except FacepayError as error:
+        raise fail(error.message) from None
     app = create_app(services)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -16,6 +16,7 @@ from facepay.adapters.interchange import (
     load_policy,
     settlement_to_json,
 )
+from facepay.commands import fail
 from facepay.insurance.model import Settlement
 from facepay.insurance.policies import PolicyBook
 from facepay.insurance.settlement import settle as settle_bill
@@ -88,8 +89,7 @@ def settle(
             bill=the_bill, coverage=coverage, accumulators=accumulators, policy=in_force
         )
     except FacepayError as error:
-        typer.echo(f"error: {error.message}", err=True)
-        raise typer.Exit(code=2) from None
+        raise fail(error.message) from None
     if as_json:
         typer.echo(json.dumps(settlement_to_json(result), ensure_ascii=False, indent=2))
     else:

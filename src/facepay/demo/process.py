@@ -65,14 +65,16 @@ def free_port() -> int:
         return port
 
 
-def run_cli(args: list[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    args: list[str], env: Mapping[str, str], *, timeout: float = 300.0
+) -> subprocess.CompletedProcess[str]:
     """One `facepay` command in a child process."""
     return subprocess.run(  # noqa: S603 - our own interpreter and CLI, no shell
         [sys.executable, "-c", CLI, *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
 

@@ -223,6 +223,10 @@ class InMemoryTenantRepository:
         """By user name."""
         return next((u for u in self.staff.values() if u.username == username), None)
 
+    def staff_by_id(self, staff_id: str) -> StaffUser | None:
+        """By staff id."""
+        return self.staff.get(staff_id)
+
     def set_password_hash(self, staff_id: str, password_hash: str) -> None:
         """Replace the hash."""
         self.staff[staff_id] = replace(self.staff[staff_id], password_hash=password_hash)

@@ -143,6 +143,9 @@ class TenantRepository(Protocol):
     def staff_by_username(self, username: str) -> StaffUser | None:
         """By user name."""
 
+    def staff_by_id(self, staff_id: str) -> StaffUser | None:
+        """By staff id."""
+
     def set_password_hash(self, staff_id: str, password_hash: str) -> None:
         """Replace a staff user's hash."""
 

@@ -9,6 +9,7 @@ FacepayError
 ├── PolicyError           the insurance policy does not cover the request
 ├── Unauthorized          not authenticated: missing, bad, stale or replayed credentials
 ├── Forbidden             authenticated but not allowed
+├── ConfigurationError    a setting, the data folder or the key is wrong: the operator's to fix
 └── Unavailable           the server cannot serve it now (storage full or down, too busy):
                           nothing was done, retry after `retry_after` seconds (HTTP 503)
 """
@@ -74,6 +75,12 @@ class Forbidden(FacepayError):  # noqa: N818
     """The caller is known but not allowed to do this."""
 
     code = "forbidden"
+
+
+class ConfigurationError(FacepayError):
+    """The installation is set up wrongly (a setting, the data folder, the key file)."""
+
+    code = "bad_configuration"
 
 
 class Unavailable(FacepayError):  # noqa: N818

@@ -257,3 +257,16 @@ def test_tokens_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     token = service.issue(staff()).token
     assert claims_of(token)["exp"] - claims_of(token)["iat"] == 60
     assert tokens().principal(token).id == "stf_1"
+
+
+@pytest.mark.parametrize("lifetime", [timedelta(days=365 * 100), timedelta(seconds=901 + 30)])
+def test_a_token_living_longer_than_the_configured_ttl_is_refused(lifetime: timedelta) -> None:
+    # Signed with the real secret, yet no token this server issues lives that long.
+    claims = claims_of(tokens().issue(staff()).token)
+    claims["exp"] = claims["iat"] + int(lifetime.total_seconds())
+    token = jwt.encode(claims, SECRET.encode(), algorithm="HS256")
+    refused("token_bad_claims", tokens().principal, token)
+
+
+def test_a_token_of_exactly_the_ttl_is_accepted() -> None:
+    assert tokens().principal(tokens().issue(staff()).token).id == "stf_1"

@@ -178,8 +178,14 @@ class SqlAlchemyTenantRepository:
 
     def staff_by_username(self, username: str) -> StaffUser | None:
         """By user name."""
-        query = select(staff_users).where(staff_users.c.username == username)
-        row = self._c.execute(query).mappings().first()
+        return self._staff(staff_users.c.username == username)
+
+    def staff_by_id(self, staff_id: str) -> StaffUser | None:
+        """By staff id."""
+        return self._staff(staff_users.c.id == staff_id)
+
+    def _staff(self, condition: Any) -> StaffUser | None:
+        row = self._c.execute(select(staff_users).where(condition)).mappings().first()
         if row is None:
             return None
         return StaffUser(

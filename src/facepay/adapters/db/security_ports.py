@@ -12,6 +12,7 @@ from datetime import datetime
 from facepay.api.rbac import Role
 from facepay.api.signing import TerminalKey
 from facepay.api.staff_auth import StaffAccount
+from facepay.hospital.tenants import StaffUser
 from facepay.services.ports import UnitOfWork
 
 
@@ -57,20 +58,28 @@ class SqlAlchemyStaffAccounts:
     def by_username(self, username: str) -> StaffAccount | None:
         """The account with this user name, if any."""
         with self._uow() as uow:
-            user = uow.tenants.staff_by_username(username)
-        if user is None or user.role not in {r.value for r in Role}:
-            return None  # a role this version does not know never logs in
-        return StaffAccount(
-            staff_id=user.id,
-            username=user.username,
-            password_hash=user.password_hash,
-            role=Role(user.role),
-            hospital_id=user.hospital_id,
-            active=user.active,
-        )
+            return _account(uow.tenants.staff_by_username(username))
+
+    def by_id(self, staff_id: str) -> StaffAccount | None:
+        """The account with this staff id, if any."""
+        with self._uow() as uow:
+            return _account(uow.tenants.staff_by_id(staff_id))
 
     def set_password_hash(self, staff_id: str, password_hash: str) -> None:
         """Replace the stored hash (committed at once)."""
         with self._uow() as uow:
             uow.tenants.set_password_hash(staff_id, password_hash)
             uow.commit()
+
+
+def _account(user: StaffUser | None) -> StaffAccount | None:
+    if user is None or user.role not in {r.value for r in Role}:
+        return None  # a role this version does not know never logs in
+    return StaffAccount(
+        staff_id=user.id,
+        username=user.username,
+        password_hash=user.password_hash,
+        role=Role(user.role),
+        hospital_id=user.hospital_id,
+        active=user.active,
+    )
