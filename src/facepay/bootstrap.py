@@ -105,6 +105,8 @@ def build_storage(settings: Settings) -> StorageServices:
 def build_services(settings: Settings) -> Services:
     """Everything a server needs: models, storage, liveness, policies, and the gallery loaded
     from its sealed file, or rebuilt from the templates table when the file is missing or stale."""
+    if settings.database_url is None or settings.template_key_file is None:
+        data_dir(settings)  # a wrong folder is refused before seconds go into loading models
     # Liveness and the use case look at the same frames: detect each one once.
     face_engine = CachingFaceEngine(build_face_engine(settings))
     pad = OnnxPadModel(settings.liveness_pad_model) if settings.liveness_pad_model else None

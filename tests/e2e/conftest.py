@@ -7,6 +7,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,8 +15,13 @@ import pytest
 from fastapi import FastAPI
 
 from facepay.config import Settings
-from facepay.demo.client import StaffSession
+from facepay.demo import kiosk
+from facepay.demo.client import StaffSession, TerminalSession
+from facepay.demo.process import OPERATOR_PASSWORD, ServerProcess, serve_process
+from facepay.demo.world import Site, make_site, register_person
 from facepay.services.context import Services
+from facepay.vision.image import load_image
+from facepay.vision.liveness.synth.bona_fide import Subject, subjects_from_photo
 
 SECRET = "e2e-jwt-k3y-" + "Hq7Vb2Nc9Xz4Lm8Kw1Rt6Ys3Df5Gp0Ju"
 OPERATOR = ("operator", "operator-pass-2026")
@@ -58,3 +64,54 @@ def api(
     settings = Settings(**values)  # type: ignore[arg-type]
     with serve_api(settings, OPERATOR) as (url, http, app, services, operator):
         yield Api(url, http, app, services, operator, settings)
+
+
+SERVED_ENV = {
+    "FACEPAY_ENVIRONMENT": "test",
+    "FACEPAY_JWT_SECRET": "srv-jwt-k3y-" + "Zq8Lw2Xv9Rb4Nm7Kp1Hs6Dc3Fg5Jt0Ay",
+    "FACEPAY_GALLERY_BACKEND": "memory",
+    "FACEPAY_API_RATE_TERMINAL_PER_SECOND": "500",
+    "FACEPAY_API_RATE_TERMINAL_BURST": "500",
+}
+
+
+@dataclass
+class Served:
+    """A real `facepay serve` process, one hospital with four kiosks, Obama and Biden enrolled
+    (people: name -> (card data, camera subject, chip photo file))."""
+
+    server: ServerProcess
+    site: Site
+    kiosks: list[TerminalSession]
+    people: dict[str, tuple[dict[str, Any], Subject, str]]
+
+
+@pytest.fixture(scope="session")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, face_engine: Any, images_dir: Path
+) -> Iterator[Served]:
+    """One server process for the suites that need their own address space (memory, crashes)."""
+    folder = tmp_path_factory.mktemp("served") / "data"
+    with (
+        serve_process(folder, env=SERVED_ENV) as server,
+        httpx.Client(base_url=server.url, timeout=180) as http,
+    ):
+        operator = StaffSession.login(http, "operator", OPERATOR_PASSWORD)
+        site = make_site(http, operator, serial=88)
+        kiosks = [site.kiosk]
+        for n in range(1, 4):
+            made = site.admin.request("POST", "/v1/terminals", {"name": f"lobby-{n}"}).json()
+            kiosks.append(TerminalSession.from_pem(http, made["id"], made["private_key_pem"]))
+        biden = register_person(operator, serial=89, name="Joe Biden")
+
+        def subject(file: str) -> Subject:
+            return subjects_from_photo(face_engine, load_image(images_dir / file), file, file)[0]
+
+        people = {
+            "obama": (site.person, subject("obama2.jpg"), "obama.jpg"),
+            "biden": (biden, subject("biden.jpg"), "biden.jpg"),
+        }
+        for seed, (card, face, chip) in enumerate(people.values()):
+            done = kiosk.enrol(site.kiosk, card, load_image(images_dir / chip), face, seed=seed)
+            assert done.status_code == 201, done.text
+        yield Served(server, site, kiosks, people)

@@ -13,7 +13,6 @@ import io
 import json
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,32 +20,13 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from tests.e2e.conftest import Served
 
-from facepay.demo.client import StaffSession
-from facepay.demo.process import OPERATOR_PASSWORD, ServerProcess, serve_process
-from facepay.demo.world import Site, make_site
+from facepay.demo.process import ServerProcess
+from facepay.demo.world import Site
 
 pytestmark = pytest.mark.slow
 LIMIT_KIB = 64 * 1024
-ENV = {
-    "FACEPAY_ENVIRONMENT": "test",
-    "FACEPAY_JWT_SECRET": "mem-jwt-k3y-" + "Zq8Lw2Xv9Rb4Nm7Kp1Hs6Dc3Fg5Jt0Ay",
-    "FACEPAY_GALLERY_BACKEND": "memory",
-    "FACEPAY_API_RATE_TERMINAL_PER_SECOND": "500",
-    "FACEPAY_API_RATE_TERMINAL_BURST": "500",
-}
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, Site]]:
-    """A real server process with one hospital and its kiosk."""
-    folder = tmp_path_factory.mktemp("memory") / "data"
-    with (
-        serve_process(folder, env=ENV) as server,
-        httpx.Client(base_url=server.url, timeout=120) as http,
-    ):
-        operator = StaffSession.login(http, "operator", OPERATOR_PASSWORD)
-        yield server, make_site(http, operator, serial=77)
 
 
 def _png(side: int, colour: int) -> str:
@@ -93,9 +73,9 @@ def _growth(server: ServerProcess, send: object) -> tuple[int, int]:
 
 
 def test_sixty_huge_single_colour_frames_are_refused_cheaply(
-    served: tuple[ServerProcess, Site],
+    served: Served,
 ) -> None:
-    server, site = served
+    server, site = served.server, served.site
     statuses: list[int] = []
 
     def send() -> None:
@@ -108,8 +88,8 @@ def test_sixty_huge_single_colour_frames_are_refused_cheaply(
     assert lasting <= LIMIT_KIB, f"RSS stayed {lasting / 1024:.0f} MiB higher"
 
 
-def test_four_such_requests_at_once_stay_bounded(served: tuple[ServerProcess, Site]) -> None:
-    server, site = served
+def test_four_such_requests_at_once_stay_bounded(served: Served) -> None:
+    server, site = served.server, served.site
     bodies = [_capture(_nonce(site), frames=60, side=2000) for _ in range(4)]
     statuses: list[int] = []
 
@@ -137,9 +117,9 @@ def _noise_jpeg(seed: int, quality: int) -> str:
 
 
 def test_the_largest_body_the_server_takes_stays_within_the_bound(
-    served: tuple[ServerProcess, Site],
+    served: Served,
 ) -> None:
-    server, site = served
+    server, site = served.server, served.site
     # 32 camera-sized frames (all the capture limits keep) that do not compress, at the JPEG
     # quality that makes them fill the body limit (8 MiB): the server decodes every one of them
     # and runs liveness on them.
@@ -166,8 +146,8 @@ def test_the_largest_body_the_server_takes_stays_within_the_bound(
     assert lasting <= LIMIT_KIB, f"RSS stayed {lasting / 1024:.0f} MiB higher"
 
 
-def test_deeply_nested_json_is_a_clear_error(served: tuple[ServerProcess, Site]) -> None:
-    _, site = served
+def test_deeply_nested_json_is_a_clear_error(served: Served) -> None:
+    site = served.site
     body = b"[" * 200_000 + b"]" * 200_000
     headers = site.kiosk.signed_headers("POST", "/v1/identifications", body)
     response = site.kiosk.http.post(
@@ -179,8 +159,8 @@ def test_deeply_nested_json_is_a_clear_error(served: tuple[ServerProcess, Site])
     assert json.loads(response.text)["type"].startswith("urn:facepay:problem:")
 
 
-def test_the_server_is_still_healthy(served: tuple[ServerProcess, Site]) -> None:
-    server, _ = served
+def test_the_server_is_still_healthy(served: Served) -> None:
+    server = served.server
     assert server.process.poll() is None
     assert httpx.get(f"{server.url}/healthz").status_code == 200
     assert Path(f"/proc/{server.pid}/status").exists()

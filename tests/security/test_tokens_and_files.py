@@ -37,7 +37,7 @@ def test_a_token_for_staff_that_does_not_exist_is_refused(api: Api, site_a: Site
 
 def test_a_token_of_a_disabled_account_is_refused_at_once(api: Api, site_a: Site) -> None:
     assert site_a.auditor.request("GET", "/v1/audit/entries").status_code == 200
-    token = site_a.auditor._auth["Authorization"].split()[1]  # noqa: SLF001
+    token = site_a.auditor._auth["Authorization"].split()[1]
     staff_id = jwt.decode(token, options={"verify_signature": False})["sub"]
     engine = create_engine(api.services.settings.resolved_database_url())
     with engine.begin() as conn:

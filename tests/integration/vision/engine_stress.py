@@ -25,18 +25,22 @@ from facepay.vision.dlib_engine import DlibFaceEngine  # noqa: E402
 from facepay.vision.image import load_image  # noqa: E402
 from facepay.vision.types import Face, RGBImage  # noqa: E402
 
-LONGER_SIDES = (320, 640, 400, 480)
+SIDES = (320, 352, 300, 336)
 
 
-def frames(images: Path) -> list[RGBImage]:
-    """A few real photos, each scaled (aspect kept) to a different size a kiosk might send."""
+def frames(engine: DlibFaceEngine, images: Path) -> list[RGBImage]:
+    """A square crop around the face of a few real photos, each scaled to another kiosk size
+    (the face fills the frame, as at a kiosk: one detector pass per call)."""
     found: list[RGBImage] = []
     names = ("obama.jpg", "biden.jpg", "obama2.jpg", "obama3.jpg")
-    for side, name in zip(LONGER_SIDES, names, strict=True):
+    for side, name in zip(SIDES, names, strict=True):
         photo = load_image(images / name)
-        scale = side / max(photo.shape[:2])
-        size = (round(photo.shape[1] * scale), round(photo.shape[0] * scale))
-        found.append(np.ascontiguousarray(cv2.resize(photo, size, interpolation=cv2.INTER_AREA)))
+        box = engine.detect(photo)[0].box
+        half = max(box.width, box.height)
+        cx, cy = (box.left + box.right) // 2, (box.top + box.bottom) // 2
+        top, left = max(cy - half, 0), max(cx - half, 0)
+        crop = photo[top : top + 2 * half, left : left + 2 * half]
+        found.append(np.ascontiguousarray(cv2.resize(crop, (side, side))))
     return found
 
 
@@ -44,7 +48,7 @@ def main() -> int:
     """Stress the engine; 0 when every concurrent answer equals the single-threaded one."""
     images, threads, calls = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     engine = DlibFaceEngine()
-    pictures = frames(images)
+    pictures = frames(engine, images)
     reference: list[tuple[list[Face], np.ndarray]] = []
     for picture in pictures:
         faces = engine.detect(picture)
