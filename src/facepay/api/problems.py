@@ -212,7 +212,9 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "Invalid input (schema, image or policy)",
         428: "Idempotency-Key header required",
         429: "Rate limit exceeded",
-        503: "Storage busy; retry with the same Idempotency-Key",
+        503: "Storage busy, full or unavailable (`storage_busy`, `storage_unavailable`) or no "
+        "place for a capture (`busy`): nothing was done; retry after Retry-After seconds with "
+        "the same Idempotency-Key",
     }
     return {
         status: {

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import structlog
 
 from facepay.gallery.persistence import write_gallery_file
 from facepay.services.context import Services
 from facepay.shared.errors import Conflict, InvalidInput
+
+_log = structlog.get_logger("facepay.gallery")
 
 
 @dataclass(frozen=True)
@@ -72,9 +75,14 @@ def _rebuild(ctx: Services) -> None:
 
 
 def save_gallery(*, ctx: Services) -> None:
-    """Write the sealed gallery file (no-op without a path)."""
+    """Write the sealed gallery file (no-op without a path). A file that cannot be written (a
+    full disk) is logged, not raised: the change it records is committed in the database, the
+    gallery in memory has it, and the next save or start writes the file again."""
     with ctx.gallery_lock:
-        _save_locked(ctx)
+        try:
+            _save_locked(ctx)
+        except OSError as error:
+            _log.warning("gallery_not_saved", path=str(ctx.gallery_path), error=str(error))
 
 
 def _save_locked(ctx: Services) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, Self
 
 from facepay.insurance.model import Accumulators, Settlement
 from facepay.ledger.ports import LedgerRepository
-from facepay.shared.errors import Conflict
+from facepay.shared.errors import Conflict, Unavailable
 from facepay.supervision.audit_store import AuditStore
 
 if TYPE_CHECKING:
@@ -36,6 +36,16 @@ class StorageBusy(Conflict):
     Nothing was stored; retrying with the same idempotency key is safe."""
 
     code = "storage_busy"
+
+
+class StorageUnavailable(Unavailable):
+    """The database cannot store or read now: its disk is full, it is down or unreachable, it
+    ran out of memory or connections. Nothing was stored; retry later with the same key."""
+
+    code = "storage_unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message, retry_after=retry_after)
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import weakref
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy import Connection, Engine, RootTransaction
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from facepay.adapters.db.audit_store import SqlAlchemyAuditStore
 from facepay.adapters.db.bill_repository import (
@@ -17,6 +17,7 @@ from facepay.adapters.db.bill_repository import (
     SqlAlchemyTenantRepository,
 )
 from facepay.adapters.db.engine import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
+from facepay.adapters.db.errors import DRIVER_ERRORS, translate
 from facepay.adapters.db.identity_repository import (
     SqlAlchemyConsentRepository,
     SqlAlchemyIdentificationRepository,
@@ -29,10 +30,6 @@ from facepay.adapters.db.settlement_repository import (
     SqlAlchemySettlementRepository,
 )
 from facepay.services.ports import StorageBusy
-
-# PostgreSQL SQLSTATEs that mean "try again": serialization failure, deadlock, lock timeout,
-# statement timeout.
-_RETRYABLE = {"40001", "40P01", "55P03", "57014"}
 
 
 class SqlAlchemyUnitOfWork:
@@ -78,7 +75,10 @@ class SqlAlchemyUnitOfWork:
         return self
 
     def _enter(self) -> None:
-        connection = self._engine.connect()
+        try:
+            connection = self._engine.connect()
+        except DRIVER_ERRORS as error:
+            raise translate(error) from error
         try:
             if self._lock_timeout_ms is not None and is_sqlite(self._engine):
                 # Must be set before BEGIN IMMEDIATE, which is where SQLite waits.
@@ -88,9 +88,10 @@ class SqlAlchemyUnitOfWork:
             self._transaction = connection.begin()
             if self._lock_timeout_ms is not None and not is_sqlite(self._engine):
                 connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(self._lock_timeout_ms)}")
-        except DBAPIError as error:
-            self._close(connection)
-            raise _translated(error) from error
+        except DRIVER_ERRORS as error:
+            with contextlib.suppress(*DRIVER_ERRORS):
+                self._close(connection)
+            raise translate(error) from error
         self._connection = connection
         self.ledger = SqlAlchemyLedgerRepository(connection)
         self.settlements = SqlAlchemySettlementRepository(connection)
@@ -111,25 +112,42 @@ class SqlAlchemyUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         connection, self._connection = self._connection, None
+        cleanup: BaseException | None = None
         try:
             if connection is not None:
-                try:
-                    if self._transaction is not None and self._transaction.is_active:
-                        self._transaction.rollback()
-                finally:
-                    self._close(connection)
+                cleanup = self._roll_back_and_close(connection)
         finally:
             self._release_gate()
-        if isinstance(exc, DBAPIError) and (translated := _translated(exc)) is not exc:
-            raise translated from exc
+        if exc is not None:
+            if (translated := translate(exc)) is not exc:
+                raise translated from exc
+            return  # the block's own error goes on as it is
+        if cleanup is not None:
+            raise translate(cleanup) from cleanup
+
+    def _roll_back_and_close(self, connection: Connection) -> BaseException | None:
+        """Roll back what was not committed and give the connection back; a connection the
+        database dropped fails here, which is returned rather than raised over the block's
+        own error."""
+        failure: BaseException | None = None
+        try:
+            if self._transaction is not None and self._transaction.is_active:
+                self._transaction.rollback()
+        except DRIVER_ERRORS as error:
+            failure = error
+        try:
+            self._close(connection)
+        except DRIVER_ERRORS as error:
+            failure = failure or error
+        return failure
 
     def commit(self) -> None:
         """Commit the transaction."""
         assert self._transaction is not None
         try:
             self._transaction.commit()
-        except DBAPIError as error:
-            raise _translated(error) from error
+        except DRIVER_ERRORS as error:
+            raise translate(error) from error
 
     def rollback(self) -> None:
         """Roll the transaction back."""
@@ -160,14 +178,3 @@ def _sqlite_gate(engine: Engine) -> threading.Lock | None:
         return None
     with _GATES_LOCK:
         return _GATES.setdefault(engine, threading.Lock())
-
-
-def _translated(error: DBAPIError) -> Exception:
-    """StorageBusy for waits that ran out and races lost on a unique key; other errors as is."""
-    code = getattr(error.orig, "sqlstate", None)
-    text = str(error.orig).lower()
-    if code in _RETRYABLE or (isinstance(error, OperationalError) and "database is locked" in text):
-        return StorageBusy("the database is busy; retry with the same idempotency key")
-    if isinstance(error, IntegrityError) and (code == "23505" or "unique constraint" in text):
-        return StorageBusy("a concurrent request with the same key won; retry to replay it")
-    return error

@@ -9,7 +9,7 @@ from facepay import __version__
 from facepay.api.deps import StateDep
 from facepay.api.problems import errors
 from facepay.api.schemas import HealthRead
-from facepay.services.ports import StorageBusy
+from facepay.services.ports import StorageUnavailable
 
 router = APIRouter(tags=["system"])
 
@@ -20,8 +20,8 @@ def healthz(state: StateDep) -> HealthRead:
     try:
         with state.services.uow() as uow:
             uow.tenants.hospital("healthz")
-    except SQLAlchemyError as exc:
-        raise StorageBusy("the database does not answer") from exc
+    except SQLAlchemyError as exc:  # a database error no translation knew: still not healthy
+        raise StorageUnavailable("the database does not answer") from exc
     return HealthRead(status="ok", version=__version__)
 
 
