@@ -20,9 +20,10 @@ from facepay.gallery.ports import Gallery
 from facepay.services.context import Services, StorageServices
 from facepay.services.face_cache import CachingFaceEngine
 from facepay.services.gallery_sync import load_gallery
+from facepay.services.template_integrity import require_template_key
 from facepay.shared.clock import SystemClock
 from facepay.shared.errors import InvalidInput
-from facepay.vision.dlib_engine import DlibFaceEngine
+from facepay.vision.dlib_engine import MODEL_VERSION, DlibFaceEngine
 from facepay.vision.liveness import ChallengeBook, LivenessPolicy
 from facepay.vision.liveness.checks.model import OnnxPadModel
 from facepay.vision.liveness.policy import default_checks
@@ -105,8 +106,10 @@ def build_storage(settings: Settings) -> StorageServices:
 def build_services(settings: Settings) -> Services:
     """Everything a server needs: models, storage, liveness, policies, and the gallery loaded
     from its sealed file, or rebuilt from the templates table when the file is missing or stale."""
-    if settings.database_url is None or settings.template_key_file is None:
-        data_dir(settings)  # a wrong folder is refused before seconds go into loading models
+    # A wrong folder, database or key is refused before seconds go into loading models.
+    storage = build_storage(settings)
+    sealer = build_template_sealer(settings)
+    require_template_key(ctx=storage, sealer=sealer, model_version=MODEL_VERSION)
     # Liveness and the use case look at the same frames: detect each one once.
     face_engine = CachingFaceEngine(build_face_engine(settings))
     pad = OnnxPadModel(settings.liveness_pad_model) if settings.liveness_pad_model else None
@@ -117,12 +120,12 @@ def build_services(settings: Settings) -> Services:
         gallery=build_gallery(
             settings, dim=face_engine.embedding_dim, model_version=face_engine.model_version
         ),
-        sealer=build_template_sealer(settings),
+        sealer=sealer,
         liveness=LivenessPolicy(engine=face_engine, checks=checks),
         challenges=ChallengeBook(),
-        policies=shipped_policies(),
-        uow=build_unit_of_work(settings, build_engine(settings)),
-        clock=SystemClock(),
+        policies=storage.policies,
+        uow=storage.uow,
+        clock=storage.clock,
         gallery_path=settings.data_dir / "gallery.sealed",
     )
     load_gallery(ctx=ctx)

@@ -3,8 +3,11 @@ them together and calls bootstrap + services only."""
 
 from __future__ import annotations
 
+import logging
+
 import typer
 
+from facepay.api.logging import configure_logging
 from facepay.commands import (
     admin,
     audit,
@@ -36,6 +39,13 @@ for module, name in ((settle, "settle"), (demo, "demo"), (serve, "serve")):
         app.command(name)(command)
 
 _ = (eval_pairs, eval_liveness)  # imported for the commands they register on `eval`
+
+
+@app.callback()
+def _logs_to_stderr() -> None:
+    """Log lines go to stderr, as JSON, warnings and up (`facepay serve` logs every request at
+    info): stdout is the command's own output, which `--json` keeps machine-readable."""
+    configure_logging(level=logging.WARNING)
 
 
 def main() -> None:

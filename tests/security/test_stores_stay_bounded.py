@@ -17,11 +17,12 @@ from facepay.demo.world import Site, make_site
 
 @pytest.fixture
 def quick_api(tmp_path: Path, serve_api: ServeApi) -> Iterator[Api]:
-    """Signatures valid for 1 s, challenges for 1 s, upkeep every 0.2 s."""
+    """Signatures valid for 3 s (timestamps are whole seconds: 1 s would refuse a request
+    that took a moment on a loaded machine), challenges for 2 s, upkeep every 0.2 s."""
     settings = api_settings(
         tmp_path,
-        request_max_skew_seconds=1,
-        liveness_challenge_ttl_seconds=1.0,
+        request_max_skew_seconds=3,
+        liveness_challenge_ttl_seconds=2.0,
         maintenance_interval_seconds=0.2,
     )
     yield from running_api(settings, serve_api)
@@ -35,7 +36,7 @@ def _seen_nonces(api: Api) -> int:
     return count
 
 
-def _until(condition, seconds: float = 10.0) -> bool:  # type: ignore[no-untyped-def]
+def _until(condition, seconds: float = 15.0) -> bool:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():

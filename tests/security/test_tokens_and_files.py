@@ -88,3 +88,18 @@ def test_serve_refuses_a_world_readable_data_folder_outside_dev(tmp_path: Path) 
     assert "Traceback" not in output
     assert "chmod 700" in output
     assert len(output.splitlines()) <= 2
+
+
+def test_serve_with_the_wrong_template_key_is_one_sentence(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {"FACEPAY_ENVIRONMENT": "production", "FACEPAY_JWT_SECRET": SECRET,
+           "FACEPAY_OPERATOR_PASSWORD": "operator-pass-2026", "OMP_NUM_THREADS": "1",
+           "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # fmt: skip
+    assert run_cli(["admin", "init", "--data", str(data)], env).returncode == 0
+    (data / "template.key").write_bytes(bytes(32))
+    done = run_cli(["serve", "--data", str(data), "--port", "1"], env, timeout=60)
+    output = (done.stdout + done.stderr).strip()
+    assert done.returncode == 2, output
+    assert "Traceback" not in output
+    assert "is not the key of this database" in output
+    assert len(output.splitlines()) <= 2

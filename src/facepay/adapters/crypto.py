@@ -11,6 +11,8 @@ others can read, or that has the wrong length, is refused rather than used.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import stat
@@ -25,6 +27,7 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
 _AD_DOMAIN = b"facepay-template-v1"
+_KEY_ID_LABEL = b"facepay-template-key-id-v1"
 
 Buffer = bytes | bytearray | memoryview
 """Anything sealed or opened: slices of a large index travel as memoryviews, without a copy."""
@@ -39,9 +42,17 @@ class TemplateSealer:
                 f"template key must be {KEY_BYTES} bytes, got {len(key)}", code="bad_template_key"
             )
         self._aead = AESGCM(key)
+        # A name for the key that says nothing about it: the database records it, so that a
+        # start with another key file is told so in one sentence instead of failing every row.
+        self._key_id = hmac.new(key, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:32]
 
     def __repr__(self) -> str:
         return "TemplateSealer(key=***)"
+
+    @property
+    def key_id(self) -> str:
+        """A stable, non-secret name of the key (HMAC-SHA256 of a fixed label, 128 bits)."""
+        return self._key_id
 
     @classmethod
     def from_key_file(cls, path: Path) -> TemplateSealer:

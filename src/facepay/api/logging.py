@@ -59,6 +59,16 @@ def scrub_event(
     return cleaned
 
 
+class _CurrentStderr:
+    """Whatever `sys.stderr` is when a line is written (a test runner swaps it in and out)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(*, stream: TextIO | None = None, level: int = logging.INFO) -> None:
     """JSON lines on `stream` (stderr by default), scrubbed."""
     structlog.configure(
@@ -71,6 +81,6 @@ def configure_logging(*, stream: TextIO | None = None, level: int = logging.INFO
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(stream or _CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )

@@ -1,5 +1,5 @@
 """`facepay admin init`: the platform operator's login and, optionally, the first hospital with
-its admin, straight into the database.
+its admin, straight into the database; `facepay admin check`: the stored face templates.
 
 Everything after that goes through the API: the platform operator logs in and registers further
 hospitals and the insured persons; each hospital's admin registers its terminals and staff.
@@ -7,14 +7,17 @@ hospitals and the insured persons; each hospital's admin registers its terminals
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from facepay.api.staff_auth import PasswordHashing
-from facepay.bootstrap import build_storage
+from facepay.bootstrap import build_storage, build_template_sealer
 from facepay.commands import fail
 from facepay.commands.serve import DataDir, settings_for
 from facepay.services import admin as admin_service
@@ -57,7 +60,8 @@ def init(
             if hospital is not None
             else None
         )
-        ctx = build_storage(settings_for(data))
+        settings = settings_for(data)
+        ctx = build_storage(settings)
         first = (hospital, username, admin_hash) if hospital and admin_hash else None
         platform, created = admin_service.initialise_platform(
             ctx=ctx,
@@ -65,6 +69,7 @@ def init(
             operator_username=operator,
             operator_password_hash=operator_hash,
             hospital=first,
+            template_key_id=build_template_sealer(settings).key_id,
         )
     except FacepayError as error:
         raise fail(error.message) from None
@@ -75,3 +80,38 @@ def init(
             f"hospital {hospital_record.id} ({hospital_record.name}); "
             f"admin {user.username} ({user.id})"
         )
+
+
+@app.command("check")
+def check(
+    data: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Open every stored face template with the key: exit 0 if all open, 1 if some are
+    quarantined (listed: the patient must enrol again), 2 if the key is not this database's."""
+    from facepay.services.template_integrity import check_templates  # noqa: PLC0415
+    from facepay.vision.dlib_engine import MODEL_VERSION  # noqa: PLC0415 - dlib loads slowly
+
+    try:
+        settings = settings_for(data)
+        report = check_templates(
+            ctx=build_storage(settings),
+            sealer=build_template_sealer(settings),
+            model_version=MODEL_VERSION,
+        )
+    except FacepayError as error:
+        raise fail(error.message) from None
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(report), sort_keys=True))
+    else:
+        console = Console(highlight=False)
+        console.print(
+            f"{report.checked} face template(s), key {report.key_id}: "
+            f"{len(report.quarantined)} quarantined"
+        )
+        if report.quarantined:
+            table = Table("template", "hospital", "person", "since", "reason")
+            for q in report.quarantined:
+                table.add_row(q.template_id, q.hospital_id, q.person_id, q.since, q.reason)
+            console.print(table)
+    raise typer.Exit(code=1 if report.quarantined else 0)

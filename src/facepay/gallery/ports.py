@@ -55,6 +55,11 @@ class Candidate:
 class Sealer(Protocol):
     """Authenticated encryption of template bytes (`facepay.adapters.crypto.TemplateSealer`)."""
 
+    @property
+    def key_id(self) -> str:
+        """A stable, non-secret name of the key, to tell one key from another."""
+        ...
+
     def seal(
         self, data: bytes | bytearray | memoryview, *, template_id: str, model_version: str
     ) -> bytes:

@@ -48,6 +48,14 @@ class TemplateRecord:
     model_version: str
     sealed: bytes
     created_at: datetime
+    quarantined_at: datetime | None = None
+    """Set when the sealed bytes failed authentication: never matched, kept as evidence."""
+    quarantine_reason: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        """Whether the template may be matched (not quarantined)."""
+        return self.quarantined_at is None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ HOSPITAL_ROLES = ("cashier", "pharmacist", "doctor", "admin", "auditor")
 PLATFORM_ROLES = ("platform_operator",)
 STAFF_ROLES = HOSPITAL_ROLES + PLATFORM_ROLES
 """facepay.api.rbac.Role values (services do not import the API layer)."""
+TEMPLATE_KEY_ID = "template_key_id"
+"""The installation fact naming the template key (facepay.services.template_integrity)."""
 
 
 def _text(value: str, what: str, limit: int = 80) -> str:
@@ -71,9 +73,11 @@ def initialise_platform(
     operator_username: str,
     operator_password_hash: str,
     hospital: tuple[str, str, str] | None = None,
+    template_key_id: str | None = None,
 ) -> tuple[StaffUser, tuple[Hospital, StaffUser] | None]:
     """The first platform operator and, given (name, admin user name, admin hash), a first
-    hospital with its admin: all of it or nothing (`facepay admin init`)."""
+    hospital with its admin: all of it or nothing (`facepay admin init`). With
+    `template_key_id`, the id of the key templates will be sealed with is recorded too."""
     operator = _new_staff(ctx, None, operator_username, operator_password_hash, "platform_operator")
     first: tuple[Hospital, StaffUser] | None = None
     if hospital is not None:
@@ -82,6 +86,10 @@ def initialise_platform(
         first = (created, _new_staff(ctx, created.id, admin_username, admin_hash, "admin"))
     with ctx.uow() as uow:
         _add_staff(ctx, uow, actor, operator)
+        if template_key_id is not None:
+            uow.tenants.set_installation_value(
+                TEMPLATE_KEY_ID, template_key_id, at=operator.created_at
+            )
         if first is not None:
             _add_hospital(ctx, uow, actor, first[0])
             _add_staff(ctx, uow, actor, first[1])

@@ -20,6 +20,7 @@ from facepay.identity.records import (
 )
 from facepay.services.context import Services
 from facepay.services.gallery_sync import save_gallery
+from facepay.services.ports import UnitOfWork
 from facepay.services.support import (
     ENROL_FRAMES,
     audit,
@@ -87,8 +88,8 @@ def enrol_patient(
     )
     consent_record = ConsentRecord(new_id("cns"), person.id, hospital_id, consent)
     with ctx.uow() as uow:
-        if uow.templates.of_person(person.id, hospital_id):
-            raise Conflict("this person is enrolled already", code="already_enrolled")
+        replaced = _replaceable(uow, person.id, hospital_id)
+        uow.templates.delete(replaced)
         uow.consents.add(consent_record)
         uow.templates.add(record)
         if resembles:
@@ -110,6 +111,7 @@ def enrol_patient(
                 "consent_id": consent_record.id,
                 "consent_purpose": consent.purpose,
                 "model": version,
+                "replaces_quarantined": replaced,
             },
         )
         uow.commit()
@@ -126,8 +128,7 @@ def _registered_person(ctx: Services, id_card: IdCard, hospital_id: str) -> Insu
         person = uow.people.by_id_number(id_card.id_number)
         if person is None:
             raise NotFound("the ID number is not in the insurance registry", code="not_insured")
-        if uow.templates.of_person(person.id, hospital_id):
-            raise Conflict("this person is enrolled already", code="already_enrolled")
+        _replaceable(uow, person.id, hospital_id)
     if (person.name, person.sex, person.birth_date) != (
         id_card.name,
         id_card.sex,
@@ -135,6 +136,15 @@ def _registered_person(ctx: Services, id_card: IdCard, hospital_id: str) -> Insu
     ):
         raise InvalidInput("the ID card does not match the registry", code="id_card_mismatch")
     return person
+
+
+def _replaceable(uow: UnitOfWork, person_id: str, hospital_id: str) -> list[str]:
+    """The person's quarantined templates at the hospital, which a new enrolment replaces;
+    Conflict if they have a usable one (enrolled already)."""
+    found = uow.templates.of_person(person_id, hospital_id)
+    if any(t.usable for t in found):
+        raise Conflict("this person is enrolled already", code="already_enrolled")
+    return [t.id for t in found]
 
 
 def _chip_embedding(ctx: Services, chip_photo: bytes) -> Embedding:

@@ -11,6 +11,8 @@ import structlog
 
 from facepay.gallery.persistence import write_gallery_file
 from facepay.services.context import Services
+from facepay.services.support import audit
+from facepay.services.template_integrity import open_templates, require_template_key
 from facepay.shared.errors import Conflict, InvalidInput
 
 _log = structlog.get_logger("facepay.gallery")
@@ -25,22 +27,49 @@ class GallerySync:
 
 
 def load_gallery(*, ctx: Services) -> GallerySync:
-    """Load the sealed gallery file if it holds exactly the database's templates, else rebuild."""
+    """Load the sealed gallery file if it holds exactly the database's usable templates, else
+    rebuild it from the templates table - saying why, in the log and the platform's audit
+    chain. A wrong template key is a `ConfigurationError`; a row that does not open is
+    quarantined (facepay.services.template_integrity) and the rest is loaded."""
     version = ctx.gallery.model_version
+    require_template_key(ctx=ctx, sealer=ctx.sealer, model_version=version)
     with ctx.uow() as uow:
         wanted = uow.templates.scopes(version)
     with ctx.gallery_lock:
+        reason = "missing"
         if ctx.gallery_path is not None and ctx.gallery_path.exists():
             try:
                 ctx.gallery.load(ctx.gallery_path, ctx.sealer)
-            except (InvalidInput, Conflict):
-                pass  # corrupt, tampered or another model: the database rebuilds it below
+            except (InvalidInput, Conflict) as error:
+                reason = error.code  # corrupt, truncated, tampered, outdated or another model
             else:
                 if _matches(ctx, wanted):
                     return GallerySync("file", len(wanted))
-        _rebuild(ctx)
+                reason = "stale"  # it does not hold what the database holds
+        elif not wanted:
+            reason = ""  # a new installation: nothing to rebuild, nothing to say
+        quarantined = _rebuild(ctx)
         _save_locked(ctx)
+    if reason:
+        _rebuilt(ctx, reason, len(ctx.gallery), quarantined)
     return GallerySync("database", len(ctx.gallery))
+
+
+def _rebuilt(ctx: Services, reason: str, templates: int, quarantined: list[str]) -> None:
+    _log.warning(
+        "gallery_rebuilt",
+        reason=reason,
+        path=str(ctx.gallery_path),
+        templates=templates,
+        quarantined=len(quarantined),
+    )
+    with ctx.uow() as uow:
+        details = {"reason": reason, "loaded": templates, "quarantined": len(quarantined)}
+        audit(
+            ctx, uow, actor="system:gallery", action="gallery.rebuild", subject="gallery",
+            details=details,
+        )  # fmt: skip
+        uow.commit()
 
 
 def _matches(ctx: Services, wanted: dict[str, str]) -> bool:
@@ -48,30 +77,24 @@ def _matches(ctx: Services, wanted: dict[str, str]) -> bool:
     return len(gallery) == len(wanted) and all(gallery.scope_of(t) == s for t, s in wanted.items())
 
 
-def _rebuild(ctx: Services) -> None:
-    """Write the database's templates into a gallery file and load it (replaces everything)."""
+def _rebuild(ctx: Services) -> list[str]:
+    """Write the database's usable templates into a gallery file and load it (replacing
+    everything); returns the ids quarantined on the way."""
     version, dim = ctx.gallery.model_version, ctx.gallery.dim
-    ids: list[str] = []
-    scopes: list[str] = []
-    rows: list[np.ndarray] = []
-    with ctx.uow() as uow:
-        for record in uow.templates.iterate(version):
-            plain = ctx.sealer.open(record.sealed, template_id=record.id, model_version=version)
-            ids.append(record.id)
-            scopes.append(record.hospital_id)
-            rows.append(np.frombuffer(plain, dtype="<f4"))
-    matrix = np.stack(rows) if rows else np.empty((0, dim), dtype=np.float32)
+    opened = open_templates(ctx=ctx, sealer=ctx.sealer, model_version=version)
+    matrix = np.stack(opened.rows) if opened.rows else np.empty((0, dim), dtype=np.float32)
     with tempfile.TemporaryDirectory(prefix="facepay-gallery-") as folder:
         path = Path(folder) / "rebuild.gallery"
         write_gallery_file(
             path,
             ctx.sealer,
             model_version=version,
-            template_ids=ids,
+            template_ids=opened.ids,
             embeddings=matrix,
-            scopes=scopes,
+            scopes=opened.scopes,
         )
         ctx.gallery.load(path, ctx.sealer)
+    return opened.quarantined
 
 
 def save_gallery(*, ctx: Services) -> None:

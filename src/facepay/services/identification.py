@@ -73,14 +73,19 @@ def identify(
     """Liveness, then 1:N among the hospital's enrolled faces, then the match decision."""
     require_live(ctx, capture=capture, hospital_id=hospital_id, actor=actor)
     embedding = capture_embedding(ctx, capture, frames=IDENTIFY_FRAMES)
-    hits = ctx.gallery.search(embedding, SEARCH_K, scopes=match_scopes(hospital_id))
+    scopes = match_scopes(hospital_id)
+    hits = ctx.gallery.search(embedding, SEARCH_K, scopes=scopes)
     with ctx.uow() as uow:
         require_hospital(uow, hospital_id)
         owners = uow.templates.get_many([h.template_id for h in hits])
+        # The rows decide, inside this transaction: a template erased or quarantined since the
+        # search, or of another scope, is no candidate.
         local = [
             h
             for h in hits
-            if h.template_id in owners and owners[h.template_id].hospital_id == hospital_id
+            if (owner := owners.get(h.template_id)) is not None
+            and owner.usable
+            and owner.hospital_id in scopes
         ]
         result = decide(local, policy=ctx.decision_policy)
         persons = [owners[c.template_id].person_id for c in result.contenders]

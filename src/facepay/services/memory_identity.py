@@ -74,8 +74,17 @@ class InMemoryTemplateRepository:
         return sum(self.rows.pop(i, None) is not None for i in template_ids)
 
     def scopes(self, model_version: str) -> dict[str, str]:
-        """Ids of one model and their scopes."""
-        return {i: r.hospital_id for i, r in self.rows.items() if r.model_version == model_version}
+        """Usable ids of one model and their scopes."""
+        return {
+            i: r.hospital_id
+            for i, r in self.rows.items()
+            if r.model_version == model_version and r.usable
+        }
+
+    def quarantine(self, template_id: str, *, at: datetime, reason: str) -> None:
+        """Mark quarantined."""
+        record = self.rows[template_id]
+        self.rows[template_id] = replace(record, quarantined_at=at, quarantine_reason=reason)
 
     def iterate(self, model_version: str) -> Iterator[TemplateRecord]:
         """Templates of one model."""
@@ -190,6 +199,7 @@ class InMemoryTenantRepository:
         self.terminals: dict[str, TerminalRecord] = {}
         self.staff: dict[str, StaffUser] = {}
         self.nonces: dict[tuple[str, str], datetime] = {}
+        self.facts: dict[str, str] = {}
 
     def add_hospital(self, hospital: Hospital) -> None:
         """Store."""
@@ -230,6 +240,14 @@ class InMemoryTenantRepository:
     def set_password_hash(self, staff_id: str, password_hash: str) -> None:
         """Replace the hash."""
         self.staff[staff_id] = replace(self.staff[staff_id], password_hash=password_hash)
+
+    def installation_value(self, name: str) -> str | None:
+        """A recorded fact."""
+        return self.facts.get(name)
+
+    def set_installation_value(self, name: str, value: str, *, at: datetime) -> None:
+        """Record a fact."""
+        self.facts[name] = value
 
     def remember_nonce(
         self, *, terminal_id: str, nonce: str, expires_at: datetime, now: datetime

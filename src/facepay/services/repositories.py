@@ -55,10 +55,14 @@ class TemplateRepository(Protocol):
         """Delete rows; returns how many."""
 
     def scopes(self, model_version: str) -> dict[str, str]:
-        """Every template id of one model, with its gallery scope (the enrolling hospital)."""
+        """Every usable (not quarantined) template id of one model, with its gallery scope (the
+        enrolling hospital)."""
 
     def iterate(self, model_version: str) -> Iterator[TemplateRecord]:
-        """Every template of one model (to rebuild the gallery)."""
+        """Every template of one model, quarantined ones included (to rebuild and check)."""
+
+    def quarantine(self, template_id: str, *, at: datetime, reason: str) -> None:
+        """Keep a template out of matching from now on, recording when and why."""
 
 
 class ConsentRepository(Protocol):
@@ -148,6 +152,12 @@ class TenantRepository(Protocol):
 
     def set_password_hash(self, staff_id: str, password_hash: str) -> None:
         """Replace a staff user's hash."""
+
+    def installation_value(self, name: str) -> str | None:
+        """A recorded fact about this installation (e.g. `template_key_id`), if any."""
+
+    def set_installation_value(self, name: str, value: str, *, at: datetime) -> None:
+        """Record (or replace) a fact about this installation."""
 
     def remember_nonce(
         self, *, terminal_id: str, nonce: str, expires_at: datetime, now: datetime

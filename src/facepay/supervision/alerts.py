@@ -15,6 +15,11 @@ POSSIBLE_DUPLICATE_FACE = "possible_duplicate_face"
 put before a supervisor to adjudicate (same person under two ID numbers, or lookalikes)."""
 
 
+TEMPLATE_QUARANTINED = "template_quarantined"
+"""A stored face template failed authentication (a damaged or altered row): it is kept out of
+matching until the patient enrols again; the hospital should ask them to."""
+
+
 @dataclass(frozen=True)
 class Alert:
     """One alert; details are checked like audit details (no biometric data, IDs masked)."""

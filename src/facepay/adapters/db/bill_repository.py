@@ -10,7 +10,15 @@ from sqlalchemy import Connection, RowMapping, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from facepay.adapters.db.ledger_repository import utc
-from facepay.adapters.db.tables import alerts, bills, hospitals, seen_nonces, staff_users, terminals
+from facepay.adapters.db.tables import (
+    alerts,
+    bills,
+    hospitals,
+    installation,
+    seen_nonces,
+    staff_users,
+    terminals,
+)
 from facepay.adapters.interchange import parse_bill
 from facepay.hospital.bills import PostedBill
 from facepay.hospital.tenants import Hospital, StaffUser, TerminalRecord
@@ -202,6 +210,17 @@ class SqlAlchemyTenantRepository:
         """Replace the hash."""
         query = update(staff_users).where(staff_users.c.id == staff_id)
         self._c.execute(query.values(password_hash=password_hash))
+
+    def installation_value(self, name: str) -> str | None:
+        """A recorded fact about this installation."""
+        query = select(installation.c.value).where(installation.c.name == name)
+        found: str | None = self._c.execute(query).scalar_one_or_none()
+        return found
+
+    def set_installation_value(self, name: str, value: str, *, at: datetime) -> None:
+        """Insert or replace a fact."""
+        self._c.execute(delete(installation).where(installation.c.name == name))
+        self._c.execute(insert(installation).values(name=name, value=value, updated_at=at))
 
     def remember_nonce(
         self, *, terminal_id: str, nonce: str, expires_at: datetime, now: datetime

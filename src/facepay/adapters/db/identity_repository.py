@@ -80,6 +80,8 @@ def _template(row: RowMapping) -> TemplateRecord:
         model_version=row["model_version"],
         sealed=bytes(row["sealed"]),
         created_at=utc(row["created_at"]),
+        quarantined_at=utc(row["quarantined_at"]) if row["quarantined_at"] else None,
+        quarantine_reason=row["quarantine_reason"],
     )
 
 
@@ -117,8 +119,15 @@ class SqlAlchemyTemplateRepository:
     def scopes(self, model_version: str) -> dict[str, str]:
         """Ids of one model and their scopes (the enrolling hospital)."""
         t = face_templates
-        query = select(t.c.id, t.c.hospital_id).where(t.c.model_version == model_version)
+        query = select(t.c.id, t.c.hospital_id).where(
+            t.c.model_version == model_version, t.c.quarantined_at.is_(None)
+        )
         return {row.id: row.hospital_id for row in self._c.execute(query)}
+
+    def quarantine(self, template_id: str, *, at: datetime, reason: str) -> None:
+        """Mark the row quarantined."""
+        query = update(face_templates).where(face_templates.c.id == template_id)
+        self._c.execute(query.values(quarantined_at=at, quarantine_reason=reason[:200]))
 
     def iterate(self, model_version: str) -> Iterator[TemplateRecord]:
         """Templates of one model, in id order."""

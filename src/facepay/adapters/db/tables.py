@@ -212,7 +212,19 @@ face_templates = Table(
     Column("model_version", String(80), nullable=False, index=True),
     Column("sealed", LargeBinary, nullable=False),  # AES-GCM: nonce || ciphertext || tag
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Set when the sealed bytes failed authentication (migration 0007): never matched.
+    Column("quarantined_at", DateTime(timezone=True)),
+    Column("quarantine_reason", String(200)),
     UniqueConstraint("person_id", "hospital_id", "model_version"),
+)
+
+installation = Table(
+    "installation",
+    metadata,
+    # Facts about this installation, e.g. the id of the key its templates are sealed with.
+    Column("name", String(80), primary_key=True),
+    Column("value", String(200), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 biometric_consents = Table(
