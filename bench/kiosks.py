@@ -31,7 +31,7 @@ import httpx  # noqa: E402
 
 from facepay.bootstrap import build_face_engine, load_settings  # noqa: E402
 from facepay.demo import kiosk  # noqa: E402
-from facepay.demo.client import StaffSession, TerminalSession, server_ms  # noqa: E402
+from facepay.demo.client import StaffSession, server_ms  # noqa: E402
 from facepay.demo.people import demo_patients  # noqa: E402
 from facepay.demo.process import OPERATOR_PASSWORD, serve_process  # noqa: E402
 from facepay.demo.world import make_site  # noqa: E402
@@ -73,11 +73,7 @@ def main() -> None:
         ):
             operator = StaffSession.login(http, "operator", OPERATOR_PASSWORD)
             site = make_site(http, operator, serial=300)
-            kiosks = [site.kiosk]
-            while len(kiosks) < args.kiosks:
-                made = site.admin.request("POST", "/v1/terminals", {"name": f"k{len(kiosks)}"})
-                body = made.json()
-                kiosks.append(TerminalSession.from_pem(http, body["id"], body["private_key_pem"]))
+            kiosks = site.add_kiosks(args.kiosks - 1)
             enrolled = []
             for seed, patient in enumerate(patients):
                 card = {"id_number": patient.id_number, "name": patient.name, "sex": patient.sex,

@@ -98,10 +98,7 @@ def served(
     ):
         operator = StaffSession.login(http, "operator", OPERATOR_PASSWORD)
         site = make_site(http, operator, serial=88)
-        kiosks = [site.kiosk]
-        for n in range(1, 4):
-            made = site.admin.request("POST", "/v1/terminals", {"name": f"lobby-{n}"}).json()
-            kiosks.append(TerminalSession.from_pem(http, made["id"], made["private_key_pem"]))
+        kiosks = site.add_kiosks(3)
         biden = register_person(operator, serial=89, name="Joe Biden")
 
         def subject(file: str) -> Subject:

@@ -13,16 +13,7 @@ def _key() -> dict[str, str]:
 
 
 def _paid(site: Site) -> dict:
-    bill = site.post_bill()
-    ident = site.identify_by_card()
-    response = site.kiosk.request(
-        "POST",
-        f"/v1/bills/{bill['id']}/payments",
-        {"identification_id": ident["identification_id"]},
-        headers=_key(),
-    )
-    assert response.status_code == 201, response.text
-    return bill
+    return site.pay_by_card()["bill"]
 
 
 def test_kiosk_cannot_refund(site_a: Site) -> None:

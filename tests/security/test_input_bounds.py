@@ -61,15 +61,7 @@ def test_the_largest_accepted_bill_is_settled_and_posted(site_a: Site) -> None:
     posted = site_a.cashier.request("POST", "/v1/bills", _bill(site_a, lines))
     assert posted.status_code == 201, posted.text
     assert posted.json()["total"] == MAX_BILL_FEN
-    ident = site_a.identify_by_card()
-    paid = site_a.kiosk.request(
-        "POST",
-        f"/v1/bills/{posted.json()['id']}/payments",
-        {"identification_id": ident["identification_id"]},
-        headers={"Idempotency-Key": f"k-{secrets.token_hex(8)}"},
-    )
-    assert paid.status_code == 201, paid.text
-    split = paid.json()["split"]
+    split = site_a.pay_by_card(posted.json())["split"]
     assert split["medfee_sumamt"] == split["fund_pay_sumamt"] + split["psn_part_amt"]
 
 

@@ -13,16 +13,7 @@ from facepay.demo.world import Site
 
 @pytest.fixture(scope="module")
 def paid_bill_a(site_a: Site) -> dict:
-    bill = site_a.post_bill()
-    ident = site_a.identify_by_card()
-    paid = site_a.kiosk.request(
-        "POST",
-        f"/v1/bills/{bill['id']}/payments",
-        {"identification_id": ident["identification_id"]},
-        headers={"Idempotency-Key": f"k-{secrets.token_hex(8)}"},
-    )
-    assert paid.status_code == 201, paid.text
-    return bill
+    return site_a.pay_by_card()["bill"]
 
 
 def _not_found(response) -> None:

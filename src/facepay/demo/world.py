@@ -49,6 +49,33 @@ class Site:
         body = {"id_number": who["id_number"], "insurance_card_number": who["card"]}
         return expect(self.kiosk.request("POST", "/v1/identifications/by-credentials", body), 201)
 
+    def pay_by_card(self, bill: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Pay a bill (a new one by default) at the kiosk after identifying the site's person by
+        card; returns the payment receipt."""
+        bill = bill or self.post_bill()
+        ident = self.identify_by_card()
+        return expect(
+            self.kiosk.request(
+                "POST",
+                f"/v1/bills/{bill['id']}/payments",
+                {"identification_id": ident["identification_id"]},
+                headers={"Idempotency-Key": f"k-{secrets.token_hex(8)}"},
+            ),
+            201,
+        )
+
+    def add_kiosks(self, count: int) -> list[TerminalSession]:
+        """Register `count` more kiosks; returns every kiosk of the site, the first one first."""
+        kiosks = [self.kiosk]
+        for n in range(count):
+            made = expect(
+                self.admin.request("POST", "/v1/terminals", {"name": f"kiosk-{n + 2}"}), 201
+            )
+            kiosks.append(
+                TerminalSession.from_pem(self.kiosk.http, made["id"], made["private_key_pem"])
+            )
+        return kiosks
+
 
 def register_person(
     operator: StaffSession, *, serial: int, name: str = "Test Person", fund_fen: int = 200_000

@@ -36,6 +36,7 @@ from facepay.gallery.checks import (
     check_scopes,
     check_search_scopes,
 )
+from facepay.gallery.memory import top_k
 from facepay.gallery.persistence import read_gallery_file, write_gallery_file
 from facepay.gallery.ports import UNSCOPED, Candidate, Sealer
 from facepay.shared.errors import NotFound
@@ -43,8 +44,10 @@ from facepay.vision.types import Embedding
 
 _BUILD_THREADS = faiss.omp_get_max_threads()
 """OpenMP threads for adding vectors (HNSW insertion parallelises well)."""
-EXACT_SCOPE_LIMIT = 50_000
-"""Scopes holding at most this many templates are searched exactly (bench/gallery_scopes.py)."""
+EXACT_SCOPE_LIMIT = 20_000
+"""Scopes holding at most this many templates are searched exactly, larger ones by the filtered
+HNSW walk: exact costs ~0.25 µs a template (~5 ms at this size), the walk a few ms whatever the
+size (bench/gallery_scopes.py)."""
 
 
 class _ScopeLabels:
@@ -242,7 +245,7 @@ class FaissGallery:
             graph: Any = faiss.downcast_index(self._index.index)
             storage = faiss.downcast_index(graph.storage)
             scores = storage.reconstruct_batch(labels) @ probe[0]
-            order = np.argsort(-scores, kind="stable")[:k]
+            order = top_k(scores, k)
             return scores[order][np.newaxis, :], labels[order][np.newaxis, :]
         bitmap = np.zeros((len(self._ids) + 7) // 8, dtype=np.uint8)
         np.bitwise_or.at(bitmap, labels >> 3, (1 << (labels & 7)).astype(np.uint8))

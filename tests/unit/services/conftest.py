@@ -27,6 +27,7 @@ from facepay.insurance.model import Bill
 from facepay.ledger.accounts import AccountKind
 from facepay.services.admin import register_hospital, register_insured_person
 from facepay.services.context import Services
+from facepay.services.enrolment import Enrolment, enrol_patient
 from facepay.services.ledger import open_accounts
 from facepay.services.memory import InMemoryStore, InMemoryUnitOfWork
 from facepay.shared.clock import FixedClock
@@ -177,6 +178,19 @@ def register(world: World, seed: int, name: str, *, account: int = 100_000) -> s
     )
     world.people[name] = person.id
     return person.id
+
+
+def enrol(world: World, seed: int, name: str, colour: int, hospital: str = "h1") -> Enrolment:
+    """Enrol person `seed` at the desk of `hospital`, their face painted `colour`."""
+    return enrol_patient(
+        ctx=world.ctx,
+        hospital_id=hospital,
+        actor="desk-1",
+        id_card=id_card(seed, name),
+        chip_photo=photo_of(colour),
+        capture=capture_of(colour, world.clock),
+        consent=consent(world.clock),
+    )
 
 
 @pytest.fixture

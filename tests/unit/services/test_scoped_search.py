@@ -11,23 +11,10 @@ from typing import Any
 import pytest
 
 from facepay.services.admin import register_hospital
-from facepay.services.enrolment import enrol_patient
 from facepay.services.identification import identify
 from facepay.supervision.alerts import POSSIBLE_DUPLICATE_FACE
 
 HOSPITALS = [f"hx{i:02d}" for i in range(25)]
-
-
-def _enrol(world: Any, kit: ModuleType, seed: int, name: str, colour: int, hospital: str):
-    return enrol_patient(
-        ctx=world.ctx,
-        hospital_id=hospital,
-        actor="desk",
-        id_card=kit.id_card(seed, name),
-        chip_photo=kit.photo_of(colour),
-        capture=kit.capture_of(colour, world.clock),
-        consent=kit.consent(world.clock),
-    )
 
 
 @pytest.fixture
@@ -35,7 +22,7 @@ def everywhere(world: Any, kit: ModuleType) -> Any:
     """Alice enrolled at 25 hospitals."""
     for hospital in HOSPITALS:
         register_hospital(ctx=world.ctx, actor="platform", name=hospital, hospital_id=hospital)
-        _enrol(world, kit, 10, "Alice", 10, hospital)
+        kit.enrol(world, 10, "Alice", 10, hospital)
     return world
 
 
@@ -73,10 +60,10 @@ def test_the_duplicate_screen_sees_past_one_persons_many_templates(
         world.ctx,
         settings=world.ctx.settings.model_copy(update={"duplicate_review_threshold": -1.0}),
     )
-    _enrol(world, kit, 20, "Bob", 20, "h1")
+    kit.enrol(world, 20, "Bob", 20, "h1")
     for hospital in HOSPITALS:
         register_hospital(ctx=world.ctx, actor="platform", name=hospital, hospital_id=hospital)
-        _enrol(world, kit, 10, "Alice", 10, hospital)
+        kit.enrol(world, 10, "Alice", 10, hospital)
     flagged = [
         alert.details["resembles"]
         for hospital in HOSPITALS
