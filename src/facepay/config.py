@@ -18,10 +18,15 @@ class Settings(BaseSettings):
 
     # hide_input_in_errors: a rejected secret or database URL must not be echoed into logs.
     model_config = SettingsConfigDict(
-        env_prefix="FACEPAY_", frozen=True, extra="ignore", hide_input_in_errors=True
+        env_prefix="FACEPAY_",
+        frozen=True,
+        extra="ignore",
+        hide_input_in_errors=True,
+        use_attribute_docstrings=True,  # the field docstrings below are what .env.example says
     )
 
     data_dir: Path = Path("facepay-data")
+    """Data folder (0700): the SQLite file, the sealed gallery file and, by default, the key."""
     database_url: SecretStr | None = None
     """SQLAlchemy URL; None means the embedded SQLite file `<data_dir>/facepay.sqlite`."""
     database_pool_size: int = 10
@@ -36,6 +41,7 @@ class Settings(BaseSettings):
 
     # Face engine
     detect_max_side: int = 640
+    """Frames are scaled so that their longer side is at most this many pixels before detection."""
     detect_second_pass_scale: float = 1.5
     """Enlargement of the second HOG pass that finds faces of ~50-80 px (1 disables it)."""
     detect_fast_path_min_face: int = 134
@@ -52,9 +58,13 @@ class Settings(BaseSettings):
     # 95 % confidence, rule of three). Scores in [threshold, threshold + band) or a runner-up
     # within `identify_margin` make a 1:N result ambiguous (ask for a second factor).
     verify_threshold: float = 0.93
+    """1:1 verification (and the enrolment duplicate screen): same person at or above this."""
     identify_threshold: float = 0.93
+    """1:N identification: the best candidate must score at least this."""
     identify_margin: float = 0.02
+    """A runner-up within this of the best candidate makes the result ambiguous."""
     identify_ambiguity_band: float = 0.01
+    """A best score below `identify_threshold` + this is ambiguous (ask for a second factor)."""
     duplicate_review_threshold: float = Field(default=0.90, ge=-1.0, le=1.0)
     """Enrolment's 1:N duplicate screen: a face at or above `verify_threshold` against another
     person is refused (`duplicate_face`); one in [this, verify_threshold) is enrolled but raised as
@@ -76,6 +86,7 @@ class Settings(BaseSettings):
     liveness_identity_threshold: float = 0.92
     """Cosine between a capture's first and last face below which it is a face swap."""
     liveness_challenge_ttl_seconds: float = 30.0
+    """How long an issued liveness challenge may be answered."""
     liveness_pad_model: Path | None = None
     """Optional ONNX passive PAD model (needs onnxruntime, not a dependency)."""
 
@@ -85,6 +96,7 @@ class Settings(BaseSettings):
     gallery_hnsw_above: int = 20_000
     """Galleries larger than this use HNSW; smaller ones exact inner-product search."""
     gallery_hnsw_m: int = 32
+    """HNSW graph degree (links per node)."""
     gallery_hnsw_ef_construction: int = 160
     """Graph quality: at 100k, efSearch 16 reaches recall@1 0.999 with 160, 0.949 with 80."""
     gallery_hnsw_ef_search: int = 256
@@ -96,12 +108,14 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(48)))
     """HS256 key for staff JWTs: at least 32 bytes, never a placeholder; required outside dev."""
     staff_token_ttl_seconds: int = Field(default=900, gt=0, le=86_400)
+    """Lifetime of a staff JWT issued by `POST /v1/auth/login`."""
     token_leeway_seconds: int = Field(default=30, ge=0, le=300)
     """Clock skew tolerated on a staff token's exp / nbf / iat."""
     request_max_skew_seconds: int = Field(default=300, gt=0, le=3_600)
     """Terminal signatures: farthest a request timestamp may be from server time, either way.
     Nonces are remembered until timestamp + this, so there is no separate nonce TTL to get wrong."""
     cashier_refund_limit_fen: int = Field(default=50_000, ge=0)
+    """Largest refund a cashier may make (500 yuan); a hospital admin may refund any amount."""
 
     maintenance_interval_seconds: float = Field(default=60.0, gt=0, le=3_600)
     """How often the server forgets expired request nonces and liveness challenges and voids
@@ -113,6 +127,7 @@ class Settings(BaseSettings):
     With the capture limits below it keeps any one request under 64 MB of server memory
     (tests/e2e/test_server_memory.py): the body is held a few times over while it is parsed."""
     api_max_frames: int = Field(default=60, gt=0, le=600)
+    """Most frames in one capture."""
     api_max_image_pixels: int = Field(default=4_000_000, gt=0)
     """Per image, checked from the header before decoding (2000x2000; cameras send 640x480)."""
     api_max_capture_source_pixels: int = Field(default=24_000_000, gt=0)
@@ -125,9 +140,13 @@ class Settings(BaseSettings):
     """All frames of a capture once scaled to `detect_max_side`: bounds the memory they hold
     while liveness runs (32 frames of 640x480, 28 MiB; 3 s of a 10 fps kiosk camera)."""
     api_rate_terminal_per_second: float = Field(default=5.0, gt=0)
+    """Requests per second each terminal may make on average (token bucket; 429 beyond)."""
     api_rate_terminal_burst: int = Field(default=30, gt=0)
+    """Requests a terminal may make at once before its rate applies."""
     api_rate_staff_per_second: float = Field(default=5.0, gt=0)
+    """Requests per second each staff member may make on average (token bucket; 429 beyond)."""
     api_rate_staff_burst: int = Field(default=30, gt=0)
+    """Requests a staff member may make at once before their rate applies."""
     api_rate_login_per_minute: float = Field(default=10.0, gt=0)
     """Login attempts per user name (argon2id also costs ~50 ms of CPU each)."""
 
