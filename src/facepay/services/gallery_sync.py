@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,4 +114,18 @@ def save_gallery(*, ctx: Services) -> None:
 
 def _save_locked(ctx: Services) -> None:
     if ctx.gallery_path is not None:
-        ctx.gallery.save(ctx.gallery_path, ctx.sealer)
+        with gallery_file_lock(ctx.gallery_path):
+            ctx.gallery.save(ctx.gallery_path, ctx.sealer)
+
+
+@contextmanager
+def gallery_file_lock(path: Path) -> Iterator[None]:
+    """Hold the lock that every process writing the gallery file takes (a server saving it,
+    `facepay admin rotate-key` re-sealing it), so that neither replaces the other's newer file
+    with an older one. An flock on `.<name>.lock` next to it: released if the process dies."""
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -6,6 +6,10 @@ The database records the id of the key its templates are sealed with (`installat
 before any row is judged - every row would fail, and none of them is damaged. A database from
 before the id was recorded has its first readable template vouch for the key instead.
 
+While `facepay admin rotate-key` runs, the templates are sealed under two keys: the database
+records the key being retired too (`template_key_retiring`), and a start whose keyring lacks it
+is refused as well - opening the rows without it would quarantine every row not yet re-sealed.
+
 With the right key, a row that fails authentication was damaged or altered. It is quarantined -
 kept, never matched - with an alert for its hospital, an entry in that hospital's audit chain and
 a log line, and the service goes on. `facepay admin check` lists the quarantined rows; the
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import structlog
@@ -31,6 +36,8 @@ from facepay.shared.ids import new_id
 from facepay.supervision.alerts import TEMPLATE_QUARANTINED, Alert
 
 KEY_ID = TEMPLATE_KEY_ID
+RETIRING_KEY_ID = "template_key_retiring"
+"""The installation fact naming the key a rotation is retiring ('' or absent: none)."""
 _log = structlog.get_logger("facepay.templates")
 
 
@@ -66,12 +73,38 @@ class TemplateCheck:
     key_id: str
 
 
+@runtime_checkable
+class Keyring(Protocol):
+    """A sealer that opens with several keys (`facepay.adapters.crypto.TemplateKeyring`)."""
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        """Every key that opens records, the current one first."""
+        ...
+
+
+def key_ids(sealer: Sealer) -> tuple[str, ...]:
+    """The ids of every key `sealer` opens records with."""
+    return sealer.key_ids if isinstance(sealer, Keyring) else (sealer.key_id,)
+
+
 def require_template_key(*, ctx: Storage, sealer: Sealer, model_version: str) -> None:
-    """Refuse a key other than the one the templates are sealed with; record it if unknown."""
+    """Refuse a key other than the one the templates are sealed with (or, during a rotation,
+    a keyring without the key being retired); record the key if the database names none."""
+    held = key_ids(sealer)
     with ctx.uow() as uow:
         recorded = uow.tenants.installation_value(KEY_ID)
+        retiring = uow.tenants.installation_value(RETIRING_KEY_ID) or None
+        if retiring is not None and retiring not in held:
+            where = ctx.settings.resolved_template_key_file()
+            raise ConfigurationError(
+                f"a template key rotation is under way and the key it retires (id {retiring}) "
+                f"is not at {where}.previous: restore that file (mode 0600), then run "
+                "`facepay admin rotate-key` again to finish the rotation",
+                code="wrong_template_key",
+            )
         if recorded is not None:
-            if recorded != sealer.key_id:
+            if recorded not in held:
                 raise _wrong_key(ctx, sealer, f"the templates were sealed with key {recorded}")
             return
         failed = _failing_before_one_opens(uow, sealer, model_version)
