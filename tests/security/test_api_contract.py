@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from facepay.demo.client import TerminalSession
+from facepay.client import TerminalSession
 from facepay.demo.world import Site
 from facepay.terminal.signing import generate_terminal_key, public_key_pem
 

@@ -7,9 +7,11 @@ Labels are route templates and outcome names only: never ids, amounts or anythin
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _log = structlog.get_logger("facepay.api")
@@ -73,6 +75,8 @@ class LatencyMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        # Routing rewrites the scope (a mount changes its root path): keep what arrived.
+        arrived = dict(scope)
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -90,8 +94,7 @@ class LatencyMiddleware:
         try:
             await self._app(scope, receive, send_status)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope, arrived)
             elapsed = time.perf_counter() - started
             self._metrics.latency.labels(scope["method"], template, str(status)).observe(elapsed)
             _log.info(
@@ -101,3 +104,27 @@ class LatencyMiddleware:
                 status=status,
                 ms=round(elapsed * 1000, 1),
             )
+
+
+def route_template(scope: Scope, arrived: Scope) -> str:
+    """The template of the route that served the request, `unmatched` if none did.
+
+    FastAPI's own routes put themselves in `scope["route"]`; the routes Starlette serves (the
+    OpenAPI document, the documentation pages and their assets) do not, so those are matched
+    again against the app's routes, as the request arrived.
+    """
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if path:
+        return str(path)
+    for candidate in getattr(arrived.get("app"), "routes", ()):
+        match, _ = candidate.matches(arrived)
+        if match is Match.FULL:
+            return _template_of(candidate)
+    return "unmatched"
+
+
+def _template_of(route: Any) -> str:
+    if isinstance(route, Mount):
+        return f"{route.path}/{{path}}"
+    return str(getattr(route, "path", None) or "unmatched")

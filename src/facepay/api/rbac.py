@@ -43,6 +43,15 @@ class PrincipalKind(StrEnum):
     TERMINAL = "terminal"
 
 
+class TerminalKind(StrEnum):
+    """What a terminal is (facepay.hospital.tenants.TERMINAL_KINDS): a patient-facing kiosk, a
+    cashier's window camera, or the hospital information system."""
+
+    KIOSK = "kiosk"
+    WINDOW = "window"
+    HIS = "his"
+
+
 class Permission(StrEnum):
     """One action the API can perform; `*.read` ones change nothing."""
 
@@ -65,8 +74,15 @@ class Permission(StrEnum):
     HOSPITAL_REGISTER = "hospital.register"
     REGISTRY_MANAGE = "registry.manage"
     """Add insured persons to the registry and fund their personal accounts."""
+    REGISTRY_READ = "registry.read"
+    """Look anyone up in the insured-person registry (hospitals see only their own patients)."""
+    TERMINAL_READ = "terminal.read"
+    STAFF_READ = "staff.read"
     PLATFORM_AUDIT_READ = "platform_audit.read"
     """Read and verify every hospital's audit chain and the platform's own."""
+    LIVENESS_READ = "liveness.read"
+    """Read why liveness refused a capture (every check and its score): not for the front desk,
+    whose answer to a patient is the one sentence the patient was told."""
 
     @property
     def is_read_only(self) -> bool:
@@ -83,10 +99,13 @@ ROLE_GRANTS: Mapping[Role, frozenset[Permission]] = {
     Role.PHARMACIST: _FRONT_DESK | {P.PRESCRIPTION_DISPENSE},
     Role.DOCTOR: _FRONT_DESK | {P.BILL_CREATE},
     Role.ADMIN: frozenset({P.BILL_READ, P.PATIENT_READ, P.CONSENT_WITHDRAW, P.PAYMENT_REFUND})
-    | {P.AUDIT_READ, P.REPORT_READ, P.TERMINAL_REGISTER, P.TERMINAL_REVOKE, P.STAFF_MANAGE},
-    Role.AUDITOR: frozenset({P.BILL_READ, P.PATIENT_READ, P.AUDIT_READ, P.REPORT_READ}),
+    | {P.AUDIT_READ, P.REPORT_READ, P.TERMINAL_REGISTER, P.TERMINAL_REVOKE, P.STAFF_MANAGE}
+    | {P.TERMINAL_READ, P.STAFF_READ, P.LIVENESS_READ},
+    Role.AUDITOR: frozenset({P.BILL_READ, P.PATIENT_READ, P.AUDIT_READ, P.REPORT_READ})
+    | {P.TERMINAL_READ, P.STAFF_READ, P.LIVENESS_READ},
     Role.PLATFORM_OPERATOR: frozenset(
-        {P.HOSPITAL_REGISTER, P.REGISTRY_MANAGE, P.STAFF_MANAGE, P.PLATFORM_AUDIT_READ}
+        {P.HOSPITAL_REGISTER, P.REGISTRY_MANAGE, P.REGISTRY_READ, P.STAFF_MANAGE}
+        | {P.PLATFORM_AUDIT_READ, P.LIVENESS_READ}
     ),
 }
 # A kiosk serves the patient in front of it: identify, enrol with consent, pay. No refunds.
@@ -94,6 +113,13 @@ TERMINAL_GRANTS = frozenset(
     {P.BILL_READ, P.PATIENT_IDENTIFY, P.PATIENT_ENROL, P.CONSENT_RECORD}
     | {P.PAYMENT_PRESETTLE, P.PAYMENT_SETTLE}
 )
+"""What every terminal may do, whatever its kind."""
+TERMINAL_KIND_GRANTS: Mapping[TerminalKind, frozenset[Permission]] = {
+    TerminalKind.KIOSK: TERMINAL_GRANTS,
+    TerminalKind.WINDOW: TERMINAL_GRANTS,
+    # The hospital information system also posts the bills it priced.
+    TerminalKind.HIS: TERMINAL_GRANTS | {P.BILL_CREATE},
+}
 
 
 @dataclass(frozen=True)
@@ -141,11 +167,25 @@ class AccessPolicy:
         default_factory=lambda: {Role.CASHIER: 50_000, Role.ADMIN: None}
     )
 
-    def permissions(self, principal: Principal) -> frozenset[Permission]:
-        """Everything `principal` may do."""
+    def permissions(
+        self, principal: Principal, *, terminal_kind: TerminalKind | None = None
+    ) -> frozenset[Permission]:
+        """Everything `principal` may do; for a terminal of unknown kind, what every kind may."""
         if principal.kind is PrincipalKind.TERMINAL:
-            return TERMINAL_GRANTS
+            if terminal_kind is None:
+                return TERMINAL_GRANTS
+            return TERMINAL_KIND_GRANTS.get(terminal_kind, frozenset())
         return ROLE_GRANTS.get(principal.role, frozenset()) if principal.role else frozenset()
+
+    def roles_with(self, permission: Permission) -> tuple[Role, ...]:
+        """The staff roles granted `permission`, in the order of `Role`."""
+        return tuple(role for role in Role if permission in ROLE_GRANTS.get(role, frozenset()))
+
+    def terminal_kinds_with(self, permission: Permission) -> tuple[TerminalKind, ...]:
+        """The terminal kinds granted `permission`, in the order of `TerminalKind`."""
+        return tuple(
+            kind for kind in TerminalKind if permission in TERMINAL_KIND_GRANTS.get(kind, ())
+        )
 
     def require(
         self,

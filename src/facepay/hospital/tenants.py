@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+TERMINAL_KINDS = ("kiosk", "window", "his")
+"""What a terminal is: a patient-facing kiosk, a cashier's window camera, or the hospital
+information system (which also posts bills); facepay.api.rbac.TerminalKind has the same values."""
+
 
 @dataclass(frozen=True)
 class Hospital:
@@ -17,7 +21,7 @@ class Hospital:
 
 @dataclass(frozen=True)
 class TerminalRecord:
-    """A registered kiosk or window camera; `active` False once revoked."""
+    """A registered terminal of one of `TERMINAL_KINDS`; `active` False once revoked."""
 
     id: str
     hospital_id: str
@@ -25,6 +29,7 @@ class TerminalRecord:
     public_key: bytes
     created_at: datetime
     active: bool = True
+    kind: str = "kiosk"
 
 
 @dataclass(frozen=True)

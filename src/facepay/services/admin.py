@@ -8,7 +8,7 @@ business; a hospital's admin manages that hospital's staff and terminals (facepa
 
 from __future__ import annotations
 
-from facepay.hospital.tenants import Hospital, StaffUser, TerminalRecord
+from facepay.hospital.tenants import TERMINAL_KINDS, Hospital, StaffUser, TerminalRecord
 from facepay.identity.id_card import IdCard
 from facepay.identity.records import InsuredPerson
 from facepay.ledger.accounts import hospital_chart
@@ -17,7 +17,7 @@ from facepay.services.context import Storage
 from facepay.services.ledger import open_accounts_in, person_accounts, personal_account_credit
 from facepay.services.ports import UnitOfWork
 from facepay.services.support import audit, require_hospital
-from facepay.shared.errors import InvalidInput, NotFound
+from facepay.shared.errors import Conflict, InvalidInput, NotFound
 from facepay.shared.ids import new_id
 from facepay.supervision.audit import PLATFORM_CHAIN
 from facepay.supervision.redaction import mask_id_number
@@ -66,6 +66,22 @@ def register_hospital_with_admin(
     return hospital, user
 
 
+def require_uninitialised(*, ctx: Storage, where: str) -> None:
+    """Conflict `already_initialised` if the installation has a platform operator already."""
+    with ctx.uow() as uow:
+        _require_no_operator(uow, where)
+
+
+def _require_no_operator(uow: UnitOfWork, where: str) -> None:
+    operators = uow.tenants.platform_operator_names()
+    if operators:
+        raise Conflict(
+            f"{where} is initialised already (platform operator {', '.join(operators)}): log in "
+            "as the operator to register hospitals; nothing was changed",
+            code="already_initialised",
+        )
+
+
 def initialise_platform(
     *,
     ctx: Storage,
@@ -85,6 +101,7 @@ def initialise_platform(
         created = _new_hospital(ctx, name, None)
         first = (created, _new_staff(ctx, created.id, admin_username, admin_hash, "admin"))
     with ctx.uow() as uow:
+        _require_no_operator(uow, "this installation")
         _add_staff(ctx, uow, actor, operator)
         if template_key_id is not None:
             uow.tenants.set_installation_value(
@@ -112,13 +129,27 @@ def _add_hospital(ctx: Storage, uow: UnitOfWork, actor: str, hospital: Hospital)
 
 
 def register_terminal(
-    *, ctx: Storage, actor: str, hospital_id: str, name: str, public_key: bytes
+    *,
+    ctx: Storage,
+    actor: str,
+    hospital_id: str,
+    name: str,
+    public_key: bytes,
+    kind: str = "kiosk",
 ) -> TerminalRecord:
-    """Register a terminal of a hospital with its raw 32-byte Ed25519 public key."""
+    """Register a terminal of a hospital (one of TERMINAL_KINDS) with its raw 32-byte Ed25519
+    public key."""
     if len(public_key) != 32:
         raise InvalidInput("an Ed25519 public key is 32 bytes", code="bad_public_key")
+    if kind not in TERMINAL_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(TERMINAL_KINDS)}", code="bad_kind")
     terminal = TerminalRecord(
-        new_id("trm"), hospital_id, _text(name, "name"), bytes(public_key), ctx.clock.now()
+        new_id("trm"),
+        hospital_id,
+        _text(name, "name"),
+        bytes(public_key),
+        ctx.clock.now(),
+        kind=kind,
     )
     with ctx.uow() as uow:
         require_hospital(uow, hospital_id)
@@ -129,7 +160,7 @@ def register_terminal(
             actor=actor,
             action="terminal.register",
             subject=terminal.id,
-            details={"hospital": hospital_id},
+            details={"hospital": hospital_id, "kind": kind},
         )
         uow.commit()
     return terminal

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from facepay.hospital.bills import PostedBill
 from facepay.hospital.tenants import Hospital, StaffUser, TerminalRecord
@@ -15,6 +16,7 @@ from facepay.identity.records import (
     InsuredPerson,
     TemplateRecord,
 )
+from facepay.services.repositories import PageKey
 from facepay.shared.errors import Conflict
 from facepay.supervision.alerts import Alert
 from facepay.supervision.audit import GENESIS, PLATFORM_CHAIN, AuditEntry
@@ -171,6 +173,12 @@ class InMemoryBillRepository:
             None,
         )
 
+    def has_person(self, hospital_id: str, person_id: str) -> bool:
+        """Whether the hospital posted any bill for this person."""
+        return any(
+            (b.hospital_id, b.person_id) == (hospital_id, person_id) for b in self.rows.values()
+        )
+
     def save(self, bill: PostedBill) -> None:
         """Overwrite."""
         self.rows[bill.id] = bill
@@ -189,6 +197,14 @@ class InMemoryAlertRepository:
     def of_hospital(self, hospital_id: str, *, kind: str | None = None) -> list[Alert]:
         """A hospital's alerts."""
         return [a for a in self.rows if a.hospital_id == hospital_id and kind in (None, a.kind)]
+
+
+_Row = TypeVar("_Row", TerminalRecord, StaffUser)
+
+
+def _page(rows: Iterable[_Row], after: PageKey | None, limit: int) -> list[_Row]:
+    ordered = sorted(rows, key=lambda row: (row.created_at, row.id))
+    return [row for row in ordered if after is None or (row.created_at, row.id) > after][:limit]
 
 
 class InMemoryTenantRepository:
@@ -219,6 +235,13 @@ class InMemoryTenantRepository:
         """By id."""
         return self.terminals.get(terminal_id)
 
+    def terminals_of(
+        self, hospital_id: str, *, after: PageKey | None, limit: int
+    ) -> list[TerminalRecord]:
+        """A hospital's terminals in (created_at, id) order, after `after`."""
+        mine = (t for t in self.terminals.values() if t.hospital_id == hospital_id)
+        return _page(mine, after, limit)
+
     def set_terminal_active(self, terminal_id: str, active: bool) -> None:
         """Revoke or enable."""
         self.terminals[terminal_id] = replace(self.terminals[terminal_id], active=active)
@@ -237,9 +260,17 @@ class InMemoryTenantRepository:
         """By staff id."""
         return self.staff.get(staff_id)
 
+    def staff_of(self, hospital_id: str, *, after: PageKey | None, limit: int) -> list[StaffUser]:
+        """A hospital's staff in (created_at, id) order, after `after`."""
+        return _page((u for u in self.staff.values() if u.hospital_id == hospital_id), after, limit)
+
     def set_password_hash(self, staff_id: str, password_hash: str) -> None:
         """Replace the hash."""
         self.staff[staff_id] = replace(self.staff[staff_id], password_hash=password_hash)
+
+    def platform_operator_names(self) -> list[str]:
+        """User names of the platform operators."""
+        return sorted(u.username for u in self.staff.values() if u.role == "platform_operator")
 
     def installation_value(self, name: str) -> str | None:
         """A recorded fact."""
@@ -298,3 +329,7 @@ class InMemoryAuditEntries:
     def chains(self) -> list[str]:
         """The chains holding entries."""
         return sorted(name for name, entries in self.chains_.items() if entries)
+
+    def by_subject(self, chain: str, subject: str) -> list[AuditEntry]:
+        """The entries of `chain` about `subject`."""
+        return [e for e in self.chains_.get(chain, []) if e.subject == subject]

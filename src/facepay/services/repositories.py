@@ -22,6 +22,9 @@ from facepay.identity.records import (
 )
 from facepay.supervision.alerts import Alert
 
+PageKey = tuple[datetime, str]
+"""Where a page of a listing ends: the last row's (created_at, id); listings run in that order."""
+
 
 class PersonRepository(Protocol):
     """The insurance registry."""
@@ -109,6 +112,9 @@ class BillRepository(Protocol):
     def by_external_ref(self, hospital_id: str, external_ref: str) -> PostedBill | None:
         """By the hospital system's own reference."""
 
+    def has_person(self, hospital_id: str, person_id: str) -> bool:
+        """Whether the hospital posted any bill for this person."""
+
     def save(self, bill: PostedBill) -> None:
         """Overwrite status, settlement and payment time."""
 
@@ -138,6 +144,11 @@ class TenantRepository(Protocol):
     def terminal(self, terminal_id: str) -> TerminalRecord | None:
         """By id, revoked ones included."""
 
+    def terminals_of(
+        self, hospital_id: str, *, after: PageKey | None, limit: int
+    ) -> list[TerminalRecord]:
+        """Up to `limit` of a hospital's terminals, revoked ones included, after `after`."""
+
     def set_terminal_active(self, terminal_id: str, active: bool) -> None:
         """Revoke or re-enable."""
 
@@ -150,8 +161,14 @@ class TenantRepository(Protocol):
     def staff_by_id(self, staff_id: str) -> StaffUser | None:
         """By staff id."""
 
+    def staff_of(self, hospital_id: str, *, after: PageKey | None, limit: int) -> list[StaffUser]:
+        """Up to `limit` of a hospital's staff users, disabled ones included, after `after`."""
+
     def set_password_hash(self, staff_id: str, password_hash: str) -> None:
         """Replace a staff user's hash."""
+
+    def platform_operator_names(self) -> list[str]:
+        """User names of the platform operators; none means `facepay admin init` never ran."""
 
     def installation_value(self, name: str) -> str | None:
         """A recorded fact about this installation (e.g. `template_key_id`), if any."""

@@ -6,7 +6,18 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Select,
+    Table,
+    and_,
+    delete,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from facepay.adapters.db.ledger_repository import utc
@@ -23,6 +34,7 @@ from facepay.adapters.interchange import parse_bill
 from facepay.hospital.bills import PostedBill
 from facepay.hospital.tenants import Hospital, StaffUser, TerminalRecord
 from facepay.insurance.model import Bill
+from facepay.services.repositories import PageKey
 from facepay.shared.errors import Conflict
 from facepay.supervision.alerts import Alert
 
@@ -34,7 +46,7 @@ def bill_document(bill: Bill) -> str:
         item: dict[str, Any] = {
             "code": line.code,
             "name": line.name,
-            "class": line.item_class,
+            "item_class": line.item_class,
             "unit_price": line.unit_price,
             "quantity": str(line.quantity),
         }
@@ -101,6 +113,13 @@ class SqlAlchemyBillRepository:
         found = self._c.execute(query).mappings().first()
         return _bill(found) if found else None
 
+    def has_person(self, hospital_id: str, person_id: str) -> bool:
+        """Whether the hospital posted any bill for this person."""
+        query = select(bills.c.id).where(
+            bills.c.hospital_id == hospital_id, bills.c.person_id == person_id
+        )
+        return self._c.execute(query.limit(1)).first() is not None
+
     def save(self, bill: PostedBill) -> None:
         """Overwrite."""
         self._c.execute(update(bills).where(bills.c.id == bill.id).values(**self._values(bill)))
@@ -136,6 +155,43 @@ class SqlAlchemyAlertRepository:
         ]
 
 
+def _keyset(query: Select[Any], table: Table, after: PageKey | None) -> Select[Any]:
+    """`query` in (created_at, id) order, from just after the key `after`."""
+    if after is not None:
+        at, last_id = after
+        query = query.where(
+            or_(
+                table.c.created_at > at,
+                and_(table.c.created_at == at, table.c.id > last_id),
+            )
+        )
+    return query.order_by(table.c.created_at, table.c.id)
+
+
+def _terminal(row: RowMapping) -> TerminalRecord:
+    return TerminalRecord(
+        row["id"],
+        row["hospital_id"],
+        row["name"],
+        bytes(row["public_key"]),
+        utc(row["created_at"]),
+        bool(row["active"]),
+        row["kind"],
+    )
+
+
+def _staff_user(row: RowMapping) -> StaffUser:
+    return StaffUser(
+        row["id"],
+        row["hospital_id"],
+        row["username"],
+        row["password_hash"],
+        row["role"],
+        utc(row["created_at"]),
+        bool(row["active"]),
+    )
+
+
 class SqlAlchemyTenantRepository:
     """Hospitals, terminals, staff users and seen nonces."""
 
@@ -162,16 +218,15 @@ class SqlAlchemyTenantRepository:
         """By id."""
         found = self._c.execute(select(terminals).where(terminals.c.id == terminal_id))
         row = found.mappings().first()
-        if row is None:
-            return None
-        return TerminalRecord(
-            row["id"],
-            row["hospital_id"],
-            row["name"],
-            bytes(row["public_key"]),
-            utc(row["created_at"]),
-            bool(row["active"]),
-        )
+        return _terminal(row) if row is not None else None
+
+    def terminals_of(
+        self, hospital_id: str, *, after: PageKey | None, limit: int
+    ) -> list[TerminalRecord]:
+        """A hospital's terminals (revoked ones too) in (created_at, id) order, after `after`."""
+        query = select(terminals).where(terminals.c.hospital_id == hospital_id)
+        query = _keyset(query, terminals, after).limit(limit)
+        return [_terminal(row) for row in self._c.execute(query).mappings()]
 
     def set_terminal_active(self, terminal_id: str, active: bool) -> None:
         """Revoke or enable."""
@@ -194,22 +249,23 @@ class SqlAlchemyTenantRepository:
 
     def _staff(self, condition: Any) -> StaffUser | None:
         row = self._c.execute(select(staff_users).where(condition)).mappings().first()
-        if row is None:
-            return None
-        return StaffUser(
-            row["id"],
-            row["hospital_id"],
-            row["username"],
-            row["password_hash"],
-            row["role"],
-            utc(row["created_at"]),
-            bool(row["active"]),
-        )
+        return _staff_user(row) if row is not None else None
+
+    def staff_of(self, hospital_id: str, *, after: PageKey | None, limit: int) -> list[StaffUser]:
+        """A hospital's staff (disabled ones too) in (created_at, id) order, after `after`."""
+        query = select(staff_users).where(staff_users.c.hospital_id == hospital_id)
+        query = _keyset(query, staff_users, after).limit(limit)
+        return [_staff_user(row) for row in self._c.execute(query).mappings()]
 
     def set_password_hash(self, staff_id: str, password_hash: str) -> None:
         """Replace the hash."""
         query = update(staff_users).where(staff_users.c.id == staff_id)
         self._c.execute(query.values(password_hash=password_hash))
+
+    def platform_operator_names(self) -> list[str]:
+        """User names of the platform operators."""
+        query = select(staff_users.c.username).where(staff_users.c.role == "platform_operator")
+        return sorted(self._c.execute(query).scalars())
 
     def installation_value(self, name: str) -> str | None:
         """A recorded fact about this installation."""

@@ -163,6 +163,9 @@ terminals = Table(
     Column("public_key", LargeBinary(32), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Migration 0008: the kind was a `kind:` prefix of the name before.
+    Column("kind", String(16), nullable=False),
+    CheckConstraint("kind IN ('kiosk', 'window', 'his')", name="known_kind"),
 )
 
 staff_users = Table(
@@ -311,4 +314,5 @@ audit_log = Table(
     Column("details", Text, nullable=False),  # canonical JSON
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
+    Index("ix_audit_log_chain_subject", "chain", "subject"),
 )

@@ -3,18 +3,21 @@ operators only), terminals and staff (a hospital admin, inside their own hospita
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, status
 from pydantic import Field
 
-from facepay.api.deps import CurrentStaff, StateDep
+from facepay.api.access import may
+from facepay.api.deps import StateDep
 from facepay.api.problems import errors
-from facepay.api.rbac import Permission, Principal, Role
+from facepay.api.rbac import Permission, Principal, Role, TerminalKind
 from facepay.api.schemas import Fen, Id, PlainText, RequestModel, ResponseModel
 from facepay.api.signing import key_fingerprint, public_key_from_text
+from facepay.hospital.tenants import StaffUser, TerminalRecord
 from facepay.identity.id_card import IdCard
+from facepay.identity.records import InsuredPerson
 from facepay.services import admin
 from facepay.shared.errors import Forbidden
 from facepay.supervision.redaction import mask_id_number
@@ -28,6 +31,8 @@ router = APIRouter(prefix="/v1", tags=["admin"])
 Name = Annotated[PlainText, Field(min_length=1, max_length=120)]
 Username = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Password = Annotated[str, Field(min_length=12, max_length=1024)]
+KindName = Literal["kiosk", "window", "his"]
+"""A facepay.api.rbac.TerminalKind value (a literal, so that the schema needs no enum type)."""
 
 
 class HospitalCreate(RequestModel):
@@ -50,16 +55,20 @@ class TerminalCreate(RequestModel):
     """A terminal: send its public key (PEM or base64 raw Ed25519), or none to get a new pair."""
 
     name: Name
-    kind: Literal["kiosk", "window", "his"] = "kiosk"
+    kind: KindName = "kiosk"
     public_key: Annotated[str, Field(min_length=40, max_length=2000)] | None = None
 
 
 class TerminalRead(ResponseModel):
-    """A registered terminal; `private_key_pem` only once, when the server made the pair."""
+    """A registered terminal; `private_key_pem` only once, when the server made the pair;
+    `active` False once revoked."""
 
     id: str
     hospital_id: str
     name: str
+    kind: KindName
+    active: bool
+    created_at: datetime
     fingerprint: str
     private_key_pem: str | None = None
 
@@ -73,12 +82,15 @@ class StaffCreate(RequestModel):
 
 
 class StaffRead(ResponseModel):
-    """A staff user (never the hash); `hospital_id` is None for a platform operator."""
+    """A staff user (never the hash); `hospital_id` is None for a platform operator, `active`
+    False once the account is disabled."""
 
     id: str
     hospital_id: str | None
     username: str
     role: Role
+    active: bool
+    created_at: datetime
 
 
 class IdCardCreate(RequestModel):
@@ -115,8 +127,30 @@ class InsuredPersonRead(ResponseModel):
     category: str
 
 
-def _need(state: StateDep, who: Principal, permission: Permission) -> None:
-    state.policy.require(who, permission)
+def terminal_read(record: TerminalRecord, private_key_pem: str | None = None) -> TerminalRead:
+    """The API form of a terminal (its public key as a fingerprint only)."""
+    return TerminalRead(
+        id=record.id,
+        hospital_id=record.hospital_id,
+        name=record.name,
+        kind=TerminalKind(record.kind).value,
+        active=record.active,
+        created_at=record.created_at,
+        fingerprint=key_fingerprint(record.public_key),
+        private_key_pem=private_key_pem,
+    )
+
+
+def staff_read(user: StaffUser) -> StaffRead:
+    """The API form of a staff user: never the password hash."""
+    return StaffRead(
+        id=user.id,
+        hospital_id=user.hospital_id,
+        username=user.username,
+        role=Role(user.role),
+        active=user.active,
+        created_at=user.created_at,
+    )
 
 
 @router.post(
@@ -125,9 +159,12 @@ def _need(state: StateDep, who: Principal, permission: Permission) -> None:
     response_model=HospitalRead,
     responses=errors(401, 403, 409, 413, 422, 429),
 )
-def create_hospital(body: HospitalCreate, state: StateDep, who: CurrentStaff) -> HospitalRead:
+def create_hospital(
+    body: HospitalCreate,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.HOSPITAL_REGISTER, terminals=False)],
+) -> HospitalRead:
     """Onboard a hospital with its first admin, both or neither (platform operators)."""
-    _need(state, who, Permission.HOSPITAL_REGISTER)
     hospital, user = admin.register_hospital_with_admin(
         ctx=state.services,
         actor=who.actor,
@@ -144,9 +181,13 @@ def create_hospital(body: HospitalCreate, state: StateDep, who: CurrentStaff) ->
     response_model=TerminalRead,
     responses=errors(401, 403, 409, 413, 422, 429),
 )
-def create_terminal(body: TerminalCreate, state: StateDep, who: CurrentStaff) -> TerminalRead:
-    """Register a terminal of the admin's hospital."""
-    _need(state, who, Permission.TERMINAL_REGISTER)
+def create_terminal(
+    body: TerminalCreate,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.TERMINAL_REGISTER, terminals=False)],
+) -> TerminalRead:
+    """Register a terminal of the admin's hospital; `kind` is stored as sent (`his`: the
+    hospital information system, which also posts bills)."""
     private_pem: str | None = None
     if body.public_key is None:
         key = generate_terminal_key()
@@ -158,16 +199,11 @@ def create_terminal(body: TerminalCreate, state: StateDep, who: CurrentStaff) ->
         ctx=state.services,
         actor=who.actor,
         hospital_id=who.hospital,
-        name=f"{body.kind}:{body.name}",
+        name=body.name,
         public_key=raw,
+        kind=body.kind,
     )
-    return TerminalRead(
-        id=record.id,
-        hospital_id=record.hospital_id,
-        name=record.name,
-        fingerprint=key_fingerprint(raw),
-        private_key_pem=private_pem,
-    )
+    return terminal_read(record, private_pem)
 
 
 @router.delete(
@@ -175,9 +211,12 @@ def create_terminal(body: TerminalCreate, state: StateDep, who: CurrentStaff) ->
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(401, 403, 404, 422, 429),
 )
-def revoke_terminal(terminal_id: Id, state: StateDep, who: CurrentStaff) -> None:
+def revoke_terminal(
+    terminal_id: Id,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.TERMINAL_REVOKE, terminals=False)],
+) -> None:
     """Revoke a terminal of the admin's hospital: its signatures stop working at once."""
-    _need(state, who, Permission.TERMINAL_REVOKE)
     admin.revoke_terminal(
         ctx=state.services,
         actor=who.actor,
@@ -192,10 +231,13 @@ def revoke_terminal(terminal_id: Id, state: StateDep, who: CurrentStaff) -> None
     response_model=StaffRead,
     responses=errors(401, 403, 409, 413, 422, 429),
 )
-def create_staff(body: StaffCreate, state: StateDep, who: CurrentStaff) -> StaffRead:
+def create_staff(
+    body: StaffCreate,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.STAFF_MANAGE, terminals=False)],
+) -> StaffRead:
     """Create a staff login: a hospital admin creates their hospital's staff, a platform
     operator creates further platform operators."""
-    _need(state, who, Permission.STAFF_MANAGE)
     if body.role.is_platform != (who.hospital_id is None):
         raise Forbidden(
             "a hospital admin creates their hospital's staff; only platform operators create "
@@ -210,9 +252,7 @@ def create_staff(body: StaffCreate, state: StateDep, who: CurrentStaff) -> Staff
         password_hash=state.passwords.hash(body.password),
         role=body.role.value,
     )
-    return StaffRead(
-        id=user.id, hospital_id=user.hospital_id, username=user.username, role=body.role
-    )
+    return staff_read(user)
 
 
 @router.post(
@@ -222,11 +262,12 @@ def create_staff(body: StaffCreate, state: StateDep, who: CurrentStaff) -> Staff
     responses=errors(401, 403, 409, 413, 422, 429),
 )
 def create_insured_person(
-    body: InsuredPersonCreate, state: StateDep, who: CurrentStaff
+    body: InsuredPersonCreate,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.REGISTRY_MANAGE, terminals=False)],
 ) -> InsuredPersonRead:
     """Register a person in the insurance registry and fund the personal account (platform
     operators: the money comes out of the insurance fund)."""
-    _need(state, who, Permission.REGISTRY_MANAGE)
     person = admin.register_insured_person(
         ctx=state.services,
         actor=who.actor,
@@ -237,6 +278,11 @@ def create_insured_person(
         medical_assistance=body.medical_assistance,
         personal_account_fen=body.personal_account_fen,
     )
+    return insured_person_read(person)
+
+
+def insured_person_read(person: InsuredPerson) -> InsuredPersonRead:
+    """The API form of a registered person: the ID number masked, nothing else personal."""
     return InsuredPersonRead(
         id=person.id, id_number_masked=mask_id_number(person.id_number), category=person.category
     )

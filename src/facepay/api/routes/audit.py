@@ -11,7 +11,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from facepay.api.deps import CurrentStaff, StateDep
+from facepay.api.access import may
+from facepay.api.deps import StateDep
 from facepay.api.problems import errors
 from facepay.api.rbac import Permission, Principal
 from facepay.api.schemas import AuditVerificationRead, Id, ResponseModel
@@ -20,6 +21,10 @@ from facepay.shared.errors import NotFound
 from facepay.supervision.audit import PLATFORM_CHAIN
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
+Reader = Annotated[
+    Principal,
+    may(Permission.AUDIT_READ, Permission.PLATFORM_AUDIT_READ, any_of=True, terminals=False),
+]
 
 
 class AuditEntryRead(ResponseModel):
@@ -56,7 +61,7 @@ def _readable_chain(state: StateDep, who: Principal, chain: str | None) -> str:
 @router.get(
     "/verification", response_model=AuditVerificationRead, responses=errors(401, 403, 404, 429)
 )
-def verify(state: StateDep, who: CurrentStaff) -> AuditVerificationRead:
+def verify(state: StateDep, who: Reader) -> AuditVerificationRead:
     """Re-hash the caller's hospital chain (a platform operator: every chain); any edited,
     inserted, deleted or moved entry is reported."""
     chains = None if who.hospital_id is None else [_readable_chain(state, who, None)]
@@ -69,7 +74,7 @@ def verify(state: StateDep, who: CurrentStaff) -> AuditVerificationRead:
 @router.get("/entries", response_model=AuditEntryPage, responses=errors(401, 403, 404, 422, 429))
 def entries(
     state: StateDep,
-    who: CurrentStaff,
+    who: Reader,
     from_seq: Annotated[int, Query(ge=1, le=10**12)] = 1,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     chain: Annotated[Id | None, Query(description="Platform operators: which chain")] = None,

@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, status
 from pydantic import Field
 
-from facepay.api.deps import Caller, StateDep
+from facepay.api.access import may
+from facepay.api.deps import StateDep
 from facepay.api.images import CaptureLimits, capture_from, checked_photo
 from facepay.api.problems import errors
 from facepay.api.rbac import Permission, Principal
@@ -165,9 +166,10 @@ def _read(result: IdentificationResult, state: StateDep) -> IdentificationRead:
     response_model=ChallengeRead,
     responses=errors(401, 403, 429),
 )
-def issue_challenge(state: StateDep, who: Caller) -> ChallengeRead:
+def issue_challenge(
+    state: StateDep, who: Annotated[Principal, may(Permission.PATIENT_IDENTIFY)]
+) -> ChallengeRead:
     """A single-use active challenge (actions and time windows) for the next capture."""
-    state.policy.require(who, Permission.PATIENT_IDENTIFY)
     challenge = identification.start_liveness_challenge(ctx=state.services)
     return ChallengeRead(
         nonce=challenge.nonce,
@@ -188,10 +190,12 @@ def issue_challenge(state: StateDep, who: Caller) -> ChallengeRead:
     response_model=EnrolmentRead,
     responses=errors(401, 403, 404, 409, 413, 422, 429),
 )
-def enrol(body: EnrolmentCreate, state: StateDep, who: Caller) -> EnrolmentRead:
+def enrol(
+    body: EnrolmentCreate,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.PATIENT_ENROL, Permission.CONSENT_RECORD)],
+) -> EnrolmentRead:
     """Enrol a patient's face: liveness, 1:1 against the chip photo, 1:N duplicate check."""
-    state.policy.require(who, Permission.PATIENT_ENROL)
-    state.policy.require(who, Permission.CONSENT_RECORD)
     settings = state.services.settings
     photo = checked_photo(
         body.chip_photo, max_pixels=settings.api_max_image_pixels, what="chip photo"
@@ -221,9 +225,12 @@ def enrol(body: EnrolmentCreate, state: StateDep, who: Caller) -> EnrolmentRead:
     response_model=IdentificationRead,
     responses=errors(401, 403, 413, 422, 429),
 )
-def identify(body: IdentificationCreate, state: StateDep, who: Caller) -> IdentificationRead:
+def identify(
+    body: IdentificationCreate,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.PATIENT_IDENTIFY)],
+) -> IdentificationRead:
     """Liveness + 1:N among this hospital's enrolled patients."""
-    state.policy.require(who, Permission.PATIENT_IDENTIFY)
     with counted_liveness(state):
         capture = decoded_capture(state, who, body.capture)
         result = identification.identify(
@@ -239,10 +246,11 @@ def identify(body: IdentificationCreate, state: StateDep, who: Caller) -> Identi
     responses=errors(401, 403, 404, 413, 422, 429),
 )
 def identify_by_credentials(
-    body: CredentialIdentificationCreate, state: StateDep, who: Caller
+    body: CredentialIdentificationCreate,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.PATIENT_IDENTIFY)],
 ) -> IdentificationRead:
     """Identify without a face (face payment is never the only way)."""
-    state.policy.require(who, Permission.PATIENT_IDENTIFY)
     result = identification.identify_by_credentials(
         ctx=state.services,
         hospital_id=who.hospital,
@@ -259,10 +267,12 @@ def identify_by_credentials(
     responses=errors(401, 403, 404, 409, 413, 422, 429),
 )
 def second_factor(
-    identification_id: Id, body: SecondFactorCreate, state: StateDep, who: Caller
+    identification_id: Id,
+    body: SecondFactorCreate,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.PATIENT_IDENTIFY)],
 ) -> IdentificationRead:
     """Resolve an ambiguous identification among its candidates only."""
-    state.policy.require(who, Permission.PATIENT_IDENTIFY)
     result = identification.resolve_second_factor(
         ctx=state.services,
         hospital_id=who.hospital,
@@ -280,10 +290,12 @@ def second_factor(
     responses=errors(401, 403, 404, 413, 422, 429),
 )
 def withdraw_consent(
-    person_id: Id, body: ConsentWithdrawalCreate, state: StateDep, who: Caller
+    person_id: Id,
+    body: ConsentWithdrawalCreate,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.CONSENT_WITHDRAW)],
 ) -> ConsentWithdrawalRead:
     """Withdraw biometric consent: the face templates are erased at this hospital."""
-    state.policy.require(who, Permission.CONSENT_WITHDRAW)
     erasure = consent_service.withdraw_consent(
         ctx=state.services,
         hospital_id=who.hospital,

@@ -1,0 +1,97 @@
+"""Read-only lookups an integrator needs: a hospital's terminals and staff, insured persons by ID
+number, bills by the hospital system's reference.
+
+Every lookup is scoped to one hospital: another hospital's object is `NotFound`, exactly as an id
+that does not exist. Listings come a page at a time in (created_at, id) order, so that a client
+paging through sees every row once even while rows are added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from facepay.hospital.bills import PostedBill
+from facepay.hospital.tenants import StaffUser, TerminalRecord
+from facepay.identity.id_card import normalise_id_number
+from facepay.identity.records import InsuredPerson
+from facepay.services.context import Storage
+from facepay.services.repositories import PageKey
+from facepay.shared.errors import NotFound
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """Some rows of a listing, and the key to ask for the next ones (None: there are none)."""
+
+    items: list[T]
+    next: PageKey | None
+
+
+def _page(rows: list[T], limit: int, key: PageKey | None) -> Page[T]:
+    """`rows` fetched with `limit + 1`: the extra row only says that another page exists."""
+    return Page(rows[:limit], key if len(rows) > limit else None)
+
+
+def list_terminals(
+    *, ctx: Storage, hospital_id: str, after: PageKey | None, limit: int
+) -> Page[TerminalRecord]:
+    """The hospital's terminals, revoked ones included (`active` False)."""
+    with ctx.uow() as uow:
+        rows = uow.tenants.terminals_of(hospital_id, after=after, limit=limit + 1)
+    last = rows[limit - 1] if len(rows) > limit else None
+    return _page(rows, limit, (last.created_at, last.id) if last else None)
+
+
+def get_terminal(*, ctx: Storage, hospital_id: str, terminal_id: str) -> TerminalRecord:
+    """One terminal of the hospital."""
+    with ctx.uow() as uow:
+        terminal = uow.tenants.terminal(terminal_id)
+    if terminal is None or terminal.hospital_id != hospital_id:
+        raise NotFound("no such terminal")
+    return terminal
+
+
+def list_staff(
+    *, ctx: Storage, hospital_id: str, after: PageKey | None, limit: int
+) -> Page[StaffUser]:
+    """The hospital's staff users, disabled ones included (`active` False)."""
+    with ctx.uow() as uow:
+        rows = uow.tenants.staff_of(hospital_id, after=after, limit=limit + 1)
+    last = rows[limit - 1] if len(rows) > limit else None
+    return _page(rows, limit, (last.created_at, last.id) if last else None)
+
+
+def get_staff(*, ctx: Storage, hospital_id: str, staff_id: str) -> StaffUser:
+    """One staff user of the hospital."""
+    with ctx.uow() as uow:
+        user = uow.tenants.staff_by_id(staff_id)
+    if user is None or user.hospital_id != hospital_id:
+        raise NotFound("no such staff user")
+    return user
+
+
+def find_person(*, ctx: Storage, id_number: str, hospital_id: str | None) -> InsuredPerson | None:
+    """The insured person with this ID number: for the platform (`hospital_id` None) anyone in
+    the registry; for a hospital only a person it already knows as its patient (it posted a bill
+    for them, or they enrolled or withdrew consent there), so that the lookup tells a hospital
+    nothing its own records do not."""
+    number = normalise_id_number(id_number)
+    with ctx.uow() as uow:
+        person = uow.people.by_id_number(number)
+        if person is None or hospital_id is None:
+            return person
+        known = (
+            uow.bills.has_person(hospital_id, person.id)
+            or bool(uow.consents.active(person.id, hospital_id))
+            or bool(uow.consents.erasures(person.id, hospital_id))
+        )
+    return person if known else None
+
+
+def find_bill(*, ctx: Storage, hospital_id: str, external_ref: str) -> PostedBill | None:
+    """The hospital's bill with this reference of the hospital system, if it posted one."""
+    with ctx.uow() as uow:
+        return uow.bills.by_external_ref(hospital_id, external_ref)
