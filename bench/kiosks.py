@@ -30,8 +30,8 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import httpx  # noqa: E402
 
 from facepay.bootstrap import build_face_engine, load_settings  # noqa: E402
+from facepay.client import StaffSession, server_ms  # noqa: E402
 from facepay.demo import kiosk  # noqa: E402
-from facepay.demo.client import StaffSession, server_ms  # noqa: E402
 from facepay.demo.people import demo_patients  # noqa: E402
 from facepay.demo.process import OPERATOR_PASSWORD, serve_process  # noqa: E402
 from facepay.demo.world import make_site  # noqa: E402

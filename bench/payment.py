@@ -119,7 +119,13 @@ def main() -> None:
             "hospital_tier": 2,
             "service_date": "2026-05-04",
             "lines": [
-                {"code": "A1", "name": "d", "class": "A", "unit_price": 30_000, "quantity": "1"}
+                {
+                    "code": "A1",
+                    "name": "d",
+                    "item_class": "A",
+                    "unit_price": 30_000,
+                    "quantity": "1",
+                }
             ],
         }
     )

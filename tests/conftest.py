@@ -118,7 +118,7 @@ def serve_api(face_engine: Any) -> ServeApi:
 
     from facepay.api.app import create_app  # noqa: PLC0415
     from facepay.bootstrap import build_engine  # noqa: PLC0415
-    from facepay.demo.client import StaffSession  # noqa: PLC0415
+    from facepay.client import StaffSession  # noqa: PLC0415
     from facepay.demo.local import (  # noqa: PLC0415
         fast_passwords,
         seed_operator,

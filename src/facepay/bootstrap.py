@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from facepay.adapters.crypto import TemplateSealer
+from facepay.adapters.crypto import TemplateKeyring
 from facepay.adapters.data_dir import create_private_file, prepare_data_dir
 from facepay.adapters.db.engine import database_engine
 from facepay.adapters.db.migrate import upgrade
@@ -17,21 +20,38 @@ from facepay.config import Settings
 from facepay.gallery.faiss_gallery import FaissGallery
 from facepay.gallery.memory import InMemoryGallery
 from facepay.gallery.ports import Gallery
+from facepay.services.admin import TEMPLATE_KEY_ID
 from facepay.services.context import Services, StorageServices
 from facepay.services.face_cache import CachingFaceEngine
 from facepay.services.gallery_sync import load_gallery
 from facepay.services.template_integrity import require_template_key
 from facepay.shared.clock import SystemClock
-from facepay.shared.errors import InvalidInput
+from facepay.shared.errors import ConfigurationError, InvalidInput
 from facepay.vision.dlib_engine import MODEL_VERSION, DlibFaceEngine
 from facepay.vision.liveness import ChallengeBook, LivenessPolicy
 from facepay.vision.liveness.checks.model import OnnxPadModel
 from facepay.vision.liveness.policy import default_checks
 
 
-def load_settings() -> Settings:
-    """Read settings from the environment (prefix FACEPAY_)."""
-    return Settings()
+def load_settings(data_dir: Path | None = None) -> Settings:
+    """Read settings from the environment (prefix FACEPAY_), `data_dir` (`--data`) first.
+
+    A value the settings refuse is a ConfigurationError naming the variable and what it needs.
+    """
+    try:
+        return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    except ValidationError as error:
+        raise ConfigurationError(settings_problem(error), code="bad_setting") from None
+
+
+def settings_problem(error: ValidationError) -> str:
+    """One line for a refused setting: `FACEPAY_NAME: what is wrong` (values are never shown)."""
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        message = item["msg"].removeprefix("Value error, ")
+        field = ".".join(str(part) for part in item["loc"])
+        problems.append(f"FACEPAY_{field.upper()}: {message}" if field else message)
+    return "; ".join(problems)
 
 
 def build_face_engine(settings: Settings) -> DlibFaceEngine:
@@ -45,10 +65,11 @@ def build_face_engine(settings: Settings) -> DlibFaceEngine:
     )
 
 
-def build_template_sealer(settings: Settings) -> TemplateSealer:
-    """The AES-256-GCM template sealer; makes the 0600 key file on first run."""
+def build_template_sealer(settings: Settings, *, create: bool = True) -> TemplateKeyring:
+    """The AES-256-GCM template keyring: the key file (made 0600 on first run unless not
+    `create`) and, while a key rotation runs, the key being retired next to it."""
     data_dir(settings)
-    return TemplateSealer.from_key_file(settings.resolved_template_key_file())
+    return TemplateKeyring(settings.resolved_template_key_file(), create=create)
 
 
 def data_dir(settings: Settings) -> Path:
@@ -81,10 +102,52 @@ def build_engine(settings: Settings) -> Engine:
     if settings.database_url is None:
         data_dir(settings)
         create_private_file(settings.sqlite_path)  # before SQLite opens it, so it is 0600
+    require_database_url(settings)
     engine = database_engine(url, pool_size=settings.database_pool_size)
-    if settings.database_migrate_on_start:
-        upgrade(engine)
+    try:
+        with engine.connect():
+            pass
+        if settings.database_migrate_on_start:
+            upgrade(engine)
+    except SQLAlchemyError as error:
+        engine.dispose()
+        raise ConfigurationError(
+            f"cannot use the database {masked_url(url)}: {_first_line(error)}; check "
+            "FACEPAY_DATABASE_URL and that the server runs and accepts this user",
+            code="database_unreachable",
+        ) from None
     return engine
+
+
+def require_database_url(settings: Settings) -> None:
+    """ConfigurationError unless the database URL parses and names a driver facepay ships."""
+    try:
+        url = make_url(settings.resolved_database_url())
+        backend = url.get_backend_name()
+        url.get_dialect()  # the driver named after `+` must be installed
+    except (ArgumentError, NoSuchModuleError):
+        backend = None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigurationError(
+            "FACEPAY_DATABASE_URL is not a database URL facepay can use: give "
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE, or leave it unset for the "
+            "SQLite file in the data folder",
+            code="bad_setting",
+        )
+
+
+def masked_url(url: str) -> str:
+    """A database URL fit to print: the password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"
+
+
+def _first_line(error: SQLAlchemyError) -> str:
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
 
 
 def build_unit_of_work(settings: Settings, engine: Engine) -> Callable[[], SqlAlchemyUnitOfWork]:
@@ -103,11 +166,54 @@ def build_storage(settings: Settings) -> StorageServices:
     )
 
 
-def build_services(settings: Settings) -> Services:
-    """Everything a server needs: models, storage, liveness, policies, and the gallery loaded
-    from its sealed file, or rebuilt from the templates table when the file is missing or stale."""
-    # A wrong folder, database or key is refused before seconds go into loading models.
+def open_installation(settings: Settings) -> StorageServices:
+    """The storage of an installation `facepay admin init` made; anything else is refused
+    without creating a file: a missing or mistyped folder, a folder without the database, a
+    database without a platform operator. Every command but `admin init` starts here."""
+    require_database_url(settings)
+    folder = settings.data_dir
+    hint = f"run `facepay admin init --data {folder}` first"
+    if settings.database_url is not None:
+        url = masked_url(settings.resolved_database_url())
+        hint += f" (with the same FACEPAY_DATABASE_URL, {url})"
+    if folder.exists() and not folder.is_dir():
+        raise ConfigurationError(f"the data folder {folder} is a file, not a folder")
+    if not folder.is_dir():
+        raise ConfigurationError(
+            f"not initialised: no data folder {folder}; {hint}", code="not_initialised"
+        )
+    data_dir(settings)  # refuses a folder open to other users (outside dev)
+    if settings.database_url is None and not settings.sqlite_path.is_file():
+        raise ConfigurationError(
+            f"not initialised: {folder} has no facepay.sqlite; {hint}", code="not_initialised"
+        )
     storage = build_storage(settings)
+    with storage.uow() as uow:
+        operators = uow.tenants.platform_operator_names()
+        key_id = uow.tenants.installation_value(TEMPLATE_KEY_ID)
+    if not operators:
+        raise ConfigurationError(
+            f"not initialised: the database has no platform operator yet; {hint}",
+            code="not_initialised",
+        )
+    key_file = settings.resolved_template_key_file()
+    if key_id is not None and not key_file.exists():
+        # Never make a new key here: nothing this database holds would open with it.
+        raise ConfigurationError(
+            f"the template key {key_file} is missing: this database's face templates are sealed "
+            f"with key {key_id}; restore the key file from its backup (docs/operations.md) or "
+            "set FACEPAY_TEMPLATE_KEY_FILE to it",
+            code="missing_template_key",
+        )
+    return storage
+
+
+def build_services(settings: Settings, *, storage: StorageServices | None = None) -> Services:
+    """Everything a server needs: models, storage, liveness, policies, and the gallery loaded
+    from its sealed file, or rebuilt from the templates table when the file is missing or stale.
+    `storage`: already opened (`open_installation`), else built from the settings."""
+    # A wrong folder, database or key is refused before seconds go into loading models.
+    storage = storage or build_storage(settings)
     sealer = build_template_sealer(settings)
     require_template_key(ctx=storage, sealer=sealer, model_version=MODEL_VERSION)
     # Liveness and the use case look at the same frames: detect each one once.

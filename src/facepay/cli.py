@@ -9,29 +9,35 @@ import typer
 
 from facepay.api.logging import configure_logging
 from facepay.commands import (
+    OperatorErrors,
     admin,
     audit,
     demo,
     eval_liveness,
     eval_pairs,
     face,
+    kiosk,
     liveness,
     serve,
     settle,
 )
 from facepay.commands import eval as eval_commands
+from facepay.commands import operations as _operations  # noqa: F401 - admin commands
 
 app = typer.Typer(
     name="facepay",
     help="Face-recognition identity and payment for hospitals.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=OperatorErrors,
 )
 app.add_typer(face.app, name="face")
 app.add_typer(eval_commands.app, name="eval")
 app.add_typer(liveness.app, name="liveness")
 app.add_typer(admin.app, name="admin")
 app.add_typer(audit.app, name="audit")
+app.add_typer(kiosk.app, name="kiosk")
+app.command("capture")(kiosk.capture)
 # Single commands: each module defines a function named after the command (added when it exists).
 for module, name in ((settle, "settle"), (demo, "demo"), (serve, "serve")):
     command = getattr(module, name, None)

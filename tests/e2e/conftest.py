@@ -14,9 +14,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from facepay.client import StaffSession, TerminalSession
 from facepay.config import Settings
 from facepay.demo import kiosk
-from facepay.demo.client import StaffSession, TerminalSession
 from facepay.demo.process import OPERATOR_PASSWORD, ServerProcess, serve_process
 from facepay.demo.world import Site, make_site, register_person
 from facepay.services.context import Services

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from facepay.demo.captures import capture_json, challenge_of, encode_image, live_capture
+from facepay.demo.captures import capture_body, challenge_of, encode_image, live_capture
 from facepay.demo.world import Site, make_site, register_person
 from facepay.vision.image import load_image
 from facepay.vision.liveness.synth.bona_fide import Subject, subjects_from_photo
@@ -46,7 +46,7 @@ def _card(person: dict[str, Any]) -> dict[str, Any]:
 def _capture(site: Site, subject: Subject) -> dict[str, Any]:
     challenge = site.kiosk.request("POST", "/v1/liveness/challenges")
     assert challenge.status_code == 201, challenge.text
-    return capture_json(live_capture(subject, challenge_of(challenge.json()), seed=next(SEEDS)))
+    return capture_body(live_capture(subject, challenge_of(challenge.json()), seed=next(SEEDS)))
 
 
 def _retrying(send):

@@ -146,7 +146,13 @@ class Db:
     @staticmethod
     def outpatient_bill(fen: int, *, code: str = "C01") -> Bill:
         """An outpatient bill of one class-C line: all of it is the patient's, account first."""
-        line = {"code": code, "name": "self-paid", "class": "C", "unit_price": fen, "quantity": "1"}
+        line = {
+            "code": code,
+            "name": "self-paid",
+            "item_class": "C",
+            "unit_price": fen,
+            "quantity": "1",
+        }
         return parse_bill(
             {
                 "visit_type": "outpatient",

@@ -91,7 +91,7 @@ def test_a_resident_with_assistance_through_the_cli(tmp_path):
     ("edit", "message"),
     [
         (lambda b: b["lines"][0].update(unit_price=12.5), "lines.0.unit_price: money is whole fen"),
-        (lambda b: b["lines"][0].update({"class": "Z"}), "lines.0.class"),
+        (lambda b: b["lines"][0].update({"item_class": "Z"}), "lines.0.item_class"),
         (lambda b: b.update(hospital_tier=7), "no entry for tier 7"),
         (lambda b: b.update(service_date="2025-06-01"), "not on the service date 2025-06-01"),
     ],
@@ -101,11 +101,52 @@ def test_bad_files_exit_2_with_a_message_and_no_traceback(tmp_path, edit, messag
     edit(bill)
     path = tmp_path / "bill.json"
     path.write_text(json.dumps(bill))
-    result = _settle("--policy", EMPLOYEE, "--bill", path, "--person", PERSON, "--json")
+    result = _settle("--policy", EMPLOYEE, "--bill", path, "--person", PERSON)
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.output
     assert result.stdout == ""
+    as_json = _settle("--policy", EMPLOYEE, "--bill", path, "--person", PERSON, "--json")
+    assert as_json.exit_code == 2
+    assert message in json.loads(as_json.stdout)["error"]["message"]
+    assert as_json.stderr == ""
+
+
+def test_one_bill_line_format_for_the_command_and_the_api(tmp_path):
+    """`item_class` is the one name of a line's class; `class` (the old file format) is refused
+    with the field named, by `facepay settle` and by POST /v1/bills alike."""
+    from facepay.api.routes.bills import BillLineCreate  # noqa: PLC0415
+
+    bill = json.loads(BILL.read_text())
+    assert all("item_class" in line for line in bill["lines"])
+    for line in bill["lines"]:
+        assert BillLineCreate.model_validate(line).item_class == line["item_class"]
+    old = json.loads(BILL.read_text())
+    old["lines"][0]["class"] = old["lines"][0].pop("item_class")
+    path = tmp_path / "old-format.json"
+    path.write_text(json.dumps(old))
+    refused = _settle("--policy", EMPLOYEE, "--bill", path, "--person", PERSON)
+    assert refused.exit_code == 2
+    assert "lines.0.class" in refused.stderr
+    assert "lines.0.item_class" in refused.stderr
+    with pytest.raises(ValueError, match="class"):
+        BillLineCreate.model_validate(old["lines"][0])
+
+
+@pytest.mark.parametrize("name", ["employee-2026", "example-employee-2026"])
+def test_a_shipped_policy_by_name_from_any_folder(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)
+    result = _settle("--policy", name, "--bill", BILL, "--person", PERSON, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["hifp_pay"] == 1_445_000
+
+
+def test_an_unknown_policy_name_lists_the_shipped_ones(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = _settle("--policy", "employee-2027", "--bill", BILL, "--person", PERSON)
+    assert result.exit_code == 2
+    assert "employee-2026" in result.stderr
+    assert "resident-2026" in result.stderr
 
 
 def test_missing_or_broken_files_exit_2(tmp_path):

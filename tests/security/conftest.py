@@ -14,8 +14,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from facepay.client import StaffSession
 from facepay.config import Settings
-from facepay.demo.client import StaffSession
 from facepay.demo.world import Site, make_site
 from facepay.services.context import Services
 

@@ -8,7 +8,7 @@ import time
 
 import jwt
 
-from facepay.demo.client import TerminalSession
+from facepay.client import TerminalSession
 from facepay.demo.world import Site
 from facepay.terminal.signing import generate_terminal_key, sign_request
 

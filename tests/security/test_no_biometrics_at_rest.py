@@ -16,7 +16,7 @@ import sqlalchemy as sa
 import structlog
 
 from facepay.api.logging import configure_logging
-from facepay.demo.captures import capture_json, challenge_of, encode_image, live_capture
+from facepay.demo.captures import capture_body, challenge_of, encode_image, live_capture
 from facepay.demo.world import make_site
 from facepay.vision.image import load_image
 from facepay.vision.liveness.synth.bona_fide import subjects_from_photo
@@ -102,7 +102,7 @@ def test_nothing_biometric_reaches_disk_or_logs(
         body = {
             "id_card": card,
             "chip_photo": encode_image(load_image(images_dir / "obama.jpg")),
-            "capture": capture_json(live_capture(subject, challenge, seed=seed)),
+            "capture": capture_body(live_capture(subject, challenge, seed=seed)),
             "consent": {"purpose": "pay", "scope": "here",
                         "given_at": datetime.now(UTC).isoformat()},
         }  # fmt: skip
@@ -112,7 +112,7 @@ def test_nothing_biometric_reaches_disk_or_logs(
     assert enrolled is not None
     assert enrolled.status_code == 201, enrolled.text
     challenge = challenge_of(site.kiosk.request("POST", "/v1/liveness/challenges").json())
-    capture = capture_json(live_capture(subject, challenge, seed=99))
+    capture = capture_body(live_capture(subject, challenge, seed=99))
     assert site.kiosk.request("POST", "/v1/identifications", {"capture": capture}).status_code in (
         201,
         422,

@@ -21,7 +21,7 @@ from tests.security.conftest import OPERATOR, api_settings
 
 from facepay.api.app import create_app
 from facepay.bootstrap import build_engine
-from facepay.demo.client import StaffSession
+from facepay.client import StaffSession
 from facepay.demo.local import fast_passwords, seed_operator, serve_in_thread, stored_services
 from facepay.demo.world import Site, make_site
 

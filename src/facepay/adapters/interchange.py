@@ -136,6 +136,26 @@ def shipped_policy_files() -> list[Path]:
     return sorted(Path(str(entry)) for entry in folder.iterdir() if entry.name.endswith(".yaml"))
 
 
+def find_policy(name_or_path: str) -> Policy:
+    """A policy file, or a shipped policy by its file name (`employee-2026`) or its id
+    (`example-employee-2026`), whatever the working folder."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix in (".yaml", ".yml", ".json") or len(path.parts) > 1:
+        return load_policy(path)
+    shipped = {file.stem: file for file in shipped_policy_files()}
+    if name_or_path in shipped:
+        return load_policy(shipped[name_or_path])
+    for file in shipped.values():
+        found = load_policy(file)
+        if found.id == name_or_path:
+            return found
+    raise InvalidInput(
+        f"no policy file or shipped policy named {name_or_path!r}; shipped: "
+        f"{', '.join(sorted(shipped))} (or give a policy file's path)",
+        code="unknown_policy",
+    )
+
+
 def shipped_policies() -> PolicyBook:
     """A `PolicyBook` of the shipped example policies (employee and resident, 2026)."""
     return PolicyBook(load_policy(path) for path in shipped_policy_files())

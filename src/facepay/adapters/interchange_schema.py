@@ -182,7 +182,7 @@ class PolicyIn(_Schema):
 class LineIn(_Schema):
     code: StrictStr
     name: StrictStr = ""
-    item_class: Literal["A", "B", "C"] = Field(alias="class")
+    item_class: Literal["A", "B", "C"]
     unit_price: Fen
     quantity: Quantity
     price_ceiling: Fen | None = None

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from facepay import __version__
@@ -22,12 +23,14 @@ from facepay.adapters.db.security_ports import (
     SqlAlchemyTerminalKeys,
 )
 from facepay.api import problems
+from facepay.api.access import describe_access
 from facepay.api.auth import Authenticator
 from facepay.api.deps import ApiState
 from facepay.api.limits import BodySizeLimit, CaptureAdmission, TokenBuckets
+from facepay.api.logging import RequestContext
 from facepay.api.metrics import ApiMetrics, LatencyMiddleware
 from facepay.api.rbac import policy_with_cashier_limit
-from facepay.api.routes import admin, audit, auth, bills, patients, system
+from facepay.api.routes import admin, audit, auth, bills, liveness, lookups, patients, system
 from facepay.api.signing import RequestVerifier
 from facepay.api.staff_auth import PasswordHashing, StaffTokens
 from facepay.services.context import Services
@@ -64,7 +67,11 @@ def create_app(services: Services, *, passwords: PasswordHashing | None = None) 
         metrics=metrics,
         login_buckets=TokenBuckets(rate=settings.api_rate_login_per_minute / 60.0, burst=10),
     )
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, served under
+    # /docs/assets: no CDN, so they work on a hospital LAN (and no online spec validator).
+    app = FastAPIOffline(
+        static_url="/docs/assets",
+        swagger_ui_parameters={"validatorUrl": None},
         title="facepay",
         version=__version__,
         description="Face-recognition identity and payment for hospitals.",
@@ -74,7 +81,7 @@ def create_app(services: Services, *, passwords: PasswordHashing | None = None) 
     problems.install(app)
     # Each router carries its /v1 prefix itself: FastAPI mounts an included router, and only
     # the route's own path reaches `scope["route"]`, which labels the latency metrics.
-    for module in (system, auth, admin, patients, bills, audit):
+    for module in (system, auth, admin, lookups, patients, liveness, bills, audit):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(
@@ -83,6 +90,7 @@ def create_app(services: Services, *, passwords: PasswordHashing | None = None) 
         limit=settings.resolved_concurrent_captures(),
     )
     app.add_middleware(LatencyMiddleware, metrics=metrics)
+    app.add_middleware(RequestContext)  # outermost: every log line of a request has its id
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -136,5 +144,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         },
     }
     schema["security"] = [{"staffBearer": []}, {"terminalSignature": []}]
+    describe_access(schema, app.routes, app.state.api.policy)
     app.openapi_schema = schema
     return schema

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from facepay.api.limits import TokenBuckets
+from facepay.api.logging import bind_caller
 from facepay.api.rbac import Principal
 from facepay.api.signing import RequestVerifier
 from facepay.api.staff_auth import StaffAccounts, StaffTokens, check_account
@@ -38,6 +39,7 @@ class Authenticator:
             headers=request.headers.items(),
             body=body,
         )
+        bind_caller(f"terminal:{principal.id}")
         self.terminal_buckets.take(principal.id)
         return principal
 
@@ -50,6 +52,7 @@ class Authenticator:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("expected `Authorization: Bearer <token>`", code="token_malformed")
         principal = self.tokens.principal(token.strip())
+        bind_caller(f"staff:{principal.id}")
         self.staff_buckets.take(principal.id)
         check_account(self.accounts, principal)
         return principal

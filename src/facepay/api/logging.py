@@ -1,19 +1,28 @@
-"""structlog JSON logs that cannot carry image bytes, embeddings or unmasked ID numbers.
+"""structlog JSON logs that cannot carry image bytes, embeddings or unmasked ID numbers, and
+that name the request they belong to.
 
 The last processor before rendering scrubs every event: bytes and long numeric lists are replaced
 by their size, keys named like images or templates are dropped, long base64-looking strings are
 cut, and 15/18-character resident ID numbers anywhere in a string are masked.
+
+`RequestContext` gives every request an id (the caller's `X-Request-ID` when it is a short
+token, else a new one), returns it as `X-Request-ID`, and adds it, the client address and, once
+authenticated, the caller (`terminal:ID` or `staff:ID`) to every log line of that request, in
+the event loop and in the worker threads that run the handlers alike.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 import sys
+import uuid
 from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _ID = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8}|\d{5})(\d{3}[\dXx])(?![0-9A-Za-z])")
 _BLOB = re.compile(r"[A-Za-z0-9+/=_\-]{128,}")
@@ -69,11 +78,73 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_request: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "facepay_request", default=None
+)
+
+
+def add_request_context(
+    logger: Any, method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: the current request's id, client and caller, if any."""
+    current = _request.get()
+    if current:
+        for key, value in current.items():
+            event.setdefault(key, value)
+    return event
+
+
+def bind_caller(caller: str) -> None:
+    """Name the authenticated caller in the current request's log lines (from any thread: the
+    request's context is one dict, shared by reference with the handler's worker thread)."""
+    current = _request.get()
+    if current is not None:
+        current["caller"] = caller
+
+
+def current_request_id() -> str | None:
+    """The id of the request being handled, if any."""
+    current = _request.get()
+    return current.get("request_id") if current else None
+
+
+class RequestContext:
+    """ASGI middleware: a request id per HTTP request, in the logs and the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        sent = dict(scope.get("headers") or []).get(REQUEST_ID_HEADER.lower().encode(), b"")
+        text = sent.decode("latin-1")
+        request_id = text if _REQUEST_ID.fullmatch(text) else uuid.uuid4().hex
+        client = scope.get("client")
+        context = {"request_id": request_id, "client": client[0] if client else "unknown"}
+        token = _request.set(context)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self._app(scope, receive, send_with_id)
+        finally:
+            _request.reset(token)
+
+
 def configure_logging(*, stream: TextIO | None = None, level: int = logging.INFO) -> None:
     """JSON lines on `stream` (stderr by default), scrubbed."""
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_request_context,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

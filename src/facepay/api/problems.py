@@ -108,6 +108,15 @@ class Problem(BaseModel):
     code: str = Field(description="The stable code (the tail of `type`).")
     instance: str | None = None
     errors: list[FieldError] | None = None
+    decision_id: str | None = Field(
+        default=None,
+        description="A refused liveness capture: staff with the right role read every check "
+        "and its score at GET /v1/liveness/decisions/{decision_id}.",
+    )
+    liveness: dict[str, Any] | None = Field(
+        default=None,
+        description="Only with FACEPAY_ENVIRONMENT=dev: the refused capture's checks.",
+    )
 
 
 def problem_response(
@@ -118,8 +127,9 @@ def problem_response(
     instance: str | None = None,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """A problem+json response."""
+    """A problem+json response (`extensions`: members of `Problem` beyond the standard ones)."""
     body = Problem(
         type=TYPE_PREFIX + code,
         title=TITLES.get(status, "Error"),
@@ -128,6 +138,7 @@ def problem_response(
         code=code,
         instance=instance,
         errors=errors,
+        **(extensions or {}),
     )
     return JSONResponse(
         body.model_dump(exclude_none=True),
@@ -156,9 +167,21 @@ def _facepay_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RateLimited | Unavailable):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
     _log.info("request_refused", status=status, code=exc.code, detail=exc.message)
+    extend = getattr(exc, "problem_extensions", None)
+    extensions = extend(dev=_in_dev(request)) if extend is not None else None
     return problem_response(
-        status, exc.code, exc.message, instance=request.url.path, headers=headers or None
+        status,
+        exc.code,
+        exc.message,
+        instance=request.url.path,
+        headers=headers or None,
+        extensions=extensions,
     )
+
+
+def _in_dev(request: Request) -> bool:
+    state = getattr(request.app.state, "api", None)
+    return state is not None and state.services.settings.environment == "dev"
 
 
 def _validation_error(request: Request, exc: Exception) -> JSONResponse:

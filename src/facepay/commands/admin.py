@@ -17,11 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from facepay.api.staff_auth import PasswordHashing
-from facepay.bootstrap import build_storage, build_template_sealer
-from facepay.commands import fail
+from facepay.bootstrap import build_storage, build_template_sealer, open_installation
 from facepay.commands.serve import DataDir, settings_for
 from facepay.services import admin as admin_service
-from facepay.shared.errors import FacepayError
 
 app = typer.Typer(help="Set up a facepay installation.", no_args_is_help=True)
 ACTOR = "cli:admin-init"
@@ -50,29 +48,27 @@ def init(
     --hospital, a first hospital and its admin (FACEPAY_ADMIN_PASSWORD or a prompt)."""
     console = Console(highlight=False)
     passwords = PasswordHashing()
-    try:
-        # Hash (and so check) every password before anything is written.
-        operator_hash = passwords.hash(
-            _password("FACEPAY_OPERATOR_PASSWORD", "platform operator password (12+ characters)")
-        )
-        admin_hash = (
-            passwords.hash(_password("FACEPAY_ADMIN_PASSWORD", "hospital admin password"))
-            if hospital is not None
-            else None
-        )
-        settings = settings_for(data)
-        ctx = build_storage(settings)
-        first = (hospital, username, admin_hash) if hospital and admin_hash else None
-        platform, created = admin_service.initialise_platform(
-            ctx=ctx,
-            actor=ACTOR,
-            operator_username=operator,
-            operator_password_hash=operator_hash,
-            hospital=first,
-            template_key_id=build_template_sealer(settings).key_id,
-        )
-    except FacepayError as error:
-        raise fail(error.message) from None
+    settings = settings_for(data)
+    ctx = build_storage(settings)
+    admin_service.require_uninitialised(ctx=ctx, where=str(settings.data_dir))
+    # Hash (and so check) every password before any account is written.
+    operator_hash = passwords.hash(
+        _password("FACEPAY_OPERATOR_PASSWORD", "platform operator password (12+ characters)")
+    )
+    admin_hash = (
+        passwords.hash(_password("FACEPAY_ADMIN_PASSWORD", "hospital admin password"))
+        if hospital is not None
+        else None
+    )
+    first = (hospital, username, admin_hash) if hospital and admin_hash else None
+    platform, created = admin_service.initialise_platform(
+        ctx=ctx,
+        actor=ACTOR,
+        operator_username=operator,
+        operator_password_hash=operator_hash,
+        hospital=first,
+        template_key_id=build_template_sealer(settings).key_id,
+    )
     console.print(f"platform operator {platform.username} ({platform.id})")
     if created is not None:
         hospital_record, user = created
@@ -92,15 +88,12 @@ def check(
     from facepay.services.template_integrity import check_templates  # noqa: PLC0415
     from facepay.vision.dlib_engine import MODEL_VERSION  # noqa: PLC0415 - dlib loads slowly
 
-    try:
-        settings = settings_for(data)
-        report = check_templates(
-            ctx=build_storage(settings),
-            sealer=build_template_sealer(settings),
-            model_version=MODEL_VERSION,
-        )
-    except FacepayError as error:
-        raise fail(error.message) from None
+    settings = settings_for(data)
+    report = check_templates(
+        ctx=open_installation(settings),
+        sealer=build_template_sealer(settings),
+        model_version=MODEL_VERSION,
+    )
     if as_json:
         typer.echo(json.dumps(dataclasses.asdict(report), sort_keys=True))
     else:

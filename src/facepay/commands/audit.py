@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from facepay.bootstrap import build_storage
+from facepay.bootstrap import open_installation
 from facepay.commands.serve import DataDir, settings_for
 from facepay.services.audit import AuditVerification, verify_audit
 
@@ -23,7 +23,7 @@ app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 
 def verify_database(data: Path | None) -> AuditVerification:
     """Verify every chain stored in the configured database."""
-    return verify_audit(ctx=build_storage(settings_for(data)))
+    return verify_audit(ctx=open_installation(settings_for(data)))
 
 
 @app.command("verify")

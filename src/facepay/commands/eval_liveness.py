@@ -15,6 +15,7 @@ from facepay.bootstrap import build_face_engine, load_settings
 from facepay.commands.eval import app
 from facepay.shared.errors import InvalidInput
 from facepay.vision.liveness.evaluation import (
+    PHOTOS,
     PRESENTATIONS_PER_SUBJECT,
     SuiteReport,
     faces_camera,
@@ -23,14 +24,29 @@ from facepay.vision.liveness.evaluation import (
 )
 
 __all__ = ["app"]
-DEFAULT_IMAGES = Path(".test-data/images")
+REPOSITORY_IMAGES = Path(__file__).resolve().parents[3] / ".test-data" / "images"
+"""The sample photos `scripts/test-data` fetches, found from any folder (editable install)."""
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+
+
+def photo_list(folder: Path) -> tuple[tuple[str, str], ...]:
+    """(file, person) of every photo to use: the sample set's own list when `folder` holds it,
+    else every image file in `folder`, each taken as a different person (named by its file)."""
+    if all((folder / name).is_file() for name, _ in PHOTOS):
+        return PHOTOS
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
+    return tuple((p.name, p.stem) for p in files if p.is_file())
 
 
 @app.command("liveness")
 def liveness(
     images: Annotated[
-        Path, typer.Option(help="Folder with the sample photos (scripts/test-data).")
-    ] = DEFAULT_IMAGES,
+        Path | None,
+        typer.Option(
+            help="A folder of photos, one person each (JPEG, PNG, WebP, BMP); default the "
+            "sample photos of scripts/test-data."
+        ),
+    ] = None,
     limit: Annotated[
         int | None, typer.Option(min=1, help="Use only the first N faces (quick runs).")
     ] = None,
@@ -42,16 +58,21 @@ def liveness(
 ) -> None:
     """APCER per attack type and BPCER of the synthetic attack suite built from real photos."""
     err = Console(stderr=True)
-    if not (images / "obama.jpg").is_file():
-        err.print(f"[red]error:[/red] sample photos not found in {images} (run make test-data)")
-        raise typer.Exit(code=2)
+    folder = images or REPOSITORY_IMAGES
+    if not folder.is_dir():
+        hint = " (run `make test-data`, or give --images DIR)" if images is None else ""
+        raise InvalidInput(f"no such folder: {folder}{hint}")
+    photos = photo_list(folder)
+    if not photos:
+        raise InvalidInput(f"no photos (.jpg, .jpeg, .png, .webp, .bmp) in {folder}")
     with err.status("Loading the face models…"):
         engine = build_face_engine(load_settings())
-    try:
-        everyone = load_subjects(engine, images)
-    except InvalidInput as error:
-        err.print(f"[red]error:[/red] {error.message}")
-        raise typer.Exit(code=2) from None
+    everyone = load_subjects(engine, folder, photos)
+    if len({subject.person for subject in everyone}) < 2:
+        raise InvalidInput(
+            f"the photos of {folder} show {len(everyone)} usable face(s) of fewer than two "
+            "people: the face-swap attacks need a second person"
+        )
     frontal = everyone if all_faces else [s for s in everyone if faces_camera(s)]
     skipped = [s.name for s in everyone if s not in frontal]
     if skipped:

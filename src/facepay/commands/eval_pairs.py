@@ -37,7 +37,8 @@ def pairs(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     frames: Annotated[int, typer.Option(help="Frames per template (sources.tsv sets).")] = 3,
 ) -> None:
-    """Accuracy (LFW 10-fold), EER and FNMR at FMR 1e-2 / 1e-3 on labelled face pairs."""
+    """Accuracy (LFW k-fold, or one threshold for a file of one fold), EER and FNMR at FMR
+    1e-2 / 1e-3 on labelled face pairs in any folder (`--root`)."""
     settings = load_settings()
     try:
         listed = read_pairs(pairs_file)
@@ -90,7 +91,8 @@ def _print(report: PairsReport, gain: object) -> None:
         ("pairs (matched / mismatched)", f"{report.matched_pairs} / {report.mismatched_pairs}"),
         ("images, failures to enrol", f"{report.images}, {report.failures_to_enrol}"),
         ("pairs evaluated", str(report.pairs_evaluated)),
-        ("10-fold accuracy", f"{report.accuracy:.4f} ± {report.accuracy_std:.4f}"),
+        ("accuracy", f"{report.accuracy:.4f} ± {report.accuracy_std:.4f}"),
+        ("accuracy measured by", report.accuracy_protocol),
         ("best-accuracy threshold", f"{report.best_threshold:.4f}"),
         ("EER (threshold)", f"{report.eer:.4f} ({report.eer_threshold:.4f})"),
     ]

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
-from facepay.bootstrap import build_services
-from facepay.commands import fail
+from facepay import __version__
+from facepay.bootstrap import build_services, load_settings, masked_url, open_installation
 from facepay.config import Settings
-from facepay.shared.errors import FacepayError
 
 THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc <malloc.h>
@@ -21,8 +21,9 @@ DataDir = Annotated[
     Path | None,
     typer.Option(
         "--data",
-        help="Data folder (SQLite file, sealed gallery, template key); default ./facepay-data "
-        "or FACEPAY_DATA_DIR. FACEPAY_DATABASE_URL selects PostgreSQL instead of SQLite.",
+        help="Data folder (SQLite file, sealed gallery, template key), the same for every "
+        "command: default FACEPAY_DATA_DIR, else ./facepay-data. FACEPAY_DATABASE_URL selects "
+        "PostgreSQL instead of the SQLite file.",
     ),
 ]
 
@@ -46,7 +47,26 @@ def tune_malloc() -> None:
 
 def settings_for(data: Path | None) -> Settings:
     """Settings from the environment, with `--data` taking precedence when given."""
-    return Settings(data_dir=data) if data is not None else Settings()
+    return load_settings(data)
+
+
+def banner(settings: Settings, *, host: str, port: int) -> list[str]:
+    """What `serve` prints before it listens: enough to tell which installation is running."""
+    lines = [
+        f"facepay {__version__}",
+        f"  data folder   {settings.data_dir.resolve()}",
+        f"  database      {masked_url(settings.resolved_database_url())}",
+        f"  environment   {settings.environment}",
+        f"  workers       1 process; {settings.resolved_detectors()} face detector(s), "
+        f"{settings.resolved_concurrent_captures()} capture(s) at once",
+        f"  listening on  http://{host}:{port} (API docs /docs, metrics /metrics)",
+    ]
+    if "jwt_secret" not in settings.model_fields_set:
+        lines.append(
+            "  warning: dev mode without FACEPAY_JWT_SECRET: staff tokens are signed with a "
+            "random key and stop working when the server restarts"
+        )
+    return lines
 
 
 def serve(
@@ -70,9 +90,10 @@ def serve(
     configure_logging()
     tune_malloc()
     os.umask(0o077)  # whatever the server writes (database journals, gallery) is its own
-    try:
-        services = build_services(settings_for(data))
-    except FacepayError as error:
-        raise fail(error.message) from None
+    settings = settings_for(data)
+    services = build_services(settings, storage=open_installation(settings))
     app = create_app(services)
+    console = Console(highlight=False, soft_wrap=True)
+    for line in banner(settings, host=host, port=port):
+        console.print(line, markup=False)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -10,17 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from facepay.adapters.interchange import (
-    load_bill,
-    load_person,
-    load_policy,
-    settlement_to_json,
-)
-from facepay.commands import fail
+from facepay.adapters.interchange import find_policy, load_bill, load_person, settlement_to_json
 from facepay.insurance.model import Settlement
 from facepay.insurance.policies import PolicyBook
 from facepay.insurance.settlement import settle as settle_bill
-from facepay.shared.errors import FacepayError
 from facepay.shared.money import fen_to_yuan_str
 
 # Field, and what a cashier calls it.
@@ -58,11 +51,12 @@ def _print_table(settlement: Settlement) -> None:
 
 def settle(
     policy: Annotated[
-        list[Path],
+        list[str],
         typer.Option(
             "--policy",
-            metavar="FILE",
-            help="Policy YAML/JSON; repeat for several versions (the one in force is used).",
+            metavar="FILE|NAME",
+            help="Policy YAML/JSON file, or a shipped policy by name (employee-2026, "
+            "resident-2026); repeat for several versions (the one in force is used).",
         ),
     ],
     bill: Annotated[
@@ -74,22 +68,19 @@ def settle(
     as_json: Annotated[bool, typer.Option("--json", help="Print the settlement as JSON.")] = False,
 ) -> None:
     """Split a bill into insurance fund, personal account and cash by a policy."""
-    try:
-        book = PolicyBook(load_policy(path) for path in policy)
-        the_bill = load_bill(bill)
-        coverage, accumulators = load_person(person)
-        versions = list(book)
-        # With one policy, settle itself says precisely why it does not apply (date, category).
-        in_force = (
-            versions[0]
-            if len(versions) == 1
-            else book.pick(service_date=the_bill.service_date, category=coverage.category)
-        )
-        result = settle_bill(
-            bill=the_bill, coverage=coverage, accumulators=accumulators, policy=in_force
-        )
-    except FacepayError as error:
-        raise fail(error.message) from None
+    book = PolicyBook(find_policy(name) for name in policy)
+    the_bill = load_bill(bill)
+    coverage, accumulators = load_person(person)
+    versions = list(book)
+    # With one policy, settle itself says precisely why it does not apply (date, category).
+    in_force = (
+        versions[0]
+        if len(versions) == 1
+        else book.pick(service_date=the_bill.service_date, category=coverage.category)
+    )
+    result = settle_bill(
+        bill=the_bill, coverage=coverage, accumulators=accumulators, policy=in_force
+    )
     if as_json:
         typer.echo(json.dumps(settlement_to_json(result), ensure_ascii=False, indent=2))
     else:

@@ -6,43 +6,15 @@ printed copy of it held up to the camera) for the challenge the server issued.
 
 from __future__ import annotations
 
-import base64
 import random
 from datetime import datetime, timedelta
-from typing import Any
 
-import cv2
-
-from facepay.vision.liveness import Capture, Challenge, TerminalCapabilities
+from facepay.terminal.capture import RGB_ONLY, capture_body, challenge_of, encode_image
+from facepay.vision.liveness import Capture, Challenge
 from facepay.vision.liveness.synth.attacks import printed_photo
 from facepay.vision.liveness.synth.bona_fide import Subject, bona_fide_capture
-from facepay.vision.types import RGBImage
 
-RGB_ONLY = TerminalCapabilities()
-
-
-def encode_image(rgb: RGBImage, *, fmt: str = ".png") -> str:
-    """Base64 of the image encoded as PNG (lossless) or JPEG."""
-    params = [cv2.IMWRITE_JPEG_QUALITY, 92] if fmt == ".jpg" else []
-    ok, data = cv2.imencode(fmt, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
-    if not ok:
-        raise ValueError("cannot encode the frame")
-    return base64.b64encode(data.tobytes()).decode("ascii")
-
-
-def capture_json(capture: Capture, *, fmt: str = ".jpg") -> dict[str, Any]:
-    """The `CaptureCreate` body of a capture, its frames JPEG as a kiosk camera sends them."""
-    return {
-        "challenge_nonce": capture.challenge_nonce,
-        "started_at": capture.started_at.isoformat(),
-        "frames": [{"t": f.t, "image": encode_image(f.rgb, fmt=fmt)} for f in capture.frames],
-    }
-
-
-def challenge_of(body: dict[str, Any]) -> Challenge:
-    """The challenge from a `ChallengeRead` response."""
-    steps = [{k: s[k] for k in ("action", "start", "end")} for s in body["steps"]]
-    return Challenge.from_json({**body, "steps": steps})
+__all__ = ["capture_body", "challenge_of", "encode_image", "live_capture", "photo_attack"]
 
 
 def _start(challenge: Challenge) -> datetime:

@@ -22,11 +22,12 @@ OPERATOR_PASSWORD = "operator-pass-2026"  # noqa: S105 - a throw-away test insta
 
 @dataclass(frozen=True)
 class ServerProcess:
-    """A running `facepay serve`: its address, process and data folder."""
+    """A running `facepay serve`: its address, process, data folder and output (banner, logs)."""
 
     url: str
     process: subprocess.Popen[bytes]
     data_dir: Path
+    log_file: Path
 
     @property
     def pid(self) -> int:
@@ -112,7 +113,7 @@ def serve_process(
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, process, timeout, log_file)
-        yield ServerProcess(url, process, data_dir)
+        yield ServerProcess(url, process, data_dir, log_file)
     finally:
         process.terminate()
         try:

@@ -17,15 +17,16 @@ from typing import Any
 import httpx
 from rich.console import Console
 
+from facepay.client import StaffSession, TerminalSession
 from facepay.demo.captures import (
-    capture_json,
+    capture_body,
     challenge_of,
-    encode_image,
     live_capture,
     photo_attack,
 )
-from facepay.demo.client import StaffSession, TerminalSession, server_ms
 from facepay.demo.people import DemoPatient, demo_patients
+from facepay.terminal.capture import SubjectSource
+from facepay.terminal.kiosk import Kiosk, KioskRefused
 from facepay.vision.engine import FaceEngine
 from facepay.vision.quality import assess_frame
 
@@ -168,21 +169,12 @@ def register_and_enrol(
             ),
             201,
         )  # fmt: skip
-        for attempt in range(LIVENESS_ATTEMPTS):
-            challenge = expect(actors.kiosk.request("POST", "/v1/liveness/challenges"), 201)
-            capture = live_capture(
-                p.subject, challenge_of(challenge), seed=1000 + 10 * index + attempt
-            )
-            consent = {"purpose": "pay hospital bills by face", "scope": "this hospital",
-                       "given_at": datetime.now(UTC).isoformat()}  # fmt: skip
-            response = actors.kiosk.request(
-                "POST",
-                "/v1/enrolments",
-                {"id_card": card, "chip_photo": encode_image(p.chip_photo),
-                 "capture": capture_json(capture), "consent": consent},
-            )  # fmt: skip
-            if not _liveness_refused(response):
-                break
+        # The kiosk client of `facepay kiosk`; attempt n films with seed 1000 + 10 index + n.
+        source = SubjectSource(p.subject, 100 + index)
+        machine = Kiosk(actors.kiosk, source, attempts=LIVENESS_ATTEMPTS)
+        response = machine.enrolment_response(
+            card, p.chip_photo, consent_purpose="pay hospital bills by face"
+        )
         body = response.json()
         row = {"patient": p.name, "status": response.status_code,
                "verify_score": body.get("verify_score"), "code": body.get("code", "")}  # fmt: skip
@@ -204,46 +196,27 @@ def pay_once(actors: Actors, patient: DemoPatient, serial: int) -> PaymentSeen |
         ),
         201,
     )  # fmt: skip
-    kiosk = actors.kiosk
-    retries = -1
-    for attempt in range(LIVENESS_ATTEMPTS):
-        retries += 1
-        challenge = expect(kiosk.request("POST", "/v1/liveness/challenges"), 201)
-        capture = live_capture(patient.subject, challenge_of(challenge), seed=serial * 10 + attempt)
-        response = kiosk.request("POST", "/v1/identifications", {"capture": capture_json(capture)})
-        if not _liveness_refused(response):
-            break
-    else:
-        return None  # the kiosk sends the patient to the cashier; the bill stays open
-    found = expect(response, 201)
-    spent = server_ms(response)
-    if found["needs_second_factor"]:
-        response = kiosk.request(
-            "POST",
-            f"/v1/identifications/{found['identification_id']}/second-factor",
-            {"last4": patient.phone[-4:]},
-        )
-        found = expect(response, 200)
-        spent += server_ms(response)
-    presettled = expect(kiosk.request("POST", f"/v1/bills/{bill['id']}/presettlement"), 200)
-    response = kiosk.request(
-        "POST",
-        f"/v1/bills/{bill['id']}/payments",
-        {"identification_id": found["identification_id"]}
-        | ({"second_factor": patient.phone[-4:]} if presettled["second_factor_required"] else {}),
-        headers={"Idempotency-Key": f"pay-{secrets.token_hex(8)}"},
+    # The kiosk client of `facepay kiosk pay`; attempt n films with seed 10 serial + n.
+    machine = Kiosk(
+        actors.kiosk, SubjectSource(patient.subject, serial), attempts=LIVENESS_ATTEMPTS
     )
-    receipt = expect(response, 201)
-    spent += server_ms(response)
+    try:
+        payment = machine.pay(bill["id"], second_factor=lambda: patient.phone[-4:])
+    except KioskRefused as refused:
+        if refused.code.startswith("liveness_"):
+            return None  # the kiosk sends the patient to the cashier; the bill stays open
+        raise DemoError(f"payment of {bill['id']}: {refused}") from None
+    assert machine.last_capture is not None
+    frames = machine.last_capture.frames
     return PaymentSeen(
         patient=patient.name,
-        decision=found["decision"],
-        split=presettled["split"],
-        server_ms=spent,
+        decision=payment.identification["decision"],
+        split=payment.presettlement["split"],
+        server_ms=payment.server_ms,
         bill_id=bill["id"],
-        receipt=receipt,
-        liveness_retries=retries,
-        frame=capture.frames[len(capture.frames) // 2].rgb,
+        receipt=payment.receipt,
+        liveness_retries=payment.retakes,
+        frame=frames[len(frames) // 2].rgb,
     )
 
 
@@ -259,7 +232,7 @@ def attack(actors: Actors, patient: DemoPatient) -> dict[str, Any]:
     challenge = expect(actors.kiosk.request("POST", "/v1/liveness/challenges"), 201)
     capture = photo_attack(patient.subject, challenge_of(challenge), seed=7)
     response = actors.kiosk.request(
-        "POST", "/v1/identifications", {"capture": capture_json(capture)}
+        "POST", "/v1/identifications", {"capture": capture_body(capture)}
     )
     body = response.json()
     return {
@@ -315,7 +288,7 @@ def fallback(actors: Actors, patient: DemoPatient, serial: int) -> dict[str, Any
         challenge = expect(actors.kiosk.request("POST", "/v1/liveness/challenges"), 201)
         capture = live_capture(patient.subject, challenge_of(challenge), seed=serial + attempt)
         by_face = actors.kiosk.request(
-            "POST", "/v1/identifications", {"capture": capture_json(capture)}
+            "POST", "/v1/identifications", {"capture": capture_body(capture)}
         )
         if not _liveness_refused(by_face):
             break

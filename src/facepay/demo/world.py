@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from facepay.demo.client import StaffSession, TerminalSession
+from facepay.client import StaffSession, TerminalSession
 from facepay.demo.people import id_number
 from facepay.demo.scenario import ADMIN_PASSWORD, STAFF_PASSWORD, bill_lines, expect
 

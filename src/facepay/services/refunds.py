@@ -25,6 +25,8 @@ from facepay.services.ports import UnitOfWork
 from facepay.services.support import audit
 from facepay.shared.errors import Conflict, InvalidInput
 
+REFUND_ACTION = "payment.refund"
+
 
 @dataclass(frozen=True)
 class Refund:
@@ -33,6 +35,12 @@ class Refund:
     bill: PostedBill
     reversal: Receipt
     resettlement: Receipt | None
+
+    @property
+    def refunded_fen(self) -> int:
+        """What the refund took off the bill: the reversed total less the re-settled rest."""
+        rest = self.resettlement.record.settlement.medfee_sumamt if self.resettlement else 0
+        return self.reversal.record.settlement.medfee_sumamt - rest
 
 
 def refund_bill(
@@ -50,7 +58,14 @@ def refund_bill(
     with ctx.uow() as uow:
         posted = hospital_bill(uow, bill_id, hospital_id)
         if (done := uow.settlements.by_reversal_key(reversal_key)) is not None:
-            return _replayed(uow, posted, done.id, reversal_key, rest_key)
+            return _replayed(
+                uow,
+                posted,
+                hospital_id=hospital_id,
+                settlement_id=done.id,
+                reversal_key=reversal_key,
+                rest_key=rest_key,
+            )
         if posted.status != "paid" or posted.settlement_id is None:
             raise Conflict(f"the bill is {posted.status}", code=f"bill_{posted.status}")
         keep = _remaining(posted.bill, line_codes)
@@ -74,14 +89,12 @@ def refund_bill(
             )
             updated = replace(posted, bill=keep, settlement_id=resettlement.record.id)
         uow.bills.save(updated)
-        refunded = reversal.record.settlement.medfee_sumamt - (
-            resettlement.record.settlement.medfee_sumamt if resettlement else 0
-        )
+        refunded = Refund(updated, reversal, resettlement).refunded_fen
         audit(
             ctx,
             uow,
             actor=actor,
-            action="payment.refund",
+            action=REFUND_ACTION,
             subject=posted.id,
             details={
                 "hospital": hospital_id,
@@ -108,12 +121,24 @@ def _remaining(bill: Bill, line_codes: Sequence[str] | None) -> Bill | None:
 
 
 def _replayed(
-    uow: UnitOfWork, posted: PostedBill, settlement_id: str, reversal_key: str, rest_key: str
+    uow: UnitOfWork,
+    posted: PostedBill,
+    *,
+    hospital_id: str,
+    settlement_id: str,
+    reversal_key: str,
+    rest_key: str,
 ) -> Refund:
     record = uow.settlements.get(settlement_id)
     assert record is not None
-    if record.person_id != posted.person_id:
-        raise Conflict("this reversal key refunded another bill", code="idempotency_conflict")
+    # The refund's audit entry, in the same database, says which bill the key refunded: the
+    # patient alone is not enough (one patient has many bills).
+    refunded_here = any(
+        entry.action == REFUND_ACTION and entry.details.get("settlement") == settlement_id
+        for entry in uow.audit.by_subject(hospital_id, posted.id)
+    )
+    if not refunded_here:
+        raise Conflict("this refund key refunded another bill", code="idempotency_conflict")
     reversal = Receipt(record, tuple(uow.ledger.transfers_of(f"reverse:{reversal_key}")), True)
     rest = uow.settlements.by_key(rest_key)
     resettlement = None

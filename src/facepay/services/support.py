@@ -12,6 +12,8 @@ from facepay.hospital.bills import PointOfSale
 from facepay.services.context import Services, Storage
 from facepay.services.ports import UnitOfWork
 from facepay.shared.errors import InvalidInput, NotFound
+from facepay.shared.ids import new_id
+from facepay.supervision.redaction import check_safe_details
 from facepay.vision.liveness import Capture, Decision, LivenessDecision, TerminalCapabilities
 from facepay.vision.liveness.policy import check_challenge
 from facepay.vision.quality import assess_frame
@@ -25,13 +27,63 @@ ENROL_FRAMES = 5
 
 class LivenessRefused(InvalidInput):
     """The capture did not show a live person (`liveness_spoof`) or must be retaken
-    (`liveness_retry`); `message` is what the patient is told."""
+    (`liveness_retry`); `message` is what the patient is told, `decision_id` where staff read
+    why (the audit entry of the refusal: every check, its score and reason)."""
 
     code = "liveness_retry"
 
-    def __init__(self, decision: LivenessDecision) -> None:
+    def __init__(self, decision: LivenessDecision, decision_id: str) -> None:
         super().__init__(decision.message, code=f"liveness_{decision.decision.value}")
         self.decision = decision
+        self.decision_id = decision_id
+
+    def problem_extensions(self, *, dev: bool) -> dict[str, object]:
+        """Members the API adds to the problem: the decision id always; in the dev environment
+        the checks themselves, so that an integrator sees at once why a capture was refused."""
+        extra: dict[str, object] = {"decision_id": self.decision_id}
+        if dev:
+            extra["liveness"] = liveness_details(self.decision)
+        return extra
+
+
+def _measure(name: str) -> str:
+    """A measurement's name as the audit log accepts it: one that reads like a biometric field
+    (`moving_frames`) gets `_value` appended, since audit details never hold biometric data."""
+    try:
+        check_safe_details({name: 0})
+    except InvalidInput:
+        return f"{name}_value"
+    return name
+
+
+def _decimal(value: float) -> str:
+    """A score as the audit log keeps numbers that are not money: a decimal string (its
+    canonical JSON has no floats)."""
+    return f"{float(value):.4f}"
+
+
+LIVENESS_REFUSED = "liveness.refused"
+"""The audit action of a refused capture; its subject is the decision id."""
+
+
+def liveness_details(decision: LivenessDecision) -> dict[str, object]:
+    """What the audit entry of a refusal keeps: the verdict and every check with its score."""
+    return {
+        "decision": decision.decision.value,
+        "attack": decision.attack.value if decision.attack else None,
+        "reason": decision.reason,
+        "checks": [
+            {
+                "name": check.name,
+                "applicable": check.applicable,
+                "passed": check.passed,
+                "score": _decimal(check.score),
+                "reason": check.reason,
+                "details": {_measure(k): _decimal(v) for k, v in check.details.items()},
+            }
+            for check in decision.checks
+        ],
+    }
 
 
 def audit(
@@ -88,15 +140,12 @@ def require_fresh_challenge(
 def _refuse_liveness(
     ctx: Services, decision: LivenessDecision, *, hospital_id: str, actor: str
 ) -> NoReturn:
+    decision_id = new_id("lvd")
+    details = {"hospital": hospital_id, **liveness_details(decision)}
     with ctx.uow() as uow:
-        details: dict[str, object] = {"hospital": hospital_id, "decision": decision.decision.value}
-        if decision.attack is not None:
-            details["attack"] = decision.attack.value
-        audit(
-            ctx, uow, actor=actor, action="liveness.refused", subject=hospital_id, details=details
-        )
+        audit(ctx, uow, actor=actor, action=LIVENESS_REFUSED, subject=decision_id, details=details)
         uow.commit()
-    raise LivenessRefused(decision)
+    raise LivenessRefused(decision, decision_id)
 
 
 def capture_embedding(ctx: Services, capture: Capture, *, frames: int) -> Embedding:

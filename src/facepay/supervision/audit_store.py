@@ -43,6 +43,10 @@ class AuditStore(Protocol):
         """Every chain holding at least one entry, sorted."""
         ...
 
+    def by_subject(self, chain: str, subject: str) -> list[AuditEntry]:
+        """The entries of `chain` about `subject`, in seq order (indexed in the database)."""
+        ...
+
 
 class InMemoryAuditStore:
     """An `AuditStore` in lists: for tests, the demo and terminals without a database."""
@@ -76,6 +80,11 @@ class InMemoryAuditStore:
         """The chains holding entries."""
         with self._lock:
             return sorted(name for name, entries in self._chains.items() if entries)
+
+    def by_subject(self, chain: str, subject: str) -> list[AuditEntry]:
+        """The entries of `chain` about `subject`."""
+        with self._lock:
+            return [e for e in self._chains.get(chain, []) if e.subject == subject]
 
 
 def _head(entry: AuditEntry | None) -> AuditHead:

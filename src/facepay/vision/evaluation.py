@@ -36,6 +36,7 @@ from facepay.vision.image import load_image
 from facepay.vision.lfw import ImageRef, Pair
 from facepay.vision.metrics import (
     OperatingPoint,
+    accuracy_protocol,
     at_fmr,
     best_accuracy_threshold,
     equal_error_rate,
@@ -62,6 +63,7 @@ class PairsReport:
     pairs_evaluated: int
     accuracy: float
     accuracy_std: float
+    accuracy_protocol: str
     best_threshold: float
     fold_thresholds: list[float]
     eer: float
@@ -131,6 +133,7 @@ def evaluate_pairs(
         pairs_evaluated=len(scores),
         accuracy=accuracy,
         accuracy_std=accuracy_std,
+        accuracy_protocol=accuracy_protocol(np.array(folds)),
         best_threshold=best_accuracy_threshold(s, y),
         fold_thresholds=fold_thresholds,
         eer=eer,

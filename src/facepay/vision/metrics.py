@@ -74,7 +74,12 @@ def kfold_accuracy(
     """LFW protocol: per fold, pick the threshold on the other folds, test on this one.
 
     Returns the mean and standard deviation of the fold accuracies and the fold thresholds.
+    A file of one fold has no other folds: then the one threshold is picked and measured on the
+    same pairs (`accuracy_protocol` says so; that accuracy is optimistic).
     """
+    if np.unique(folds).size < 2:
+        threshold = best_accuracy_threshold(scores, same)
+        return float(np.mean((scores >= threshold) == same)), 0.0, [threshold]
     accuracies: list[float] = []
     thresholds: list[float] = []
     for fold in np.unique(folds):
@@ -83,6 +88,14 @@ def kfold_accuracy(
         thresholds.append(threshold)
         accuracies.append(float(np.mean((scores[test] >= threshold) == same[test])))
     return float(np.mean(accuracies)), float(np.std(accuracies)), thresholds
+
+
+def accuracy_protocol(folds: NDArray[np.int_]) -> str:
+    """How `kfold_accuracy` measured accuracy for these fold labels, in words."""
+    count = int(np.unique(folds).size)
+    if count < 2:
+        return "single threshold (one fold: chosen and measured on the same pairs, optimistic)"
+    return f"{count}-fold cross-validation (each fold's threshold chosen on the other folds)"
 
 
 def _candidates(scores: Scores) -> Scores:

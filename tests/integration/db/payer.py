@@ -29,7 +29,13 @@ def main() -> None:
     url, person, prefix, count, amount, *flags = sys.argv[1:]
     engine = database_engine(url, pool_size=1)
     policy = next(p for p in map(load_policy, shipped_policy_files()) if "employee" in p.id)
-    line = {"code": "C01", "name": "x", "class": "C", "unit_price": int(amount), "quantity": "1"}
+    line = {
+        "code": "C01",
+        "name": "x",
+        "item_class": "C",
+        "unit_price": int(amount),
+        "quantity": "1",
+    }
     bill = parse_bill(
         {
             "visit_type": "outpatient",

@@ -157,3 +157,42 @@ def test_old_payments_and_audit_entries_move_into_per_hospital_books(engine: Eng
     assert _balance(engine, "hospital_revenue:hA") == 0
     assert _balance(engine, "hospital_receivable:hA/hifp") == 0
     assert _balance(engine, SHARED["revenue"]) == 0
+
+
+def test_stored_bills_take_the_one_line_format(engine: Engine) -> None:
+    """0009: bills stored with a line's `class` read back with `item_class`, and down again."""
+    downgrade(engine, "0008")
+    old_line = {"code": "A1", "name": "drug", "class": "B", "unit_price": 1_000, "quantity": "2"}
+    document = {"visit_type": "outpatient", "hospital_tier": 2, "service_date": "2026-11-20",
+                "lines": [old_line]}  # fmt: skip
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO hospitals (id, name, created_at) VALUES ('hA', 'A', :t)"),
+                     {"t": NOW})  # fmt: skip
+        conn.execute(
+            text(
+                "INSERT INTO insured_persons (id, id_number, name, sex, birth_date, category,"
+                " insurance_card_number, medical_assistance) VALUES ('pA', '110101198001010001',"
+                " 'X', 'M', :b, 'employee_active', 'IC', false)"
+            ),
+            {"b": date(1980, 1, 1)},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO bills (id, hospital_id, person_id, external_ref, point_of_sale,"
+                " document, total, status, created_at) VALUES ('bil_1', 'hA', 'pA', 'r1',"
+                " 'hospital', :doc, 2000, 'open', :now)"
+            ),
+            {"doc": json.dumps(document), "now": NOW},
+        )
+
+    upgrade(engine)
+
+    with SqlAlchemyUnitOfWork(engine) as uow:
+        bill = uow.bills.get("bil_1", "hA")
+    assert bill is not None
+    assert [line.item_class for line in bill.bill.lines] == ["B"]
+    downgrade(engine, "0008")
+    with engine.connect() as conn:
+        stored = json.loads(conn.execute(text("SELECT document FROM bills")).scalar_one())
+    assert stored["lines"] == [old_line]
+    upgrade(engine)

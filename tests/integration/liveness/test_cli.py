@@ -18,6 +18,7 @@ from facepay.commands import liveness as liveness_commands
 from facepay.vision.dlib_engine import DlibFaceEngine
 from facepay.vision.liveness.capture import Capture, TerminalCapabilities
 from facepay.vision.liveness.challenge import issue_challenge
+from facepay.vision.liveness.evaluation import PHOTOS
 from facepay.vision.liveness.synth import attacks
 from facepay.vision.liveness.synth.bona_fide import FPS, Subject, bona_fide_capture
 
@@ -140,13 +141,34 @@ def _frame(folder: Path) -> Path:
     return path
 
 
-def test_eval_liveness_prints_the_table(runner: CliRunner, images_dir: Path) -> None:
+def test_eval_liveness_takes_the_sample_set_by_its_own_list(images_dir: Path) -> None:
+    assert eval_commands.photo_list(images_dir) == PHOTOS  # t1.jpg six people, and the rest
+    assert eval_commands.REPOSITORY_IMAGES.resolve() == images_dir.resolve()  # from any folder
+
+
+def test_eval_liveness_on_the_operators_own_photos_from_any_folder(
+    runner: CliRunner, images_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder of the operator's photos, named as they like, evaluated from another folder."""
+    own = tmp_path / "our-staff-photos"
+    own.mkdir()
+    (own / "wang-wei.jpg").write_bytes((images_dir / "obama2.jpg").read_bytes())
+    (own / "li-na.jpg").write_bytes((images_dir / "biden.jpg").read_bytes())
+    (own / "notes.txt").write_text("not a photo")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
     result = runner.invoke(
-        app, ["eval", "liveness", "--images", str(images_dir), "--limit", "1", "--json"]
+        app, ["eval", "liveness", "--images", str(own), "--limit", "1", "--json"]
     )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert set(data) == {"attacks", "bpcer", "bona_fide_attempts"}
     assert data["bona_fide_attempts"] == 3
     assert all(row["apcer"] == 0.0 and row["attempts"] >= 2 for row in data["attacks"].values())
-    assert data["bpcer"] == 0.0
+    assert 0.0 <= data["bpcer"] <= 1.0  # of the operator's photos: the figure is theirs
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused = runner.invoke(app, ["eval", "liveness", "--images", str(empty)])
+    assert refused.exit_code == 2
+    assert "no photos" in refused.stderr

@@ -12,6 +12,7 @@ from facepay.services.context import Services
 from facepay.services.identification import identify_by_credentials
 from facepay.services.ledger import person_balances
 from facepay.services.refunds import refund_bill
+from facepay.shared.errors import Conflict
 
 pytestmark = pytest.mark.slow
 
@@ -71,3 +72,65 @@ def test_refund_a_line_then_the_rest(ctx: Services, kit: ModuleType, db) -> None
     assert db.net() == totals_before
     with ctx.uow() as uow:
         assert uow.accumulators.lock(person, 2026).outpatient_eligible == 0
+
+
+def _paid_bill(ctx: Services, kit: ModuleType, ref: str) -> str:
+    found = identify_by_credentials(
+        ctx=ctx,
+        hospital_id="h1",
+        actor="kiosk",
+        id_number=kit.BIDEN.card.id_number,
+        insurance_card_number=kit.BIDEN.insurance_card,
+    )
+    posted = post_bill(
+        ctx=ctx,
+        hospital_id="h1",
+        actor="his",
+        id_number=kit.BIDEN.card.id_number,
+        external_ref=ref,
+        bill=kit.bill(100_000),
+    )
+    pay_bill(
+        ctx=ctx,
+        hospital_id="h1",
+        actor="kiosk",
+        bill_id=posted.id,
+        identification_id=found.identification_id,
+        idempotency_key=f"pay-{ref}",
+    )
+    return posted.id
+
+
+def test_a_refund_key_used_on_another_bill_of_the_same_patient_is_a_conflict(
+    ctx: Services, kit: ModuleType
+) -> None:
+    """It used to replay the first bill's reversal for the second bill: 'refunded', nothing
+    refunded, the second bill still paid."""
+    first, second = _paid_bill(ctx, kit, "rx-a"), _paid_bill(ctx, kit, "rx-b")
+    refund_bill(ctx=ctx, hospital_id="h1", actor="cashier", bill_id=first, reversal_key="r-a")
+    with pytest.raises(Conflict) as clash:
+        refund_bill(ctx=ctx, hospital_id="h1", actor="cashier", bill_id=second, reversal_key="r-a")
+    assert clash.value.code == "idempotency_conflict"
+    with ctx.uow() as uow:
+        stored = uow.bills.get(second, "h1")
+    assert stored is not None
+    assert stored.status == "paid"
+    again = refund_bill(
+        ctx=ctx, hospital_id="h1", actor="cashier", bill_id=first, reversal_key="r-a"
+    )
+    assert again.reversal.replayed
+
+
+def test_a_replayed_refund_by_line_reports_what_it_refunded(ctx: Services, kit: ModuleType) -> None:
+    """The replay used to report 0 fen: the refunded lines are no longer on the bill."""
+    bill_id = _paid_bill(ctx, kit, "rx-c")
+    done = refund_bill(
+        ctx=ctx, hospital_id="h1", actor="cashier", bill_id=bill_id, reversal_key="r-c",
+        line_codes=["C1"],
+    )  # fmt: skip
+    replay = refund_bill(
+        ctx=ctx, hospital_id="h1", actor="cashier", bill_id=bill_id, reversal_key="r-c",
+        line_codes=["C1"],
+    )  # fmt: skip
+    assert replay.reversal.replayed
+    assert done.refunded_fen == replay.refunded_fen == 5_000

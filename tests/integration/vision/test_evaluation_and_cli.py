@@ -81,13 +81,19 @@ def test_multi_frame_templates_lower_fnmr(
     assert gain.fmr_template == 0.0
 
 
+@pytest.mark.parametrize("folds", [2, 1])
 def test_eval_pairs_command_prints_the_json_report(
-    runner: CliRunner, sample_set: SampleSet, tmp_path: Path
+    runner: CliRunner,
+    sample_set: SampleSet,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    folds: int,
 ) -> None:
-    # Two folds of 2 matched + 2 mismatched pairs keep the command's own embedding pass short.
+    # Folds of 2 matched + 2 mismatched pairs keep the command's own embedding pass short; one
+    # fold is a valid LFW file too (it used to end in an IndexError).
     lines = sample_set.pairs_file.read_text(encoding="utf-8").splitlines()[1:]
-    subset = ["2\t2"]
-    for fold in range(2):
+    subset = [f"{folds}\t2"]
+    for fold in range(folds):
         block = lines[fold * 70 : (fold + 1) * 70]
         subset += block[:2] + block[35:37]
     root = tmp_path / "subset"
@@ -102,17 +108,26 @@ def test_eval_pairs_command_prints_the_json_report(
             (root / name / src.name).write_bytes(src.read_bytes())
     pairs_file = tmp_path / "pairs.txt"
     pairs_file.write_text("\n".join(subset) + "\n", encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the operator's own folder, not the repository
     result = runner.invoke(app, ["eval", "pairs", str(pairs_file), "--root", str(root), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert (report["pairs"], report["matched_pairs"], report["failures_to_enrol"]) == (8, 4, 0)
-    assert len(report["fold_thresholds"]) == 2
+    assert (report["pairs"], report["matched_pairs"], report["failures_to_enrol"]) == (
+        4 * folds,
+        2 * folds,
+        0,
+    )
+    assert len(report["fold_thresholds"]) == folds
+    protocol = "single threshold" if folds == 1 else "2-fold cross-validation"
+    assert report["accuracy_protocol"].startswith(protocol)
     assert set(report["fnmr_at_fmr"]) == {"0.01", "0.001"}
     assert report["accuracy"] == 1.0
     assert "template_gain" not in report  # no sources.tsv: not a sample set
     table = runner.invoke(app, ["eval", "pairs", str(pairs_file), "--root", str(root)])
     assert table.exit_code == 0
-    assert "10-fold accuracy" in table.stdout
+    assert protocol in table.stdout
 
 
 def test_eval_pairs_refuses_bad_input(runner: CliRunner, tmp_path: Path) -> None:
@@ -136,7 +151,13 @@ def test_face_verify_json(runner: CliRunner, images_dir: Path) -> None:
         app,
         ["face", "verify", str(images_dir / "obama.jpg"), str(images_dir / "biden.jpg"), "--json"],
     )
+    assert other.exit_code == 1, other.output  # ran fine, and the answer is "no"
     assert json.loads(other.stdout)["match"] is False
+    table = runner.invoke(
+        app, ["face", "verify", str(images_dir / "obama.jpg"), str(images_dir / "biden.jpg")]
+    )
+    assert table.exit_code == 1
+    assert "different people" in table.stdout
 
 
 def test_face_detect_json(runner: CliRunner, images_dir: Path) -> None:
@@ -145,6 +166,12 @@ def test_face_detect_json(runner: CliRunner, images_dir: Path) -> None:
     body = json.loads(result.stdout)
     assert len(body["faces"]) == 6
     assert body["frame_reasons"][0] == "multiple_faces"
+    # Faces are numbered from 1 as in the table, and each carries only its own verdict: the
+    # frame's "multiple_faces" is the frame's, not the first face's.
+    assert [face["face"] for face in body["faces"]] == [1, 2, 3, 4, 5, 6]
+    assert all("multiple_faces" not in face["reasons"] for face in body["faces"])
+    text = runner.invoke(app, ["face", "detect", str(images_dir / "t1.jpg")])
+    assert "frame: multiple_faces" in text.stdout
     table = runner.invoke(app, ["face", "detect", str(images_dir / "obama.jpg")])
     assert table.exit_code == 0
     assert "1 face(s)" in table.stdout
@@ -187,7 +214,8 @@ def test_verify_without_a_face_exits_2(runner: CliRunner, images_dir: Path) -> N
         app, ["face", "verify", str(images_dir / "obama.jpg"), str(images_dir / "mask_white.jpg")]
     )
     assert result.exit_code == 2
-    assert "no face" in result.stderr
+    assert "mask_white.jpg: no face" in result.stderr
+    assert "obama.jpg" not in result.stderr  # the one with a face is not blamed
 
 
 @pytest.mark.parametrize("command", [["face", "detect"], ["face", "verify"], ["eval", "pairs"]])

@@ -104,7 +104,7 @@ def _bill_with(**changes):
         ({"line_unit_price": 12.5}, r"lines\.0\.unit_price: money is whole fen.*12\.5"),
         ({"line_unit_price": "100000"}, r"lines\.0\.unit_price: Input should be a valid integer"),
         ({"line_unit_price": -1}, r"lines\.0\.unit_price: .*greater than or equal to 0 \(got -1\)"),
-        ({"line_class": "D"}, r"lines\.0\.class: Input should be 'A', 'B' or 'C'"),
+        ({"line_item_class": "D"}, r"lines\.0\.item_class: Input should be 'A', 'B' or 'C'"),
         ({"line_quantity": 0.5}, r"lines\.0\.quantity: .*quoted decimal string"),
         ({"line_quantity": "0"}, r"lines\.0\.quantity: quantity must be above 0"),
         ({"line_quantity": "NaN"}, r"lines\.0\.quantity: .*finite"),

@@ -122,8 +122,20 @@ def outpatient_bill(fen: int) -> Bill:
             "hospital_tier": 2,
             "service_date": "2026-05-04",
             "lines": [
-                {"code": "A1", "name": "drug", "class": "A", "unit_price": fen, "quantity": "1"},
-                {"code": "C1", "name": "extra", "class": "C", "unit_price": 5_000, "quantity": "1"},
+                {
+                    "code": "A1",
+                    "name": "drug",
+                    "item_class": "A",
+                    "unit_price": fen,
+                    "quantity": "1",
+                },
+                {
+                    "code": "C1",
+                    "name": "extra",
+                    "item_class": "C",
+                    "unit_price": 5_000,
+                    "quantity": "1",
+                },
             ],
         }
     )

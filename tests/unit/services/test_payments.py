@@ -21,7 +21,7 @@ BILL = parse_bill(
         "hospital_tier": 1,
         "service_date": "2026-02-02",
         "lines": [
-            {"code": "A1", "name": "x", "class": "A", "unit_price": 300_000, "quantity": "1"}
+            {"code": "A1", "name": "x", "item_class": "A", "unit_price": 300_000, "quantity": "1"}
         ],
     }
 )

@@ -88,3 +88,18 @@ def test_kfold_accuracy_picks_thresholds_on_the_other_folds() -> None:
     assert (mean, std) == (1.0, 0.0)
     assert len(thresholds) == 4
     assert all(0.4 < t < 0.8 for t in thresholds)
+
+
+def test_one_fold_gives_single_threshold_figures_and_says_so() -> None:
+    # A valid LFW file of one fold ("1\t2" header): there are no other folds to train on.
+    scores = np.array([0.9, 0.8, 0.3, 0.2])
+    same = np.array([True, True, False, False])
+    mean, std, thresholds = kfold_accuracy(scores, same, np.zeros(4, dtype=int))
+    assert (mean, std) == (1.0, 0.0)
+    assert len(thresholds) == 1
+    assert 0.3 < thresholds[0] < 0.8
+
+
+def test_a_one_fold_pairs_file_is_read(tmp_path: Path) -> None:
+    pairs = read_pairs(_write(tmp_path, "1\t1\nA\t1\t2\nA\t1\tB\t1\n"))
+    assert [p.fold for p in pairs] == [0, 0]

@@ -99,6 +99,15 @@ class SqlAlchemyAuditStore:
                 return
             seq = int(rows[-1]["seq"]) + 1
 
+    def by_subject(self, chain: str, subject: str) -> list[AuditEntry]:
+        """The entries of `chain` about `subject` (index `ix_audit_log_chain_subject`)."""
+        query = (
+            select(audit_log)
+            .where(audit_log.c.chain == chain, audit_log.c.subject == subject)
+            .order_by(audit_log.c.seq)
+        )
+        return [_entry(row) for row in self._c.execute(query).mappings()]
+
     def chains(self) -> list[str]:
         """Every chain holding entries, sorted."""
         query = select(audit_log.c.chain).distinct().order_by(audit_log.c.chain)

@@ -13,15 +13,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, status
 from pydantic import Field
 
-from facepay.api.deps import Caller, IdempotencyKey, StateDep
+from facepay.api.access import may
+from facepay.api.deps import IdempotencyKey, StateDep
 from facepay.api.problems import errors
-from facepay.api.rbac import Permission, Principal, PrincipalKind
+from facepay.api.rbac import Permission, Principal
 from facepay.api.schemas import Id, LineFen, PlainText, RequestModel, ResponseModel
 from facepay.hospital.bills import PostedBill
 from facepay.insurance.model import Bill, BillLine, Settlement
 from facepay.services import bills as bill_service
 from facepay.services import refunds
-from facepay.shared.errors import Forbidden
 from facepay.shared.money import round_half_up
 
 router = APIRouter(prefix="/v1/bills", tags=["bills"])
@@ -149,7 +149,8 @@ class RefundRead(ResponseModel):
     replayed: bool
 
 
-def _bill_read(posted: PostedBill) -> BillRead:
+def bill_read(posted: PostedBill) -> BillRead:
+    """The API form of a stored bill."""
     lines = [
         BillLineRead(
             code=line.code,
@@ -193,25 +194,16 @@ def split_read(settlement: Settlement) -> SplitRead:
     )
 
 
-def _may_post_bills(state: StateDep, who: Principal) -> None:
-    if who.kind is PrincipalKind.STAFF:
-        state.policy.require(who, Permission.BILL_CREATE)
-        return
-    with state.services.uow() as uow:
-        record = uow.tenants.terminal(who.id)
-    if record is None or not record.name.startswith("his:"):
-        raise Forbidden("only the hospital system posts bills", code="permission_denied")
-
-
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=BillRead,
     responses=errors(401, 403, 404, 409, 413, 422, 429),
 )
-def post_bill(body: BillCreate, state: StateDep, who: Caller) -> BillRead:
+def post_bill(
+    body: BillCreate, state: StateDep, who: Annotated[Principal, may(Permission.BILL_CREATE)]
+) -> BillRead:
     """The hospital system posts a bill (staff, or a terminal registered as kind `his`)."""
-    _may_post_bills(state, who)
     posted = bill_service.post_bill(
         ctx=state.services,
         hospital_id=who.hospital,
@@ -221,15 +213,16 @@ def post_bill(body: BillCreate, state: StateDep, who: Caller) -> BillRead:
         bill=body.to_domain(),
         point_of_sale=body.point_of_sale,
     )
-    return _bill_read(posted)
+    return bill_read(posted)
 
 
 @router.get("/{bill_id}", response_model=BillRead, responses=errors(401, 403, 404, 422, 429))
-def get_bill(bill_id: Id, state: StateDep, who: Caller) -> BillRead:
+def get_bill(
+    bill_id: Id, state: StateDep, who: Annotated[Principal, may(Permission.BILL_READ)]
+) -> BillRead:
     """One bill of the caller's hospital."""
-    state.policy.require(who, Permission.BILL_READ)
     posted = bill_service.get_bill(ctx=state.services, hospital_id=who.hospital, bill_id=bill_id)
-    return _bill_read(posted)
+    return bill_read(posted)
 
 
 @router.post(
@@ -237,9 +230,10 @@ def get_bill(bill_id: Id, state: StateDep, who: Caller) -> BillRead:
     response_model=PresettlementRead,
     responses=errors(401, 403, 404, 409, 422, 429),
 )
-def presettle(bill_id: Id, state: StateDep, who: Caller) -> PresettlementRead:
+def presettle(
+    bill_id: Id, state: StateDep, who: Annotated[Principal, may(Permission.PAYMENT_PRESETTLE)]
+) -> PresettlementRead:
     """Compute the split for the screen; nothing is stored or moved."""
-    state.policy.require(who, Permission.PAYMENT_PRESETTLE)
     result = bill_service.presettle(ctx=state.services, hospital_id=who.hospital, bill_id=bill_id)
     return PresettlementRead(
         bill_id=result.bill.id,
@@ -255,10 +249,13 @@ def presettle(bill_id: Id, state: StateDep, who: Caller) -> PresettlementRead:
     responses=errors(401, 403, 404, 409, 413, 422, 429, 503),
 )
 def pay(
-    bill_id: Id, body: PaymentCreate, key: IdempotencyKey, state: StateDep, who: Caller
+    bill_id: Id,
+    body: PaymentCreate,
+    key: IdempotencyKey,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.PAYMENT_SETTLE)],
 ) -> PaymentRead:
     """Settle the bill and post the ledger transfers in one transaction, once per key."""
-    state.policy.require(who, Permission.PAYMENT_SETTLE)
     payment = bill_service.pay_bill(
         ctx=state.services,
         hospital_id=who.hospital,
@@ -271,7 +268,7 @@ def pay(
     receipt = payment.receipt
     state.metrics.settlements.labels("replayed" if receipt.replayed else "settled").inc()
     return PaymentRead(
-        bill=_bill_read(payment.bill),
+        bill=bill_read(payment.bill),
         settlement_id=receipt.record.id,
         split=split_read(receipt.record.settlement),
         transfers=len(receipt.transfers),
@@ -293,13 +290,13 @@ def _refund_amount(posted: PostedBill, line_codes: list[str] | None) -> int:
     responses=errors(401, 403, 404, 409, 413, 422, 429, 503),
 )
 def refund(
-    bill_id: Id, body: RefundCreate, key: IdempotencyKey, state: StateDep, who: Caller
+    bill_id: Id,
+    body: RefundCreate,
+    key: IdempotencyKey,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.PAYMENT_REFUND)],
 ) -> RefundRead:
     """Refund a paid bill in full or by line (cashiers up to their limit, admins any amount)."""
-    if Permission.PAYMENT_REFUND not in state.policy.permissions(who):
-        raise Forbidden(
-            f"{Permission.PAYMENT_REFUND.value} is not allowed", code="permission_denied"
-        )
     posted = bill_service.get_bill(ctx=state.services, hospital_id=who.hospital, bill_id=bill_id)
     amount = _refund_amount(posted, body.line_codes)
     state.policy.require(who, Permission.PAYMENT_REFUND, amount=max(amount, 1))
@@ -313,9 +310,9 @@ def refund(
     )
     state.metrics.settlements.labels("refunded").inc()
     return RefundRead(
-        bill=_bill_read(result.bill),
+        bill=bill_read(result.bill),
         reversed_settlement_id=result.reversal.record.id,
-        refunded_fen=amount,
+        refunded_fen=result.refunded_fen,
         resettlement=split_read(result.resettlement.record.settlement)
         if result.resettlement
         else None,

@@ -55,7 +55,7 @@ class RigidPlaneMotionCheck:
         if len(parallaxes) < 2:  # one frame's pose can be a landmark glitch
             return skipped(self.name, "no head movement to judge (pose changed < 12°)")
         parallax = max(parallaxes)
-        details = {"parallax": parallax, "moving_frames": float(len(parallaxes))}
+        details = {"parallax": parallax, "moving_frame_count": float(len(parallaxes))}
         score = min(1.0, parallax / (2 * self._min_parallax))
         if parallax >= self._min_parallax:
             return CheckResult(
