@@ -4,6 +4,7 @@ a full refund afterwards puts every balance back where it was before the payment
 from __future__ import annotations
 
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,8 @@ from facepay.shared.errors import Conflict
 pytestmark = pytest.mark.slow
 
 
-def test_refund_a_line_then_the_rest(ctx: Services, kit: ModuleType, db) -> None:
+def _identified_with_a_bill(ctx: Services, kit: ModuleType, ref: str, fen: int) -> Any:
+    """Biden identified by ID number + card at h1, and a bill of `fen` (+ 50 yuan) posted."""
     found = identify_by_credentials(
         ctx=ctx,
         hospital_id="h1",
@@ -30,9 +32,14 @@ def test_refund_a_line_then_the_rest(ctx: Services, kit: ModuleType, db) -> None
         hospital_id="h1",
         actor="his",
         id_number=kit.BIDEN.card.id_number,
-        external_ref="rx-9",
-        bill=kit.bill(300_000),
+        external_ref=ref,
+        bill=kit.bill(fen),
     )
+    return found, posted
+
+
+def test_refund_a_line_then_the_rest(ctx: Services, kit: ModuleType, db) -> None:
+    found, posted = _identified_with_a_bill(ctx, kit, "rx-9", 300_000)
     person = found.person_id
     assert person is not None
     before_pay = person_balances(uow=ctx.uow(), person_id=person)
@@ -75,21 +82,7 @@ def test_refund_a_line_then_the_rest(ctx: Services, kit: ModuleType, db) -> None
 
 
 def _paid_bill(ctx: Services, kit: ModuleType, ref: str) -> str:
-    found = identify_by_credentials(
-        ctx=ctx,
-        hospital_id="h1",
-        actor="kiosk",
-        id_number=kit.BIDEN.card.id_number,
-        insurance_card_number=kit.BIDEN.insurance_card,
-    )
-    posted = post_bill(
-        ctx=ctx,
-        hospital_id="h1",
-        actor="his",
-        id_number=kit.BIDEN.card.id_number,
-        external_ref=ref,
-        bill=kit.bill(100_000),
-    )
+    found, posted = _identified_with_a_bill(ctx, kit, ref, 100_000)
     pay_bill(
         ctx=ctx,
         hospital_id="h1",
