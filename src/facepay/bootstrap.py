@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from facepay.adapters.crypto import TemplateKeyring
 from facepay.adapters.data_dir import create_private_file, prepare_data_dir
@@ -122,17 +122,59 @@ def build_engine(settings: Settings) -> Engine:
 def require_database_url(settings: Settings) -> None:
     """ConfigurationError unless the database URL parses and names a driver facepay ships."""
     try:
-        url = make_url(settings.resolved_database_url())
-        backend = url.get_backend_name()
-        url.get_dialect()  # the driver named after `+` must be installed
-    except (ArgumentError, NoSuchModuleError):
-        backend = None
-    if backend not in ("sqlite", "postgresql"):
+        driver: str | None = make_url(settings.resolved_database_url()).drivername
+    except ArgumentError:
+        driver = None
+    # The drivers facepay ships: pysqlite (the standard library) and psycopg 3.
+    if driver not in ("sqlite", "sqlite+pysqlite", "postgresql", "postgresql+psycopg"):
         raise ConfigurationError(
             "FACEPAY_DATABASE_URL is not a database URL facepay can use: give "
             "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE, or leave it unset for the "
             "SQLite file in the data folder",
             code="bad_setting",
+        )
+
+
+def require_schema(settings: Settings, *, hint: str) -> None:
+    """Look at the database's migration revision before anything writes to it: no facepay schema
+    is "not initialised" (and none is created, so a mistyped database stays as it was); a
+    revision this facepay does not know came from a newer one; with migrations on start turned
+    off, a pending one must be applied with `facepay admin migrate`."""
+    from facepay.adapters.db.snapshot import (  # noqa: PLC0415 - Alembic's script directory
+        current_revision,
+        head_revision,
+        is_known_revision,
+    )
+
+    url = settings.resolved_database_url()
+    engine = database_engine(url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            revision = current_revision(connection)
+    except SQLAlchemyError as error:
+        raise ConfigurationError(
+            f"cannot use the database {masked_url(url)}: {_first_line(error)}; check "
+            "FACEPAY_DATABASE_URL and that the server runs and accepts this user",
+            code="database_unreachable",
+        ) from None
+    finally:
+        engine.dispose()
+    if revision is None:
+        raise ConfigurationError(
+            f"not initialised: the database {masked_url(url)} has no facepay schema; {hint}",
+            code="not_initialised",
+        )
+    if not is_known_revision(revision):
+        raise ConfigurationError(
+            f"the database {masked_url(url)} is at revision {revision}, which a newer facepay "
+            "made: run that version, or restore a backup made by this one",
+            code="database_too_new",
+        )
+    if not settings.database_migrate_on_start and revision != head_revision():
+        raise ConfigurationError(
+            f"the database {masked_url(url)} is at revision {revision}, this facepay needs "
+            f"{head_revision()}: run `facepay admin migrate` first",
+            code="migration_pending",
         )
 
 
@@ -187,6 +229,7 @@ def open_installation(settings: Settings) -> StorageServices:
         raise ConfigurationError(
             f"not initialised: {folder} has no facepay.sqlite; {hint}", code="not_initialised"
         )
+    require_schema(settings, hint=hint)
     storage = build_storage(settings)
     with storage.uow() as uow:
         operators = uow.tenants.platform_operator_names()

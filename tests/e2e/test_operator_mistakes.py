@@ -13,8 +13,10 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, inspect
 from typer.testing import CliRunner
 
 from facepay.api.logging import configure_logging
@@ -195,3 +197,39 @@ def test_a_missing_template_key_is_not_replaced_by_a_new_one(tmp_path: Path) -> 
         assert f"the template key {data / 'template.key'} is missing" in output
         assert "restore the key file from its backup" in output
     assert not (data / "template.key").exists()
+
+
+def test_a_database_of_a_newer_facepay_or_behind_with_migrations_off(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    _init(data)
+    with closing(sqlite3.connect(data / "facepay.sqlite")) as conn:
+        current = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        conn.execute("UPDATE alembic_version SET version_num = '9999_future'")
+        conn.commit()
+    output = _refused(["audit", "verify", "--data", str(data)])
+    assert "is at revision 9999_future, which a newer facepay made" in output
+    with closing(sqlite3.connect(data / "facepay.sqlite")) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0009'")
+        conn.commit()
+    behind = _refused(
+        ["audit", "verify", "--data", str(data)], {"FACEPAY_DATABASE_MIGRATE_ON_START": "false"}
+    )
+    assert f"this facepay needs {current}: run `facepay admin migrate` first" in behind
+
+
+@pytest.mark.postgres
+def test_a_mistyped_postgresql_database_is_left_as_it_was(
+    tmp_path: Path, create_postgres_database: Any
+) -> None:
+    """Pointed at an existing database without facepay's schema, commands used to create the
+    whole schema there before saying "not initialised"."""
+    url = create_postgres_database("facepay_wrong_")
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    output = _refused(["audit", "verify", "--data", str(data)], {"FACEPAY_DATABASE_URL": url})
+    assert "has no facepay schema" in output
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        assert inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()

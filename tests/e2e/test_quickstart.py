@@ -180,9 +180,20 @@ def test_the_quickstart_on_postgresql(
             lambda: _cli(["kiosk", "pay", bill["id"], "--synthetic", str(camera), "--seed", "3",
                           "--last4", person["phone"][-4:], "--json"], kiosk_env),
         )  # fmt: skip
-        receipt = json.loads(paid.strip().splitlines()[-1])
+        receipt = json.loads(paid)  # under --json, stdout is the JSON alone
         assert receipt["receipt"]["bill"]["status"] == "paid"
         assert receipt["receipt"]["split"]["medfee_sumamt"] == 7_100
+
+        # The answer was lost: the same key again returns the receipt and charges nothing.
+        repeat = step(
+            "facepay kiosk pay --idempotency-key (a repeat)",
+            lambda: _cli(["kiosk", "pay", bill["id"], "--synthetic", str(camera), "--seed", "4",
+                          "--last4", person["phone"][-4:], "--idempotency-key",
+                          receipt["idempotency_key"], "--json"], kiosk_env),
+        )  # fmt: skip
+        repeated = json.loads(repeat)["receipt"]
+        assert repeated["replayed"] is True
+        assert repeated["settlement_id"] == receipt["receipt"]["settlement_id"]
 
         def refund() -> dict[str, Any]:
             done = cashier.request(

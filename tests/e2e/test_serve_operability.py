@@ -13,6 +13,8 @@ from tests.e2e.conftest import Served
 
 from facepay import __version__
 from facepay.client import StaffSession
+from facepay.commands.serve import banner
+from facepay.config import Settings
 from facepay.demo.process import OPERATOR_PASSWORD
 
 VERIFY = "/v1/audit/verification"
@@ -42,7 +44,18 @@ def test_the_banner_names_version_folder_database_environment_workers_and_addres
     workers = r"workers +1 process; \d+ face detector\(s\), \d+ capture\(s\) at once"
     assert re.search(workers, banner)
     assert f"listening on  {served.server.url}" in banner
-    assert "warning" not in banner  # FACEPAY_JWT_SECRET is set
+    assert "warning" not in banner  # not dev, and FACEPAY_JWT_SECRET is set
+
+
+def test_the_banner_warns_about_the_dev_environment() -> None:
+    dev = banner(Settings(environment="dev"), host="127.0.0.1", port=8000)
+    assert any("dev environment: liveness refusals show their checks" in line for line in dev)
+    assert any("without FACEPAY_JWT_SECRET" in line for line in dev)
+    secret = "b4nner-" + "Hq7Vb2Nc9Xz4Lm8Kw1Rt6Ys3Df5Gp0Ju"
+    production = Settings(environment="production", jwt_secret=secret)
+    assert not any("warning" in line for line in banner(production, host="h", port=1))
+    masked = Settings(database_url="postgresql+psycopg://u:s3cret@db/facepay")
+    assert "postgresql+psycopg://u:***@db/facepay" in "\n".join(banner(masked, host="h", port=1))
 
 
 def test_a_request_id_is_returned_and_generated_when_missing_or_unfit(served: Served) -> None:

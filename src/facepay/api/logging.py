@@ -79,6 +79,7 @@ class _CurrentStderr:
 
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_SCOPE_KEY = "facepay_request"
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _request: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
     "facepay_request", default=None
@@ -104,6 +105,13 @@ def bind_caller(caller: str) -> None:
         current["caller"] = caller
 
 
+def request_context(scope: Scope) -> dict[str, str]:
+    """The request id, client and caller `RequestContext` kept in an ASGI scope (empty if none)."""
+    state = scope.get("state")
+    found = state.get(_SCOPE_KEY) if isinstance(state, dict) else None
+    return dict(found) if isinstance(found, dict) else {}
+
+
 def current_request_id() -> str | None:
     """The id of the request being handled, if any."""
     current = _request.get()
@@ -125,6 +133,7 @@ class RequestContext:
         request_id = text if _REQUEST_ID.fullmatch(text) else uuid.uuid4().hex
         client = scope.get("client")
         context = {"request_id": request_id, "client": client[0] if client else "unknown"}
+        scope.setdefault("state", {})[_SCOPE_KEY] = context  # for the 500 handler, see problems
         token = _request.set(context)
 
         async def send_with_id(message: Message) -> None:

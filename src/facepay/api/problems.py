@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from facepay.api.logging import REQUEST_ID_HEADER, request_context
 from facepay.services.ports import StorageBusy
 from facepay.shared.errors import (
     Conflict,
@@ -211,8 +212,21 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    _log.error("unhandled_error", path=request.url.path, error=type(exc).__name__, exc_info=exc)
-    return problem_response(500, "internal_error", "something went wrong on our side")
+    # Starlette runs this handler outside every middleware, after the request's log context is
+    # gone: the request keeps it in its scope for this line and this answer.
+    context = request_context(request.scope)
+    _log.error(
+        "unhandled_error",
+        path=request.url.path,
+        error=type(exc).__name__,
+        exc_info=exc,
+        **context,
+    )
+    request_id = context.get("request_id")
+    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+    return problem_response(
+        500, "internal_error", "something went wrong on our side", headers=headers
+    )
 
 
 def install(app: FastAPI) -> None:

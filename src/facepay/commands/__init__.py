@@ -16,9 +16,10 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
-from facepay.shared.errors import FacepayError
+from facepay.shared.errors import ConfigurationError, FacepayError
 
 EXIT_REFUSED = 2
 JSON_FLAG = "--json"
@@ -31,7 +32,7 @@ def fail(message: str, *, code: str = "configuration_error", as_json: bool = Fal
         typer.echo(json.dumps({"error": {"code": code, "message": message}}, sort_keys=True))
     else:
         console = Console(stderr=True, soft_wrap=True, highlight=False)
-        console.print(f"[red]error:[/red] {message}", markup=True)
+        console.print("[red]error:[/red] " + escape(message), markup=True)
     return typer.Exit(code=EXIT_REFUSED)
 
 
@@ -51,3 +52,12 @@ class OperatorErrors(TyperGroup):
         except FacepayError as error:
             as_json = bool(ctx.meta.get("facepay.json"))
             raise fail(error.message, code=error.code, as_json=as_json) from None
+        except PermissionError as error:
+            as_json = bool(ctx.meta.get("facepay.json"))
+            what = error.filename or "a file"
+            refused = ConfigurationError(
+                f"permission denied on {what}: run facepay as the user that owns the data "
+                "folder (e.g. `sudo install -d -m 700 -o $USER /var/lib/facepay`)",
+                code="file_permission_denied",
+            )
+            raise fail(refused.message, code=refused.code, as_json=as_json) from None

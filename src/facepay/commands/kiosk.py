@@ -8,8 +8,9 @@ clearly labelled test data, a still photo animated by the liveness synthesiser (
 PHOTO`).
 
 Exit codes: 0 done; 1 the server refused (its code and sentence are printed: no match, liveness
-refused after the retakes, bill already paid...); 2 a mistake to fix first (no such file, a bad
-key, the server cannot be reached).
+refused after the retakes, bill already paid, and a terminal key the server does not know or
+has revoked: 401); 2 a mistake to fix first (no such file, an unreadable key file, the server
+cannot be reached).
 """
 
 from __future__ import annotations
@@ -116,8 +117,13 @@ def capture(  # noqa: PLR0917 - Typer maps each parameter to an option
     body = json.dumps(capture_body(recorded), separators=(",", ":"))
     if out is None:
         typer.echo(body)
-    else:
-        out.write_text(body + "\n", encoding="utf-8")
+    else:  # face frames: readable by their owner only, and never over an existing file
+        try:
+            fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            raise InvalidInput(f"{out} exists already") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(body + "\n")
     _err.print(f"{len(recorded.frames)} frame(s) from {source.label}", markup=False)
 
 
@@ -158,11 +164,12 @@ def _options(
 
 
 @contextmanager
-def _kiosk(source: CaptureSource, attempts: int) -> Iterator[Kiosk]:
+def _kiosk(source: CaptureSource, attempts: int, *, as_json: bool = False) -> Iterator[Kiosk]:
     if _terminal.terminal is None or _terminal.key is None:
         raise InvalidInput("give --terminal ID and --key FILE (or FACEPAY_KIOSK_TERMINAL/_KEY)")
     key = load_private_key(_terminal.key)
-    console = Console(highlight=False, soft_wrap=True)
+    # Under --json the steps go to stderr: stdout is the JSON alone.
+    console = Console(highlight=False, soft_wrap=True, stderr=as_json)
     with httpx.Client(base_url=_terminal.server, timeout=120) as http:
         session = TerminalSession(http, _terminal.terminal, key)
         try:
@@ -249,7 +256,7 @@ def identify(  # noqa: PLR0917 - Typer maps each parameter to an option
     as_json: Annotated[bool, typer.Option("--json", help="Print the identification JSON.")] = False,
 ) -> None:
     """Identify the patient in front of the kiosk (1:N within its hospital)."""
-    with _kiosk(source_from(camera, video, synthetic, seed), attempts) as kiosk:
+    with _kiosk(source_from(camera, video, synthetic, seed), attempts, as_json=as_json) as kiosk:
         found, _, _ = kiosk.identify()
     if as_json:
         typer.echo(json.dumps(found))
@@ -279,7 +286,7 @@ def pay(  # noqa: PLR0917 - Typer maps each parameter to an option
     def ask() -> str:
         return last4 or typer.prompt("last four digits of your phone", hide_input=True)
 
-    with _kiosk(source_from(camera, video, synthetic, seed), attempts) as kiosk:
+    with _kiosk(source_from(camera, video, synthetic, seed), attempts, as_json=as_json) as kiosk:
         payment = kiosk.pay(bill_id, second_factor=ask, idempotency_key=idempotency_key)
     if as_json:
         out: dict[str, Any] = {

@@ -61,6 +61,11 @@ def banner(settings: Settings, *, host: str, port: int) -> list[str]:
         f"{settings.resolved_concurrent_captures()} capture(s) at once",
         f"  listening on  http://{host}:{port} (API docs /docs, metrics /metrics)",
     ]
+    if settings.environment == "dev":
+        lines.append(
+            "  warning: dev environment: liveness refusals show their checks and scores to "
+            "every caller; set FACEPAY_ENVIRONMENT=production for patients"
+        )
     if "jwt_secret" not in settings.model_fields_set:
         lines.append(
             "  warning: dev mode without FACEPAY_JWT_SECRET: staff tokens are signed with a "

@@ -61,6 +61,7 @@ def refund_bill(
             return _replayed(
                 uow,
                 posted,
+                line_codes=line_codes,
                 hospital_id=hospital_id,
                 settlement_id=done.id,
                 reversal_key=reversal_key,
@@ -124,6 +125,7 @@ def _replayed(
     uow: UnitOfWork,
     posted: PostedBill,
     *,
+    line_codes: Sequence[str] | None,
     hospital_id: str,
     settlement_id: str,
     reversal_key: str,
@@ -133,12 +135,17 @@ def _replayed(
     assert record is not None
     # The refund's audit entry, in the same database, says which bill the key refunded: the
     # patient alone is not enough (one patient has many bills).
-    refunded_here = any(
-        entry.action == REFUND_ACTION and entry.details.get("settlement") == settlement_id
+    done = [
+        entry.details
         for entry in uow.audit.by_subject(hospital_id, posted.id)
-    )
-    if not refunded_here:
+        if entry.action == REFUND_ACTION and entry.details.get("settlement") == settlement_id
+    ]
+    if not done:
         raise Conflict("this refund key refunded another bill", code="idempotency_conflict")
+    if done[0].get("lines") != (sorted(line_codes) if line_codes else None):
+        raise Conflict(
+            "this refund key refunded other lines of the bill", code="idempotency_conflict"
+        )
     reversal = Receipt(record, tuple(uow.ledger.transfers_of(f"reverse:{reversal_key}")), True)
     rest = uow.settlements.by_key(rest_key)
     resettlement = None

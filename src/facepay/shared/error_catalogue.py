@@ -445,6 +445,18 @@ MEANINGS: Final[dict[str, str]] = {
         "Start-up: the data folder, its database or the platform operator is missing; run "
         "`facepay admin init` first."
     ),
+    "database_too_new": (
+        "Start-up or CLI: the database is at a migration revision a newer facepay made; run that "
+        "version, or restore a backup made by this one."
+    ),
+    "migration_pending": (
+        "Start-up: migrations on start are off and the database is behind this facepay; run "
+        "`facepay admin migrate` first."
+    ),
+    "file_permission_denied": (
+        "CLI: the operating system refused to read or write a file of the data folder; run "
+        "facepay as the user that owns it."
+    ),
     "bad_template_id": "Inside the server: a gallery template id is empty or malformed.",
     "bad_template_key": (
         "Start-up: the template key file is not a regular file or does not hold 32 bytes "

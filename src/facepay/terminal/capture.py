@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -45,7 +45,30 @@ CAMERA_FPS = 10.0
 TAIL_SECONDS = 0.4
 """Filmed after the last step's window closes, so that the step's end is in the frames."""
 JPEG_QUALITY = 92
+MAX_SIDE = 640
+"""Frames are sent at most this wide or high: what the server's face pipeline works at."""
+MAX_FRAMES = 32
+"""Frames sent per capture: 32 of 640x480 is what the server keeps per capture by default
+(FACEPAY_API_MAX_CAPTURE_KEPT_PIXELS), and fewer than FACEPAY_API_MAX_FRAMES."""
 Prompt = Callable[[str], None]
+
+
+def fit(frames: tuple[Frame, ...], *, max_frames: int = MAX_FRAMES) -> tuple[Frame, ...]:
+    """At most `max_frames` frames, evenly spread over the capture (first and last kept), each
+    scaled down to `MAX_SIDE`: a 10 fps webcam or a 30 fps phone video within the API's limits."""
+    if len(frames) > max_frames:
+        picks = np.linspace(0, len(frames) - 1, num=max_frames).round().astype(int)
+        frames = tuple(frames[i] for i in dict.fromkeys(picks.tolist()))
+    return tuple(Frame(t=f.t, rgb=_shrink(f.rgb)) for f in frames)
+
+
+def _shrink(rgb: RGBImage) -> RGBImage:
+    height, width = rgb.shape[:2]
+    scale = MAX_SIDE / max(height, width)
+    if scale >= 1:
+        return rgb
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
 
 
 def prompt_of(step: ActionWindow) -> str:
@@ -74,11 +97,13 @@ def capture_body(capture: Capture, *, fmt: str = ".jpg") -> dict[str, Any]:
 def challenge_of(body: dict[str, Any]) -> Challenge:
     """The challenge from the server's `ChallengeRead` response (or `facepay capture
     --challenge`'s file: the same JSON)."""
+    shape = "a challenge is a JSON object with nonce, issued_at, expires_at and steps"
     if not isinstance(body, dict) or not isinstance(body.get("steps"), list):
-        raise InvalidInput("a challenge is a JSON object with nonce, issued_at, expires_at, steps")
-    steps = [
-        {k: s[k] for k in ("action", "start", "end")} for s in body["steps"] if isinstance(s, dict)
-    ]
+        raise InvalidInput(shape)
+    try:
+        steps = [{k: s[k] for k in ("action", "start", "end")} for s in body["steps"]]
+    except (KeyError, TypeError):
+        raise InvalidInput(f"{shape}; each step has action, start and end") from None
     return Challenge.from_json({**body, "steps": steps})
 
 
@@ -107,17 +132,19 @@ class CameraSource:
 
     def record(self, challenge: Challenge, prompt: Prompt, *, attempt: int = 0) -> Capture:
         """Film while prompting each step at its start time."""
+        asked = time.monotonic()
         camera = self.opener(self.index)
         try:
             if not camera.isOpened():
                 raise InvalidInput(f"cannot open camera {self.index}")
-            return self._film(camera, challenge, prompt)
+            return self._film(camera, challenge, prompt, asked)
         finally:
             camera.release()
 
-    def _film(self, camera: Any, challenge: Challenge, prompt: Prompt) -> Capture:
+    def _film(self, camera: Any, challenge: Challenge, prompt: Prompt, asked: float) -> Capture:
         pending = sorted(challenge.steps, key=lambda s: s.start)
-        started_at = datetime.now(UTC)
+        # Times on the server's clock: the challenge's own, plus what elapsed here since it
+        # arrived (a kiosk clock behind the server's would otherwise predate the challenge).
         start = time.monotonic()
         frames: list[Frame] = []
         while (t := time.monotonic() - start) < duration(challenge):
@@ -131,7 +158,8 @@ class CameraSource:
             time.sleep(max(0.0, (len(frames) / self.fps) - (time.monotonic() - start)))
         if not frames:
             raise InvalidInput(f"camera {self.index} gave no frame")
-        return Capture(tuple(frames), RGB_ONLY, started_at, challenge.nonce)
+        started_at = challenge.issued_at + timedelta(seconds=0.05 + start - asked)
+        return Capture(fit(tuple(frames)), RGB_ONLY, started_at, challenge.nonce)
 
 
 @dataclass
@@ -145,8 +173,9 @@ class VideoFileSource:
         """The file's frames, taken as filmed from just after the challenge was issued."""
         for step in challenge.steps:
             prompt(f"{step.start:4.1f} s: {prompt_of(step)} (the video must show this)")
-        frames = tuple(Frame(t=t, rgb=rgb) for t, rgb in read_video(self.path))
-        started_at = max(challenge.issued_at + timedelta(milliseconds=50), _now() - _span(frames))
+        frames = fit(tuple(Frame(t=t, rgb=rgb) for t, rgb in read_video(self.path)))
+        # On the server's clock, whatever this machine's says: filmed right after the challenge.
+        started_at = challenge.issued_at + timedelta(milliseconds=50)
         return Capture(frames, RGB_ONLY, started_at, challenge.nonce)
 
 
@@ -209,11 +238,3 @@ def write_video(path: Path, capture: Capture, *, fps: float | None = None) -> No
             writer.write(cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
     finally:
         writer.release()
-
-
-def _span(frames: tuple[Frame, ...]) -> timedelta:
-    return timedelta(seconds=frames[-1].t - frames[0].t + 0.1)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)

@@ -151,23 +151,32 @@ class Kiosk:
             found = self._expect(response, 200)
             spent += server_ms(response)
             self.say(f"second factor accepted: {found['decision']}")
-        response = self.session.request("POST", f"/v1/bills/{bill_id}/presettlement")
-        presettled = self._expect(response, 200)
-        split = presettled["split"]
-        self.say(
-            f"bill {bill_id}: insurance {split['fund_pay_sumamt']} fen, personal account "
-            f"{split['acct_pay']} fen, cash {split['psn_cash_pay']} fen"
-        )
+        key = idempotency_key or f"pay-{secrets.token_hex(8)}"
         body: dict[str, Any] = {"identification_id": found["identification_id"]}
+        response = self.session.request("POST", f"/v1/bills/{bill_id}/presettlement")
+        if idempotency_key and response.status_code == 409 and _code(response) == "bill_paid":
+            # A repeat of a payment whose answer was lost: the key returns its receipt.
+            self.say(f"bill {bill_id} is paid already: asking for the receipt of {key}")
+            presettled: dict[str, Any] = {"split": None, "second_factor_required": False}
+        else:
+            presettled = self._expect(response, 200)
+            split = presettled["split"]
+            self.say(
+                f"bill {bill_id}: insurance {split['fund_pay_sumamt']} fen, personal account "
+                f"{split['acct_pay']} fen, cash {split['psn_cash_pay']} fen"
+            )
         if presettled["second_factor_required"]:
             body["second_factor"] = self._second_factor(second_factor)
-        key = idempotency_key or f"pay-{secrets.token_hex(8)}"
+        self.say(f"paying with Idempotency-Key {key} (give it again to repeat this payment)")
         response = self.session.request(
             "POST", f"/v1/bills/{bill_id}/payments", body, headers={"Idempotency-Key": key}
         )
         receipt = self._expect(response, 201)
         spent += server_ms(response)
-        self.say(f"paid: settlement {receipt['settlement_id']} (Idempotency-Key {key})")
+        replayed = " (a repeat: nothing was charged again)" if receipt.get("replayed") else ""
+        self.say(f"paid: settlement {receipt['settlement_id']}{replayed}")
+        if presettled["split"] is None:
+            presettled = {"split": receipt["split"], "second_factor_required": False}
         return Payment(found, presettled, receipt, key, spent, retakes)
 
     def _second_factor(self, ask: Callable[[], str] | None) -> str:

@@ -127,3 +127,23 @@ def test_a_replayed_refund_by_line_reports_what_it_refunded(ctx: Services, kit: 
     )  # fmt: skip
     assert replay.reversal.replayed
     assert done.refunded_fen == replay.refunded_fen == 5_000
+
+
+def test_a_refund_key_used_again_for_other_lines_is_a_conflict(
+    ctx: Services, kit: ModuleType
+) -> None:
+    """It used to answer 'replayed' with the first refund, so the cashier believed the other
+    line was refunded."""
+    bill_id = _paid_bill(ctx, kit, "rx-d")
+    refund_bill(
+        ctx=ctx, hospital_id="h1", actor="cashier", bill_id=bill_id, reversal_key="r-d",
+        line_codes=["C1"],
+    )  # fmt: skip
+    with pytest.raises(Conflict) as clash:
+        refund_bill(
+            ctx=ctx, hospital_id="h1", actor="cashier", bill_id=bill_id, reversal_key="r-d",
+            line_codes=["A1"],
+        )  # fmt: skip
+    assert clash.value.code == "idempotency_conflict"
+    with pytest.raises(Conflict):
+        refund_bill(ctx=ctx, hospital_id="h1", actor="cashier", bill_id=bill_id, reversal_key="r-d")

@@ -13,8 +13,15 @@ import pytest
 from typer.testing import CliRunner
 
 from facepay.cli import app
+from facepay.config import Settings
 from facepay.shared.errors import InvalidInput
-from facepay.terminal.capture import CameraSource, VideoFileSource, capture_body, write_video
+from facepay.terminal.capture import (
+    MAX_FRAMES,
+    CameraSource,
+    VideoFileSource,
+    capture_body,
+    write_video,
+)
 from facepay.terminal.signing import generate_terminal_key, private_key_to_pem
 from facepay.vision.liveness import Capture, Challenge, TerminalCapabilities
 from facepay.vision.liveness.capture import Frame
@@ -31,10 +38,13 @@ def _challenge() -> Challenge:
 class FakeCamera:
     """What `cv2.VideoCapture(0)` gives: `isOpened`, `read` -> (ok, BGR frame), `release`."""
 
-    def __init__(self, frames: int | None = None, *, opened: bool = True) -> None:
+    def __init__(
+        self, frames: int | None = None, *, opened: bool = True, size: tuple[int, int] = (48, 64)
+    ) -> None:
         self.left = frames
         self.opened = opened
         self.released = False
+        self.size = size
 
     def isOpened(self) -> bool:
         return self.opened
@@ -44,7 +54,7 @@ class FakeCamera:
             if self.left == 0:
                 return False, None
             self.left -= 1
-        return True, np.full((48, 64, 3), 120, dtype=np.uint8)
+        return True, np.full((*self.size, 3), 120, dtype=np.uint8)
 
     def release(self) -> None:
         self.released = True
@@ -139,3 +149,36 @@ def test_keygen_writes_a_private_key_once(runner: CliRunner, tmp_path: Path) -> 
     again = runner.invoke(app, ["kiosk", "keygen", "--out", str(out)])
     assert again.exit_code == 2
     assert "exists already" in again.stderr
+
+
+def _within_the_servers_limits(capture: Capture) -> None:
+    settings = Settings()
+    pixels = [f.rgb.shape[0] * f.rgb.shape[1] for f in capture.frames]
+    assert len(capture.frames) <= min(MAX_FRAMES, settings.api_max_frames)
+    assert max(max(f.rgb.shape[:2]) for f in capture.frames) <= 640
+    assert sum(pixels) <= settings.api_max_capture_kept_pixels
+    assert sum(pixels) <= settings.api_max_capture_source_pixels
+
+
+def test_a_720p_webcam_at_20_fps_is_sent_within_the_servers_limits() -> None:
+    """A real camera used to send every frame at full size: 69-86 frames for a three-step
+    challenge, refused as too_many_frames (and a 720p one as capture_too_large)."""
+    camera = FakeCamera(size=(720, 1280))
+    captured = CameraSource(0, fps=40, opener=lambda _i: camera).record(_challenge(), print)
+    _within_the_servers_limits(captured)
+    assert len(captured.frames) == MAX_FRAMES  # 0.8 s at 40 fps, spread over 32 frames
+    assert captured.frames[-1].t >= 0.4
+    # On the server's clock, whatever the kiosk's says: just after the challenge was issued.
+    challenge = _challenge()
+    assert challenge.issued_at <= captured.started_at <= challenge.issued_at + timedelta(seconds=2)
+
+
+def test_a_30_fps_phone_video_is_sent_within_the_servers_limits(tmp_path: Path) -> None:
+    frames = tuple(
+        Frame(t=i / 30, rgb=np.full((720, 1280, 3), i % 200, dtype=np.uint8)) for i in range(90)
+    )
+    write_video(tmp_path / "phone.avi", Capture(frames, TerminalCapabilities(), NOW))
+    read = VideoFileSource(tmp_path / "phone.avi").record(_challenge(), print)
+    _within_the_servers_limits(read)
+    assert read.frames[0].t == 0.0
+    assert read.frames[-1].t == pytest.approx(89 / 30)
