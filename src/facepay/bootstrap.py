@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
@@ -96,8 +96,11 @@ def build_gallery(settings: Settings, *, dim: int, model_version: str) -> Galler
     )
 
 
-def build_engine(settings: Settings) -> Engine:
-    """The database engine (embedded SQLite file unless a URL is set), migrated if so configured."""
+def build_engine(
+    settings: Settings, *, check_schema: Callable[[Connection], None] | None = None
+) -> Engine:
+    """The database engine (embedded SQLite file unless a URL is set), migrated if so configured;
+    `check_schema` looks at the database on the first connection, before any migration."""
     url = settings.resolved_database_url()
     if settings.database_url is None:
         data_dir(settings)
@@ -105,17 +108,21 @@ def build_engine(settings: Settings) -> Engine:
     require_database_url(settings)
     engine = database_engine(url, pool_size=settings.database_pool_size)
     try:
-        with engine.connect():
-            pass
+        with engine.connect() as connection:
+            if check_schema is not None:
+                check_schema(connection)
         if settings.database_migrate_on_start:
             upgrade(engine)
     except SQLAlchemyError as error:
         engine.dispose()
         raise ConfigurationError(
-            f"cannot use the database {masked_url(url)}: {_first_line(error)}; check "
+            f"cannot use the database {masked_url(url)}: {database_error_line(error)}; check "
             "FACEPAY_DATABASE_URL and that the server runs and accepts this user",
             code="database_unreachable",
         ) from None
+    except BaseException:
+        engine.dispose()
+        raise
     return engine
 
 
@@ -135,7 +142,7 @@ def require_database_url(settings: Settings) -> None:
         )
 
 
-def require_schema(settings: Settings, *, hint: str) -> None:
+def require_schema(connection: Connection, settings: Settings, *, hint: str) -> None:
     """Look at the database's migration revision before anything writes to it: no facepay schema
     is "not initialised" (and none is created, so a mistyped database stays as it was); a
     revision this facepay does not know came from a newer one; with migrations on start turned
@@ -147,18 +154,7 @@ def require_schema(settings: Settings, *, hint: str) -> None:
     )
 
     url = settings.resolved_database_url()
-    engine = database_engine(url, pool_size=1)
-    try:
-        with engine.connect() as connection:
-            revision = current_revision(connection)
-    except SQLAlchemyError as error:
-        raise ConfigurationError(
-            f"cannot use the database {masked_url(url)}: {_first_line(error)}; check "
-            "FACEPAY_DATABASE_URL and that the server runs and accepts this user",
-            code="database_unreachable",
-        ) from None
-    finally:
-        engine.dispose()
+    revision = current_revision(connection)
     if revision is None:
         raise ConfigurationError(
             f"not initialised: the database {masked_url(url)} has no facepay schema; {hint}",
@@ -186,7 +182,8 @@ def masked_url(url: str) -> str:
         return "(unparseable URL)"
 
 
-def _first_line(error: SQLAlchemyError) -> str:
+def database_error_line(error: SQLAlchemyError) -> str:
+    """The first line of what the database driver said (to print after a database's URL)."""
     cause = getattr(error, "orig", None) or error
     text = str(cause).strip().splitlines()
     return text[0] if text else type(cause).__name__
@@ -198,12 +195,15 @@ def build_unit_of_work(settings: Settings, engine: Engine) -> Callable[[], SqlAl
     return lambda: SqlAlchemyUnitOfWork(engine, lock_timeout_ms=timeout)
 
 
-def build_storage(settings: Settings) -> StorageServices:
+def build_storage(
+    settings: Settings, *, check_schema: Callable[[Connection], None] | None = None
+) -> StorageServices:
     """Storage, policies and clock without face models or gallery (admin and audit commands)."""
+    engine = build_engine(settings, check_schema=check_schema)
     return StorageServices(
         settings=settings,
         policies=shipped_policies(),
-        uow=build_unit_of_work(settings, build_engine(settings)),
+        uow=build_unit_of_work(settings, engine),
         clock=SystemClock(),
     )
 
@@ -229,8 +229,9 @@ def open_installation(settings: Settings) -> StorageServices:
         raise ConfigurationError(
             f"not initialised: {folder} has no facepay.sqlite; {hint}", code="not_initialised"
         )
-    require_schema(settings, hint=hint)
-    storage = build_storage(settings)
+    storage = build_storage(
+        settings, check_schema=lambda connection: require_schema(connection, settings, hint=hint)
+    )
     with storage.uow() as uow:
         operators = uow.tenants.platform_operator_names()
         key_id = uow.tenants.installation_value(TEMPLATE_KEY_ID)

@@ -33,6 +33,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from facepay.shared.errors import InvalidInput
+from facepay.shared.files import fsync_folder
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -242,15 +243,6 @@ def write_key_file(path: Path, key: bytes) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fsync_folder(path.parent)
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make a rename or unlink in `folder` durable."""
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _associated_data(template_id: str, model_version: str) -> bytes:

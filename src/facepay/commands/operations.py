@@ -23,14 +23,20 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from facepay.adapters.interchange import shipped_policies
-from facepay.bootstrap import build_engine, build_unit_of_work, data_dir, masked_url
+from facepay.bootstrap import (
+    build_engine,
+    build_unit_of_work,
+    data_dir,
+    database_error_line,
+    masked_url,
+)
 from facepay.commands import fail
 from facepay.commands.admin import app
 from facepay.commands.serve import DataDir, settings_for
 from facepay.config import Settings
 from facepay.services.context import StorageServices
 from facepay.shared.clock import SystemClock
-from facepay.shared.errors import ConfigurationError, FacepayError
+from facepay.shared.errors import ConfigurationError
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the report as JSON.")]
 EXIT_PENDING = 1
@@ -79,14 +85,10 @@ def _json(value: Any) -> None:
     typer.echo(json.dumps(value, sort_keys=True, default=str))
 
 
-def _refused(error: FacepayError, as_json: bool) -> typer.Exit:
-    return fail(error.message, code=error.code, as_json=as_json)
-
-
 def _unreachable(settings: Settings, error: SQLAlchemyError, as_json: bool) -> typer.Exit:
-    cause = str(getattr(error, "orig", None) or error).strip().splitlines() or [""]
     url = masked_url(settings.resolved_database_url())
-    return fail(f"the database {url} failed: {cause[0]}", code="database_error", as_json=as_json)
+    cause = database_error_line(error)
+    return fail(f"the database {url} failed: {cause}", code="database_error", as_json=as_json)
 
 
 @app.command("migrate")
@@ -128,8 +130,6 @@ def migrate(
                 pending = pending_revisions(before)
                 if not check and pending:
                     upgrade(engine)
-    except FacepayError as error:
-        raise _refused(error, as_json) from None
     except SQLAlchemyError as error:
         raise _unreachable(settings, error, as_json) from None
     after = before if check else head
@@ -186,8 +186,6 @@ def backup(
         with _database(settings) as engine:
             site = _installation(settings, engine)
             report = run_backup(site=site, to=to, include_key=include_key)
-    except FacepayError as error:
-        raise _refused(error, as_json) from None
     except SQLAlchemyError as error:
         raise _unreachable(settings, error, as_json) from None
     m = report.manifest
@@ -238,8 +236,6 @@ def restore(
         with _database(settings) as engine:
             site = _installation(settings, engine)
             report = run_restore(site=site, archive=archive, force=force)
-    except FacepayError as error:
-        raise _refused(error, as_json) from None
     except SQLAlchemyError as error:
         raise _unreachable(settings, error, as_json) from None
     m = report.manifest
@@ -321,8 +317,6 @@ def rotate_key(
                 grace=grace,
                 progress=show,
             )
-    except FacepayError as error:
-        raise _refused(error, as_json) from None
     except SQLAlchemyError as error:
         raise _unreachable(settings, error, as_json) from None
     if as_json:

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 from facepay.gallery.checks import check_batch, check_embeddings, check_scopes
 from facepay.gallery.ports import Sealer
 from facepay.shared.errors import Conflict, InvalidInput
+from facepay.shared.files import fsync_folder
 from facepay.vision.types import Embedding
 
 MAGIC = b"FACEPAY-GALLERY\x00"
@@ -123,15 +124,7 @@ def write_gallery_file(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_folder(path.parent)
 
 
 class _HashingReader:

@@ -49,7 +49,6 @@ from facepay import __version__
 from facepay.adapters.crypto import (
     TemplateKeyring,
     TemplateSealer,
-    fsync_folder,
     previous_key_file,
     read_key_file,
     write_key_file,
@@ -72,6 +71,7 @@ from facepay.adapters.db.snapshot import (
 from facepay.adapters.db.tables import metadata
 from facepay.services.template_integrity import KEY_ID, RETIRING_KEY_ID
 from facepay.shared.errors import ConfigurationError, Conflict, InvalidInput
+from facepay.shared.files import fsync_folder
 
 FORMAT = "facepay-backup"
 FORMAT_VERSION = 1

@@ -39,7 +39,6 @@ import structlog
 from facepay.adapters.crypto import (
     TemplateKeyring,
     TemplateSealer,
-    fsync_folder,
     new_key,
     next_key_file,
     previous_key_file,
@@ -52,6 +51,7 @@ from facepay.services.gallery_sync import gallery_file_lock
 from facepay.services.support import audit
 from facepay.services.template_integrity import KEY_ID, RETIRING_KEY_ID
 from facepay.shared.errors import ConfigurationError, Conflict, InvalidInput
+from facepay.shared.files import fsync_folder
 
 RETIRED_KEY_ID = "template_key_retired"
 """The installation fact naming the key the last completed rotation retired."""

@@ -20,6 +20,8 @@ from facepay.services.repositories import PageKey
 from facepay.shared.errors import NotFound
 
 T = TypeVar("T")
+R = TypeVar("R", TerminalRecord, StaffUser)
+"""A record listed by creation time and id."""
 
 
 @dataclass(frozen=True)
@@ -30,9 +32,13 @@ class Page(Generic[T]):
     next: PageKey | None
 
 
-def _page(rows: list[T], limit: int, key: PageKey | None) -> Page[T]:
-    """`rows` fetched with `limit + 1`: the extra row only says that another page exists."""
-    return Page(rows[:limit], key if len(rows) > limit else None)
+def _page(rows: list[R], limit: int) -> Page[R]:
+    """`rows` fetched with `limit + 1`: the extra row only says that another page exists, which
+    then starts after the last row shown (its creation time and id)."""
+    if len(rows) <= limit:
+        return Page(rows, None)
+    last = rows[limit - 1]
+    return Page(rows[:limit], (last.created_at, last.id))
 
 
 def list_terminals(
@@ -41,8 +47,7 @@ def list_terminals(
     """The hospital's terminals, revoked ones included (`active` False)."""
     with ctx.uow() as uow:
         rows = uow.tenants.terminals_of(hospital_id, after=after, limit=limit + 1)
-    last = rows[limit - 1] if len(rows) > limit else None
-    return _page(rows, limit, (last.created_at, last.id) if last else None)
+    return _page(rows, limit)
 
 
 def get_terminal(*, ctx: Storage, hospital_id: str, terminal_id: str) -> TerminalRecord:
@@ -60,8 +65,7 @@ def list_staff(
     """The hospital's staff users, disabled ones included (`active` False)."""
     with ctx.uow() as uow:
         rows = uow.tenants.staff_of(hospital_id, after=after, limit=limit + 1)
-    last = rows[limit - 1] if len(rows) > limit else None
-    return _page(rows, limit, (last.created_at, last.id) if last else None)
+    return _page(rows, limit)
 
 
 def get_staff(*, ctx: Storage, hospital_id: str, staff_id: str) -> StaffUser:

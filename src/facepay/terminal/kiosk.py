@@ -9,6 +9,7 @@ A capture that liveness refuses with `liveness_retry` or `liveness_spoof` is fil
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -203,8 +204,6 @@ class Kiosk:
 def load_card(path: Path) -> dict[str, Any]:
     """ID card data as the card reader gives it: a JSON object with id_number, name, sex and
     birth_date (YYYY-MM-DD)."""
-    import json  # noqa: PLC0415
-
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
