@@ -23,14 +23,15 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import httpx  # noqa: E402
 
 from facepay.api.app import create_app  # noqa: E402
-from facepay.bootstrap import build_engine, build_face_engine  # noqa: E402
-from facepay.config import Settings  # noqa: E402
-from facepay.demo.local import (  # noqa: E402
-    fast_passwords,
-    seed_operator,
-    serve_in_thread,
-    stored_services,
+from facepay.bootstrap import (  # noqa: E402
+    build_access,
+    build_engine,
+    build_face_engine,
+    build_services,
+    build_unit_of_work,
 )
+from facepay.config import Settings  # noqa: E402
+from facepay.demo.in_thread import fast_passwords, seed_operator, serve_in_thread  # noqa: E402
 from facepay.demo.people import demo_patients  # noqa: E402
 from facepay.demo.scenario import DemoReport, pay_once, register_and_enrol, set_up  # noqa: E402
 
@@ -51,10 +52,11 @@ def main() -> None:
         )
         engine = build_face_engine(settings)
         database = build_engine(settings)
-        services = stored_services(settings, engine, database=database)
+        uow = build_unit_of_work(settings, database)
+        services = build_services(settings, face_engine=engine, uow=uow)
         passwords = fast_passwords()
         seed_operator(services, username=OPERATOR[0], password=OPERATOR[1], passwords=passwords)
-        app = create_app(services, passwords=passwords)
+        app = create_app(services, build_access(settings, storage=services, passwords=passwords))
         with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=120) as http:
             actors = set_up(http, operator=OPERATOR, tag="bench")
             report = DemoReport()

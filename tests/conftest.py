@@ -117,23 +117,30 @@ def serve_api(face_engine: Any) -> ServeApi:
     import httpx  # noqa: PLC0415
 
     from facepay.api.app import create_app  # noqa: PLC0415
-    from facepay.bootstrap import build_engine  # noqa: PLC0415
+    from facepay.bootstrap import (  # noqa: PLC0415
+        build_access,
+        build_engine,
+        build_services,
+        build_unit_of_work,
+    )
     from facepay.client import StaffSession  # noqa: PLC0415
-    from facepay.demo.local import (  # noqa: PLC0415
+    from facepay.demo.in_thread import (  # noqa: PLC0415
         fast_passwords,
         seed_operator,
         serve_in_thread,
-        stored_services,
     )
 
     @contextmanager
     def serve(settings: Any, operator: tuple[str, str]) -> Iterator[tuple[Any, ...]]:
+        # The shipped wiring, with the session's face engine and a database engine disposed of
+        # here (so that a PostgreSQL database can be dropped after the module).
         database = build_engine(settings)
-        services = stored_services(settings, face_engine, database=database)
+        uow = build_unit_of_work(settings, database)
+        services = build_services(settings, face_engine=face_engine, uow=uow)
         passwords = fast_passwords()
         username, password = operator
         seed_operator(services, username=username, password=password, passwords=passwords)
-        app = create_app(services, passwords=passwords)
+        app = create_app(services, build_access(settings, storage=services, passwords=passwords))
         try:
             with serve_in_thread(app) as url, httpx.Client(base_url=url, timeout=120) as http:
                 yield url, http, app, services, StaffSession.login(http, username, password)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -10,24 +12,36 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from facepay.access.context import Access
+from facepay.access.passwords import PasswordHashing
+from facepay.access.rbac import policy_with_cashier_limit
+from facepay.access.signing import RequestVerifier
+from facepay.access.tokens import StaffTokens
 from facepay.adapters.crypto import TemplateKeyring
 from facepay.adapters.data_dir import create_private_file, prepare_data_dir
 from facepay.adapters.db.engine import database_engine
 from facepay.adapters.db.migrate import upgrade
+from facepay.adapters.db.security_ports import (
+    SqlAlchemyNonceStore,
+    SqlAlchemyStaffAccounts,
+    SqlAlchemyTerminalKeys,
+)
 from facepay.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from facepay.adapters.interchange import shipped_policies
 from facepay.config import Settings
 from facepay.gallery.faiss_gallery import FaissGallery
 from facepay.gallery.memory import InMemoryGallery
-from facepay.gallery.ports import Gallery
+from facepay.gallery.ports import Gallery, Sealer
 from facepay.services.admin import TEMPLATE_KEY_ID
-from facepay.services.context import Services, StorageServices
+from facepay.services.context import Services, Storage, StorageServices
 from facepay.services.face_cache import CachingFaceEngine
 from facepay.services.gallery_sync import load_gallery
+from facepay.services.ports import UnitOfWork
 from facepay.services.template_integrity import require_template_key
-from facepay.shared.clock import SystemClock
+from facepay.shared.clock import Clock, SystemClock
 from facepay.shared.errors import ConfigurationError, InvalidInput
 from facepay.vision.dlib_engine import MODEL_VERSION, DlibFaceEngine
+from facepay.vision.engine import FaceEngine
 from facepay.vision.liveness import ChallengeBook, LivenessPolicy
 from facepay.vision.liveness.checks.model import OnnxPadModel
 from facepay.vision.liveness.policy import default_checks
@@ -252,26 +266,51 @@ def open_installation(settings: Settings) -> StorageServices:
     return storage
 
 
-def build_services(settings: Settings, *, storage: StorageServices | None = None) -> Services:
+def build_services(
+    settings: Settings,
+    *,
+    storage: StorageServices | None = None,
+    face_engine: FaceEngine | None = None,
+    uow: Callable[[], UnitOfWork] | None = None,
+    clock: Clock | None = None,
+    gallery: Gallery | None = None,
+    sealer: Sealer | None = None,
+) -> Services:
     """Everything a server needs: models, storage, liveness, policies, and the gallery loaded
     from its sealed file, or rebuilt from the templates table when the file is missing or stale.
-    `storage`: already opened (`open_installation`), else built from the settings."""
+
+    `storage`: already opened (`open_installation`), else built from the settings. The other
+    keywords replace one part and keep the rest of the wiring, for tests and benchmarks: `uow`
+    a factory of units of work (in memory, or on a database engine the caller disposes of),
+    `face_engine` a loaded or fake engine, `clock` a fixed clock, `gallery` and `sealer` their
+    in-memory or test versions.
+    """
+    if storage is not None and uow is not None:
+        raise ValueError("pass an opened storage or a unit of work factory, not both")
+    if storage is None:
+        storage = (
+            build_storage(settings)
+            if uow is None
+            else StorageServices(settings, shipped_policies(), uow, SystemClock())
+        )
+    if clock is not None:
+        storage = replace(storage, clock=clock)
     # A wrong folder, database or key is refused before seconds go into loading models.
-    storage = storage or build_storage(settings)
-    sealer = build_template_sealer(settings)
+    sealer = sealer or build_template_sealer(settings)
     require_template_key(ctx=storage, sealer=sealer, model_version=MODEL_VERSION)
     # Liveness and the use case look at the same frames: detect each one once.
-    face_engine = CachingFaceEngine(build_face_engine(settings))
+    engine = face_engine or build_face_engine(settings)
+    if not isinstance(engine, CachingFaceEngine):
+        engine = CachingFaceEngine(engine)
     pad = OnnxPadModel(settings.liveness_pad_model) if settings.liveness_pad_model else None
     checks = default_checks(pad_model=pad, identity_threshold=settings.liveness_identity_threshold)
     ctx = Services(
         settings=settings,
-        engine=face_engine,
-        gallery=build_gallery(
-            settings, dim=face_engine.embedding_dim, model_version=face_engine.model_version
-        ),
+        engine=engine,
+        gallery=gallery
+        or build_gallery(settings, dim=engine.embedding_dim, model_version=engine.model_version),
         sealer=sealer,
-        liveness=LivenessPolicy(engine=face_engine, checks=checks),
+        liveness=LivenessPolicy(engine=engine, checks=checks),
         challenges=ChallengeBook(),
         policies=storage.policies,
         uow=storage.uow,
@@ -280,3 +319,34 @@ def build_services(settings: Settings, *, storage: StorageServices | None = None
     )
     load_gallery(ctx=ctx)
     return ctx
+
+
+def build_staff_tokens(settings: Settings, *, clock: Clock) -> StaffTokens:
+    """Staff tokens configured by FACEPAY_JWT_SECRET, FACEPAY_STAFF_TOKEN_TTL_SECONDS and
+    FACEPAY_TOKEN_LEEWAY_SECONDS."""
+    return StaffTokens(
+        secret=settings.jwt_secret.get_secret_value(),
+        clock=clock,
+        ttl=timedelta(seconds=settings.staff_token_ttl_seconds),
+        leeway=timedelta(seconds=settings.token_leeway_seconds),
+    )
+
+
+def build_access(
+    settings: Settings, *, storage: Storage, passwords: PasswordHashing | None = None
+) -> Access:
+    """Who may call the API and how they prove it: the access policy with the configured refund
+    limit, the terminal request verifier and the staff accounts on `storage`'s database, and
+    the staff tokens. `passwords`: argon2id parameters other than the default (tests)."""
+    return Access(
+        policy=policy_with_cashier_limit(settings.cashier_refund_limit_fen),
+        verifier=RequestVerifier(
+            keys=SqlAlchemyTerminalKeys(storage.uow),
+            nonces=SqlAlchemyNonceStore(storage.uow),
+            clock=storage.clock,
+            max_skew=timedelta(seconds=settings.request_max_skew_seconds),
+        ),
+        tokens=build_staff_tokens(settings, clock=storage.clock),
+        accounts=SqlAlchemyStaffAccounts(storage.uow),
+        passwords=passwords or PasswordHashing(),
+    )

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from facepay.api.rbac import ROLE_GRANTS, TERMINAL_KIND_GRANTS, Permission, Role, TerminalKind
+from facepay.access.rbac import ROLE_GRANTS, TERMINAL_KIND_GRANTS, Permission, Role, TerminalKind
 
 WHO = "Who may call:"
 

@@ -20,9 +20,9 @@ from sqlalchemy.engine import make_url
 from tests.security.conftest import OPERATOR, api_settings
 
 from facepay.api.app import create_app
-from facepay.bootstrap import build_engine
+from facepay.bootstrap import build_access, build_engine, build_services, build_unit_of_work
 from facepay.client import StaffSession
-from facepay.demo.local import fast_passwords, seed_operator, serve_in_thread, stored_services
+from facepay.demo.in_thread import fast_passwords, seed_operator, serve_in_thread
 from facepay.demo.world import Site, make_site
 
 pytestmark = pytest.mark.slow
@@ -52,10 +52,11 @@ def served(
         overrides["database_url"] = url
     settings = api_settings(tmp_path / "data", **overrides)
     engine = build_engine(settings)
-    services = stored_services(settings, face_engine, database=engine)
+    uow = build_unit_of_work(settings, engine)
+    services = build_services(settings, face_engine=face_engine, uow=uow)
     passwords = fast_passwords()
     seed_operator(services, username=OPERATOR[0], password=OPERATOR[1], passwords=passwords)
-    app = create_app(services, passwords=passwords)
+    app = create_app(services, build_access(settings, storage=services, passwords=passwords))
     with serve_in_thread(app) as base, httpx.Client(base_url=base, timeout=60) as http:
         operator = StaffSession.login(http, *OPERATOR)
         yield engine, http, make_site(http, operator, serial=900), url

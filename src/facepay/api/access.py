@@ -20,15 +20,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
+from facepay.access.rbac import AccessPolicy, Permission, Principal, Role, TerminalKind
 from facepay.api.deps import api_state
-from facepay.api.rbac import (
-    AccessPolicy,
-    Permission,
-    Principal,
-    PrincipalKind,
-    Role,
-    TerminalKind,
-)
 from facepay.shared.errors import Forbidden
 
 WHO_MAY_CALL = "Who may call:"
@@ -79,26 +72,12 @@ class Allowed:
             who = await auth.any(request)  # no token: a signature, or `no_credentials`
         else:
             who = await auth.terminal(request)
-        granted = state.policy.permissions(who)
-        if who.kind is PrincipalKind.TERMINAL and not self.grants(granted):
-            granted = await run_in_threadpool(self._terminal_grants, request, who)
-        if not self.grants(granted):
+        # A terminal's grants follow its registered kind, which the verifier read with its key.
+        if not self.grants(state.access.policy.permissions(who)):
             joint = " or " if self.any_of else " and "
             wanted = joint.join(sorted(p.value for p in self.permissions))
             raise Forbidden(f"{wanted} is not allowed", code="permission_denied")
         return who
-
-    def _terminal_grants(self, request: Request, who: Principal) -> frozenset[Permission]:
-        """What this terminal's kind grants. Only some kinds may do some things (an `his`
-        terminal posts bills): the kind is looked up when what every kind may falls short."""
-        state = api_state(request)
-        if not self.terminal_kinds(state.policy):
-            return frozenset()
-        with state.services.uow() as uow:
-            record = uow.tenants.terminal(who.id)
-        if record is None or not record.active or record.kind not in set(TerminalKind):
-            return frozenset()
-        return state.policy.permissions(who, terminal_kind=TerminalKind(record.kind))
 
     def roles(self, policy: AccessPolicy) -> list[Role]:
         """The staff roles that pass, in the order of `Role` (none if staff may not call)."""

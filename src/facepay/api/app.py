@@ -1,4 +1,7 @@
-"""`create_app(services)`: the FastAPI application, versioned under /v1."""
+"""`create_app(services, access)`: the FastAPI application, versioned under /v1.
+
+Both arguments come built from `facepay.bootstrap`; the app adds only what is HTTP's own (rate
+limits, metrics, middleware, problem mapping) and constructs no adapter."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
-from datetime import timedelta
 from typing import Any
 
 import structlog
@@ -17,11 +19,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from facepay import __version__
-from facepay.adapters.db.security_ports import (
-    SqlAlchemyNonceStore,
-    SqlAlchemyStaffAccounts,
-    SqlAlchemyTerminalKeys,
-)
+from facepay.access.context import Access
 from facepay.api import problems
 from facepay.api.access import describe_access
 from facepay.api.auth import Authenticator
@@ -29,31 +27,23 @@ from facepay.api.deps import ApiState
 from facepay.api.limits import BodySizeLimit, CaptureAdmission, TokenBuckets
 from facepay.api.logging import RequestContext
 from facepay.api.metrics import ApiMetrics, LatencyMiddleware
-from facepay.api.rbac import policy_with_cashier_limit
 from facepay.api.routes import admin, audit, auth, bills, liveness, lookups, patients, system
-from facepay.api.signing import RequestVerifier
-from facepay.api.staff_auth import PasswordHashing, StaffTokens
 from facepay.services.context import Services
 from facepay.services.upkeep import run_upkeep
 
 
-def create_app(services: Services, *, passwords: PasswordHashing | None = None) -> FastAPI:
-    """The API over `services` (one per process; state lives in `app.state.api`)."""
+def create_app(services: Services, access: Access) -> FastAPI:
+    """The API over `services` and `access` (one of each per process, both from
+    `facepay.bootstrap`; state lives in `app.state.api`)."""
     settings = services.settings
-    tokens = StaffTokens.from_settings(settings, clock=services.clock)
-    verifier = RequestVerifier(
-        keys=SqlAlchemyTerminalKeys(services.uow),
-        nonces=SqlAlchemyNonceStore(services.uow),
-        clock=services.clock,
-        max_skew=timedelta(seconds=settings.request_max_skew_seconds),
-    )
     metrics = ApiMetrics()
     state = ApiState(
         services=services,
+        access=access,
         auth=Authenticator(
-            verifier=verifier,
-            tokens=tokens,
-            accounts=SqlAlchemyStaffAccounts(services.uow),
+            verifier=access.verifier,
+            tokens=access.tokens,
+            accounts=access.accounts,
             terminal_buckets=TokenBuckets(
                 rate=settings.api_rate_terminal_per_second, burst=settings.api_rate_terminal_burst
             ),
@@ -61,9 +51,6 @@ def create_app(services: Services, *, passwords: PasswordHashing | None = None) 
                 rate=settings.api_rate_staff_per_second, burst=settings.api_rate_staff_burst
             ),
         ),
-        tokens=tokens,
-        passwords=passwords or PasswordHashing(),
-        policy=policy_with_cashier_limit(settings.cashier_refund_limit_fen),
         metrics=metrics,
         login_buckets=TokenBuckets(rate=settings.api_rate_login_per_minute / 60.0, burst=10),
     )
@@ -144,6 +131,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         },
     }
     schema["security"] = [{"staffBearer": []}, {"terminalSignature": []}]
-    describe_access(schema, app.routes, app.state.api.policy)
+    describe_access(schema, app.routes, app.state.api.access.policy)
     app.openapi_schema = schema
     return schema

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from facepay.access.rbac import Principal
+from facepay.access.signing import RequestVerifier
+from facepay.access.staff import StaffAccounts, check_account
+from facepay.access.tokens import StaffTokens
 from facepay.api.limits import TokenBuckets
 from facepay.api.logging import bind_caller
-from facepay.api.rbac import Principal
-from facepay.api.signing import RequestVerifier
-from facepay.api.staff_auth import StaffAccounts, StaffTokens, check_account
 from facepay.shared.errors import Unauthorized
 from facepay.terminal import signing as protocol
 

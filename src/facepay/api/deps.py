@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from facepay.access.context import Access
+from facepay.access.rbac import Principal
 from facepay.api.auth import Authenticator
 from facepay.api.limits import TokenBuckets
 from facepay.api.metrics import ApiMetrics
 from facepay.api.problems import DuplicateHeader
-from facepay.api.rbac import AccessPolicy, Principal
-from facepay.api.staff_auth import PasswordHashing, StaffTokens
 from facepay.services.context import Services
 
 
@@ -21,10 +21,8 @@ class ApiState:
     """Everything the routers need besides the request, kept on `app.state.api`."""
 
     services: Services
+    access: Access
     auth: Authenticator
-    tokens: StaffTokens
-    passwords: PasswordHashing
-    policy: AccessPolicy
     metrics: ApiMetrics
     login_buckets: TokenBuckets
 

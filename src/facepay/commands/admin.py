@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from facepay.api.staff_auth import PasswordHashing
+from facepay.access.passwords import PasswordHashing
 from facepay.bootstrap import build_storage, build_template_sealer, open_installation
 from facepay.commands.serve import DataDir, settings_for
 from facepay.services import admin as admin_service

@@ -12,7 +12,13 @@ import typer
 from rich.console import Console
 
 from facepay import __version__
-from facepay.bootstrap import build_services, load_settings, masked_url, open_installation
+from facepay.bootstrap import (
+    build_access,
+    build_services,
+    load_settings,
+    masked_url,
+    open_installation,
+)
 from facepay.config import Settings
 
 THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -97,7 +103,7 @@ def serve(
     os.umask(0o077)  # whatever the server writes (database journals, gallery) is its own
     settings = settings_for(data)
     services = build_services(settings, storage=open_installation(settings))
-    app = create_app(services)
+    app = create_app(services, build_access(settings, storage=services))
     console = Console(highlight=False, soft_wrap=True)
     for line in banner(settings, host=host, port=port):
         console.print(line, markup=False)

@@ -7,7 +7,8 @@ from datetime import datetime
 
 TERMINAL_KINDS = ("kiosk", "window", "his")
 """What a terminal is: a patient-facing kiosk, a cashier's window camera, or the hospital
-information system (which also posts bills); facepay.api.rbac.TerminalKind has the same values."""
+information system (which also posts bills); facepay.access.rbac.TerminalKind has the same
+values."""
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class TerminalRecord:
 
 @dataclass(frozen=True)
 class StaffUser:
-    """A staff login: role name (facepay.api.rbac.Role values) and argon2id hash; a platform
+    """A staff login: role name (facepay.access.rbac.Role values) and argon2id hash; a platform
     operator (the insurance bureau's staff) has no hospital."""
 
     id: str

@@ -3,11 +3,12 @@
 Each is one unit of work, and everything that can refuse (names, roles, hashes, the registry's
 categories) is checked before anything is written: a registration is stored whole or not at all,
 whenever the process dies. Hospitals, the registry and platform operators are the platform's
-business; a hospital's admin manages that hospital's staff and terminals (facepay.api.rbac).
+business; a hospital's admin manages that hospital's staff and terminals (facepay.access.rbac).
 """
 
 from __future__ import annotations
 
+from facepay.access.rbac import Role
 from facepay.hospital.tenants import TERMINAL_KINDS, Hospital, StaffUser, TerminalRecord
 from facepay.identity.id_card import IdCard
 from facepay.identity.records import InsuredPerson
@@ -22,10 +23,10 @@ from facepay.shared.ids import new_id
 from facepay.supervision.audit import PLATFORM_CHAIN
 from facepay.supervision.redaction import mask_id_number
 
-HOSPITAL_ROLES = ("cashier", "pharmacist", "doctor", "admin", "auditor")
-PLATFORM_ROLES = ("platform_operator",)
+HOSPITAL_ROLES = tuple(role.value for role in Role if not role.is_platform)
+PLATFORM_ROLES = tuple(role.value for role in Role if role.is_platform)
 STAFF_ROLES = HOSPITAL_ROLES + PLATFORM_ROLES
-"""facepay.api.rbac.Role values (services do not import the API layer)."""
+"""The values of facepay.access.rbac.Role, as the staff table stores them."""
 TEMPLATE_KEY_ID = "template_key_id"
 """The installation fact naming the template key (facepay.services.template_integrity)."""
 
@@ -193,7 +194,7 @@ def create_staff_user(
     password_hash: str,
     role: str,
 ) -> StaffUser:
-    """Create a staff login (hash with facepay.api.staff_auth.PasswordHashing first): a hospital
+    """Create a staff login (hash with facepay.access.passwords.PasswordHashing first): a hospital
     role inside `hospital_id`, or a platform operator with `hospital_id` None."""
     user = _new_staff(ctx, hospital_id, username, password_hash, role)
     with ctx.uow() as uow:

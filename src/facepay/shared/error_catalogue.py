@@ -12,7 +12,7 @@ Where `scan_source` looks for a code:
 - `code="..."` keyword arguments of calls to those classes, of `super().__init__(...)` inside one,
   and a module constant passed instead of a literal (`code=DUPLICATE_FACE`);
 - literal arguments of module-level helpers that pass their own `code` parameter on to such a
-  class (`_fail("bad_signature", ...)` in facepay.api.signing);
+  class (`_fail("bad_signature", ...)` in facepay.access.signing);
 - literal codes given to `problem_response(status, code, ...)`, which the middleware and the
   framework's handlers in facepay.api call directly;
 - f-strings (`code=f"bill_{posted.status}"`): a template with `{}` for each hole, and

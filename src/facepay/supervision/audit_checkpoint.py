@@ -2,7 +2,7 @@
 
 Anyone with write access to the store can recompute every hash after an edit; only a head signed
 with a key they do not hold (and kept elsewhere: printed, mailed, sent to the insurance bureau)
-proves the chain up to that point. The signature scheme is a port; Ed25519 lives in `api.signing`.
+proves the chain up to that point. The signature scheme is a port; Ed25519 lives in `access.keys`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every request a terminal sends carries five headers; the signature is Ed25519 ov
 
     FACEPAY-ED25519-V1\\n<terminal_id>\\n<METHOD>\\n<path?query>\\n<timestamp>\\n<nonce>\\n<body_sha256>
 
-(no trailing newline). The server (`facepay.api.signing`) rebuilds the same bytes with the
+(no trailing newline). The server (`facepay.access.signing`) rebuilds the same bytes with the
 functions below, so client and server cannot drift apart. The README section "Terminal request
 signing" describes the format for vendors who implement it in another language.
 """

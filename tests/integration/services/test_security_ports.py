@@ -8,14 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine
 
+from facepay.access.passwords import PasswordHashing
+from facepay.access.rbac import Role
 from facepay.adapters.db.security_ports import (
     SqlAlchemyNonceStore,
     SqlAlchemyStaffAccounts,
     SqlAlchemyTerminalKeys,
 )
 from facepay.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
-from facepay.api.rbac import Role
-from facepay.api.staff_auth import PasswordHashing
 from facepay.hospital.tenants import Hospital, StaffUser, TerminalRecord
 
 NOW = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)

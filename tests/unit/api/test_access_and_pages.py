@@ -10,10 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from facepay.api.access import Allowed, who_may_call
-from facepay.api.pagination import BadCursor, decode_cursor, encode_cursor
-from facepay.api.problems import status_of
-from facepay.api.rbac import (
+from facepay.access.rbac import (
     ROLE_GRANTS,
     TERMINAL_GRANTS,
     TERMINAL_KIND_GRANTS,
@@ -23,6 +20,9 @@ from facepay.api.rbac import (
     TerminalKind,
     policy_with_cashier_limit,
 )
+from facepay.api.access import Allowed, who_may_call
+from facepay.api.pagination import BadCursor, decode_cursor, encode_cursor
+from facepay.api.problems import status_of
 from facepay.api.routes.admin import KindName
 from facepay.hospital.tenants import TERMINAL_KINDS
 

@@ -11,15 +11,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from facepay.api.signing import (
+from facepay.access.keys import (
     Ed25519CheckpointSigner,
     Ed25519CheckpointVerifier,
+    key_fingerprint,
+    public_key_from_text,
+)
+from facepay.access.signing import (
     InMemoryNonceStore,
     InMemoryTerminalKeys,
     RequestVerifier,
     TerminalKey,
-    key_fingerprint,
-    public_key_from_text,
 )
 from facepay.shared.clock import FixedClock
 from facepay.shared.errors import InvalidInput

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from facepay.api.rbac import (
+from facepay.access.rbac import (
     ROLE_GRANTS,
     TERMINAL_GRANTS,
     AccessPolicy,

@@ -9,13 +9,13 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from facepay.api.rbac import PrincipalKind
-from facepay.api.signing import (
+from facepay.access.keys import public_key_from_text
+from facepay.access.rbac import PrincipalKind
+from facepay.access.signing import (
     InMemoryNonceStore,
     InMemoryTerminalKeys,
     RequestVerifier,
     TerminalKey,
-    public_key_from_text,
 )
 from facepay.shared.clock import FixedClock
 from facepay.shared.errors import InvalidInput, Unauthorized

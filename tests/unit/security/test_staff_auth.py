@@ -9,14 +9,11 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
-from facepay.api.rbac import PrincipalKind, Role
-from facepay.api.staff_auth import (
-    InMemoryStaffAccounts,
-    PasswordHashing,
-    StaffAccount,
-    StaffTokens,
-    authenticate,
-)
+from facepay.access.passwords import PasswordHashing
+from facepay.access.rbac import PrincipalKind, Role
+from facepay.access.staff import InMemoryStaffAccounts, StaffAccount, authenticate
+from facepay.access.tokens import StaffTokens
+from facepay.bootstrap import build_staff_tokens
 from facepay.config import Settings
 from facepay.shared.clock import FixedClock
 from facepay.shared.errors import InvalidInput, Unauthorized
@@ -253,7 +250,7 @@ def test_tokens_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FACEPAY_JWT_SECRET", raising=False)
     monkeypatch.delenv("FACEPAY_ENVIRONMENT", raising=False)
     settings = Settings(jwt_secret=SECRET, staff_token_ttl_seconds=60)
-    service = StaffTokens.from_settings(settings, clock=FixedClock(NOW))
+    service = build_staff_tokens(settings, clock=FixedClock(NOW))
     token = service.issue(staff()).token
     assert claims_of(token)["exp"] - claims_of(token)["iat"] == 60
     assert tokens().principal(token).id == "stf_1"

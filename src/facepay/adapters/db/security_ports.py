@@ -1,4 +1,4 @@
-"""The API's security ports on the database: terminal keys, seen nonces and staff accounts.
+"""The access ports (facepay.access) on the database: terminal keys, seen nonces, staff accounts.
 
 Each call runs in its own short unit of work: a signature check or a login must not wait for,
 or hold, the transaction of the use case it guards.
@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from facepay.api.rbac import Role
-from facepay.api.signing import TerminalKey
-from facepay.api.staff_auth import StaffAccount
+from facepay.access.rbac import Role, TerminalKind
+from facepay.access.signing import TerminalKey
+from facepay.access.staff import StaffAccount
 from facepay.hospital.tenants import StaffUser
 from facepay.services.ports import UnitOfWork
 
 
 class SqlAlchemyTerminalKeys:
-    """`TerminalKeys`: active terminals only (a revoked terminal is unknown)."""
+    """`TerminalKeys`: active terminals only (a revoked terminal is unknown), with their kind."""
 
     def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
         self._uow = uow
@@ -28,7 +28,9 @@ class SqlAlchemyTerminalKeys:
             terminal = uow.tenants.terminal(terminal_id)
         if terminal is None or not terminal.active:
             return None
-        return TerminalKey(terminal.id, terminal.hospital_id, terminal.public_key)
+        # A kind this version does not know is None: granted what every kind may, no more.
+        kind = TerminalKind(terminal.kind) if terminal.kind in set(TerminalKind) else None
+        return TerminalKey(terminal.id, terminal.hospital_id, terminal.public_key, kind)
 
 
 class SqlAlchemyNonceStore:

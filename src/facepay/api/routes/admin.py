@@ -9,12 +9,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, status
 from pydantic import Field
 
+from facepay.access.keys import key_fingerprint, public_key_from_text
+from facepay.access.rbac import Permission, Principal, Role, TerminalKind
 from facepay.api.access import may
 from facepay.api.deps import StateDep
 from facepay.api.problems import errors
-from facepay.api.rbac import Permission, Principal, Role, TerminalKind
 from facepay.api.schemas import Fen, Id, PlainText, RequestModel, ResponseModel
-from facepay.api.signing import key_fingerprint, public_key_from_text
 from facepay.hospital.tenants import StaffUser, TerminalRecord
 from facepay.identity.id_card import IdCard
 from facepay.identity.records import InsuredPerson
@@ -32,7 +32,7 @@ Name = Annotated[PlainText, Field(min_length=1, max_length=120)]
 Username = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Password = Annotated[str, Field(min_length=12, max_length=1024)]
 KindName = Literal["kiosk", "window", "his"]
-"""A facepay.api.rbac.TerminalKind value (a literal, so that the schema needs no enum type)."""
+"""A facepay.access.rbac.TerminalKind value (a literal, so that the schema needs no enum type)."""
 
 
 class HospitalCreate(RequestModel):
@@ -170,7 +170,7 @@ def create_hospital(
         actor=who.actor,
         name=body.name,
         admin_username=body.admin_username,
-        admin_password_hash=state.passwords.hash(body.admin_password),
+        admin_password_hash=state.access.passwords.hash(body.admin_password),
     )
     return HospitalRead(id=hospital.id, name=hospital.name, admin_staff_id=user.id)
 
@@ -249,7 +249,7 @@ def create_staff(
         actor=who.actor,
         hospital_id=who.hospital_id,
         username=body.username,
-        password_hash=state.passwords.hash(body.password),
+        password_hash=state.access.passwords.hash(body.password),
         role=body.role.value,
     )
     return staff_read(user)

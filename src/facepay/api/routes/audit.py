@@ -11,10 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from facepay.access.rbac import Permission, Principal
 from facepay.api.access import may
 from facepay.api.deps import StateDep
 from facepay.api.problems import errors
-from facepay.api.rbac import Permission, Principal
 from facepay.api.schemas import AuditVerificationRead, Id, ResponseModel
 from facepay.services.audit import audit_entries, verify_audit
 from facepay.shared.errors import NotFound
@@ -50,9 +50,9 @@ def _readable_chain(state: StateDep, who: Principal, chain: str | None) -> str:
     """The chain `who` asks for: a hospital reads its own (another's is not found), the
     platform any."""
     if who.hospital_id is None:
-        state.policy.require(who, Permission.PLATFORM_AUDIT_READ)
+        state.access.policy.require(who, Permission.PLATFORM_AUDIT_READ)
         return chain or PLATFORM_CHAIN
-    state.policy.require(who, Permission.AUDIT_READ)
+    state.access.policy.require(who, Permission.AUDIT_READ)
     if chain is not None and chain != who.hospital_id:
         raise NotFound("no such audit chain")
     return who.hospital_id
@@ -66,7 +66,7 @@ def verify(state: StateDep, who: Reader) -> AuditVerificationRead:
     inserted, deleted or moved entry is reported."""
     chains = None if who.hospital_id is None else [_readable_chain(state, who, None)]
     if chains is None:  # every chain, the platform's own included
-        state.policy.require(who, Permission.PLATFORM_AUDIT_READ)
+        state.access.policy.require(who, Permission.PLATFORM_AUDIT_READ)
     report = verify_audit(ctx=state.services, chains=chains)
     return audit_verification(report)
 

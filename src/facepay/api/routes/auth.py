@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from facepay.adapters.db.security_ports import SqlAlchemyStaffAccounts
+from facepay.access.staff import authenticate
 from facepay.api.deps import StateDep
 from facepay.api.problems import errors
 from facepay.api.schemas import LoginCreate, TokenRead
-from facepay.api.staff_auth import authenticate
 from facepay.services.audit import record_event
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
@@ -19,12 +18,12 @@ def login(body: LoginCreate, state: StateDep, request: Request) -> TokenRead:
     """Exchange a user name and password for a bearer token."""
     state.login_buckets.take(f"user:{body.username.lower()}")
     account = authenticate(
-        accounts=SqlAlchemyStaffAccounts(state.services.uow),
-        passwords=state.passwords,
+        accounts=state.access.accounts,
+        passwords=state.access.passwords,
         username=body.username,
         password=body.password,
     )
-    issued = state.tokens.issue(account)
+    issued = state.access.tokens.issue(account)
     record_event(
         ctx=state.services,
         actor=f"staff:{account.staff_id}",

@@ -13,10 +13,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, status
 from pydantic import Field
 
+from facepay.access.rbac import Permission, Principal
 from facepay.api.access import may
 from facepay.api.deps import IdempotencyKey, StateDep
 from facepay.api.problems import errors
-from facepay.api.rbac import Permission, Principal
 from facepay.api.schemas import Id, LineFen, PlainText, RequestModel, ResponseModel
 from facepay.hospital.bills import PostedBill
 from facepay.insurance.model import Bill, BillLine, Settlement
@@ -299,7 +299,7 @@ def refund(
     """Refund a paid bill in full or by line (cashiers up to their limit, admins any amount)."""
     posted = bill_service.get_bill(ctx=state.services, hospital_id=who.hospital, bill_id=bill_id)
     amount = _refund_amount(posted, body.line_codes)
-    state.policy.require(who, Permission.PAYMENT_REFUND, amount=max(amount, 1))
+    state.access.policy.require(who, Permission.PAYMENT_REFUND, amount=max(amount, 1))
     result = refunds.refund_bill(
         ctx=state.services,
         hospital_id=who.hospital,

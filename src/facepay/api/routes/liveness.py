@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import Field
 
+from facepay.access.rbac import Permission, Principal
 from facepay.api.access import may
 from facepay.api.deps import StateDep
 from facepay.api.problems import errors
-from facepay.api.rbac import Permission, Principal
 from facepay.api.schemas import ResponseModel
 from facepay.services.liveness_decisions import liveness_decision
 

@@ -16,11 +16,11 @@ from typing import Annotated, TypeVar
 from fastapi import APIRouter, Query
 from pydantic import Field
 
+from facepay.access.rbac import Permission, Principal
 from facepay.api.access import may
 from facepay.api.deps import StateDep
 from facepay.api.pagination import After, Limit, decode_cursor, encode_cursor
 from facepay.api.problems import errors
-from facepay.api.rbac import Permission, Principal
 from facepay.api.routes.admin import (
     InsuredPersonRead,
     StaffRead,

@@ -10,11 +10,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, status
 from pydantic import Field
 
+from facepay.access.rbac import Permission, Principal
 from facepay.api.access import may
 from facepay.api.deps import StateDep
 from facepay.api.images import CaptureLimits, capture_from, checked_photo
 from facepay.api.problems import errors
-from facepay.api.rbac import Permission, Principal
 from facepay.api.routes.admin import IdCardCreate
 from facepay.api.schemas import (
     Base64Image,

@@ -125,18 +125,22 @@ TERMINAL_KIND_GRANTS: Mapping[TerminalKind, frozenset[Permission]] = {
 @dataclass(frozen=True)
 class Principal:
     """An authenticated caller; `role` is None for terminals, `hospital_id` None for platform
-    operators (and only for them)."""
+    operators (and only for them). `terminal_kind` is the registered kind of a terminal (None:
+    a kind this version does not know, which is granted only what every kind may)."""
 
     kind: PrincipalKind
     id: str
     hospital_id: str | None
     role: Role | None = None
+    terminal_kind: TerminalKind | None = None
 
     def __post_init__(self) -> None:
         if (self.kind is PrincipalKind.STAFF) != (self.role is not None):
             raise InvalidInput(
                 "staff principals have a role, terminals do not", code="bad_principal"
             )
+        if self.kind is PrincipalKind.STAFF and self.terminal_kind is not None:
+            raise InvalidInput("staff principals have no terminal kind", code="bad_principal")
         platform = self.role is not None and self.role.is_platform
         if platform != (self.hospital_id is None):
             raise InvalidInput(
@@ -167,14 +171,13 @@ class AccessPolicy:
         default_factory=lambda: {Role.CASHIER: 50_000, Role.ADMIN: None}
     )
 
-    def permissions(
-        self, principal: Principal, *, terminal_kind: TerminalKind | None = None
-    ) -> frozenset[Permission]:
-        """Everything `principal` may do; for a terminal of unknown kind, what every kind may."""
+    def permissions(self, principal: Principal) -> frozenset[Permission]:
+        """Everything `principal` may do: a terminal by its registered kind (an `his` terminal
+        also posts bills); one of unknown kind, what every kind may."""
         if principal.kind is PrincipalKind.TERMINAL:
-            if terminal_kind is None:
+            if principal.terminal_kind is None:
                 return TERMINAL_GRANTS
-            return TERMINAL_KIND_GRANTS.get(terminal_kind, frozenset())
+            return TERMINAL_KIND_GRANTS.get(principal.terminal_kind, frozenset())
         return ROLE_GRANTS.get(principal.role, frozenset()) if principal.role else frozenset()
 
     def roles_with(self, permission: Permission) -> tuple[Role, ...]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,10 +26,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from facepay.api.rbac import Principal, PrincipalKind
+from facepay.access.rbac import Principal, PrincipalKind, TerminalKind
 from facepay.shared.clock import Clock
 from facepay.shared.errors import InvalidInput, Unauthorized
 from facepay.terminal import signing as protocol
@@ -38,11 +36,13 @@ from facepay.terminal import signing as protocol
 
 @dataclass(frozen=True)
 class TerminalKey:
-    """A registered terminal: its hospital and its raw 32-byte Ed25519 public key."""
+    """A registered terminal: its hospital, its raw 32-byte Ed25519 public key and its kind
+    (None: a kind this version does not know)."""
 
     terminal_id: str
     hospital_id: str
     public_key: bytes
+    kind: TerminalKind | None = TerminalKind.KIOSK
 
 
 class TerminalKeys(Protocol):
@@ -211,7 +211,12 @@ class RequestVerifier:
             terminal_id=terminal_id, nonce=nonce, expires_at=expires, now=now
         ):
             raise _fail("nonce_replayed", "this nonce was already used")
-        return Principal(PrincipalKind.TERMINAL, terminal.terminal_id, terminal.hospital_id)
+        return Principal(
+            PrincipalKind.TERMINAL,
+            terminal.terminal_id,
+            terminal.hospital_id,
+            terminal_kind=terminal.kind,
+        )
 
 
 def _decode_signature(value: str) -> bytes:
@@ -221,60 +226,3 @@ def _decode_signature(value: str) -> bytes:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise _fail("malformed_signature_headers", "signature is not base64") from exc
-
-
-def public_key_from_text(text: str) -> bytes:
-    """Raw 32-byte key from what a terminal exports: SubjectPublicKeyInfo PEM or base64 raw."""
-    text = text.strip()
-    try:
-        if text.startswith("-----BEGIN"):
-            key = serialization.load_pem_public_key(text.encode("ascii"))
-            if not isinstance(key, Ed25519PublicKey):
-                raise InvalidInput("the public key is not Ed25519", code="bad_key")
-            return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-        raw = base64.b64decode(text, validate=True)
-        Ed25519PublicKey.from_public_bytes(raw)  # checks the length
-    except (ValueError, TypeError, UnicodeEncodeError, binascii.Error) as exc:
-        raise InvalidInput("not an Ed25519 public key (PEM or base64)", code="bad_key") from exc
-    return raw
-
-
-def key_fingerprint(public_key: bytes) -> str:
-    """`SHA256:<base64>` of the raw public key, for admins to compare out of band."""
-    digest = base64.b64encode(hashlib.sha256(public_key).digest()).decode("ascii").rstrip("=")
-    return f"SHA256:{digest}"
-
-
-class Ed25519CheckpointSigner:
-    """Signs audit checkpoints (`supervision.audit_checkpoint.CheckpointSigner`)."""
-
-    def __init__(self, private_key: Ed25519PrivateKey) -> None:
-        self._key = private_key
-        raw = private_key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        self._key_id = key_fingerprint(raw)
-
-    @property
-    def key_id(self) -> str:
-        """The public key's fingerprint."""
-        return self._key_id
-
-    def sign(self, message: bytes) -> bytes:
-        """Ed25519 signature of `message`."""
-        return self._key.sign(message)
-
-
-class Ed25519CheckpointVerifier:
-    """Verifies audit checkpoints against one raw Ed25519 public key."""
-
-    def __init__(self, public_key: bytes) -> None:
-        self._key = Ed25519PublicKey.from_public_bytes(public_key)
-
-    def verify(self, message: bytes, signature: bytes) -> bool:
-        """True if the signature is valid."""
-        try:
-            self._key.verify(signature, message)
-        except InvalidSignature:
-            return False
-        return True
