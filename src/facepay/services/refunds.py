@@ -24,6 +24,7 @@ from facepay.services.payments import (
 from facepay.services.ports import UnitOfWork
 from facepay.services.support import audit
 from facepay.shared.errors import Conflict, InvalidInput
+from facepay.shared.money import round_half_up
 
 REFUND_ACTION = "payment.refund"
 
@@ -41,6 +42,24 @@ class Refund:
         """What the refund took off the bill: the reversed total less the re-settled rest."""
         rest = self.resettlement.record.settlement.medfee_sumamt if self.resettlement else 0
         return self.reversal.record.settlement.medfee_sumamt - rest
+
+
+def refund_amount(
+    *, ctx: Services, hospital_id: str, bill_id: str, line_codes: Sequence[str] | None = None
+) -> int:
+    """The fen a refund of `line_codes` (None: the whole bill) asks for, from the stored bill,
+    to check against the caller's refund limit before `refund_bill` runs."""
+    with ctx.uow() as uow:
+        posted = hospital_bill(uow, bill_id, hospital_id)
+    return requested_fen(posted.bill, line_codes)
+
+
+def requested_fen(bill: Bill, line_codes: Sequence[str] | None) -> int:
+    """The amount of the lines a refund names, at least 1 fen: a refund of nothing (codes the
+    bill does not have) is refused by `refund_bill` with its own reason, not by the limit."""
+    wanted = None if line_codes is None else set(line_codes)
+    lines = [line for line in bill.lines if wanted is None or line.code in wanted]
+    return max(sum(round_half_up(line.unit_price * line.quantity) for line in lines), 1)
 
 
 def refund_bill(

@@ -276,13 +276,6 @@ def pay(
     )
 
 
-def _refund_amount(posted: PostedBill, line_codes: list[str] | None) -> int:
-    lines = posted.bill.lines
-    if line_codes is not None:
-        lines = tuple(line for line in lines if line.code in set(line_codes))
-    return sum(round_half_up(line.unit_price * line.quantity) for line in lines)
-
-
 @router.post(
     "/{bill_id}/refunds",
     status_code=status.HTTP_201_CREATED,
@@ -297,9 +290,10 @@ def refund(
     who: Annotated[Principal, may(Permission.PAYMENT_REFUND)],
 ) -> RefundRead:
     """Refund a paid bill in full or by line (cashiers up to their limit, admins any amount)."""
-    posted = bill_service.get_bill(ctx=state.services, hospital_id=who.hospital, bill_id=bill_id)
-    amount = _refund_amount(posted, body.line_codes)
-    state.access.policy.require(who, Permission.PAYMENT_REFUND, amount=max(amount, 1))
+    amount = refunds.refund_amount(
+        ctx=state.services, hospital_id=who.hospital, bill_id=bill_id, line_codes=body.line_codes
+    )
+    state.access.policy.require(who, Permission.PAYMENT_REFUND, amount=amount)
     result = refunds.refund_bill(
         ctx=state.services,
         hospital_id=who.hospital,
