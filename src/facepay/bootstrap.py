@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from facepay.access.context import Access
+from facepay.access.context import Access, RequestLimits
 from facepay.access.passwords import PasswordHashing
 from facepay.access.rbac import policy_with_cashier_limit
 from facepay.access.signing import RequestVerifier
@@ -37,12 +37,13 @@ from facepay.services.context import Services, Storage, StorageServices
 from facepay.services.face_cache import CachingFaceEngine
 from facepay.services.gallery_sync import load_gallery
 from facepay.services.ports import UnitOfWork
+from facepay.services.shared_state import SharedTokenBuckets, StoredChallengeBook
 from facepay.services.template_integrity import require_template_key
 from facepay.shared.clock import Clock, SystemClock
 from facepay.shared.errors import ConfigurationError, InvalidInput
 from facepay.vision.dlib_engine import MODEL_VERSION, DlibFaceEngine
 from facepay.vision.engine import FaceEngine
-from facepay.vision.liveness import ChallengeBook, LivenessPolicy
+from facepay.vision.liveness import LivenessPolicy
 from facepay.vision.liveness.checks.model import OnnxPadModel
 from facepay.vision.liveness.policy import default_checks
 
@@ -311,7 +312,7 @@ def build_services(
         or build_gallery(settings, dim=engine.embedding_dim, model_version=engine.model_version),
         sealer=sealer,
         liveness=LivenessPolicy(engine=engine, checks=checks),
-        challenges=ChallengeBook(),
+        challenges=StoredChallengeBook(storage.uow),
         policies=storage.policies,
         uow=storage.uow,
         clock=storage.clock,
@@ -349,4 +350,27 @@ def build_access(
         tokens=build_staff_tokens(settings, clock=storage.clock),
         accounts=SqlAlchemyStaffAccounts(storage.uow),
         passwords=passwords or PasswordHashing(),
+        limits=build_request_limits(settings, uow=storage.uow),
+    )
+
+
+def build_request_limits(settings: Settings, *, uow: Callable[[], UnitOfWork]) -> RequestLimits:
+    """The request rates of FACEPAY_API_RATE_*, as token buckets in the database: every worker
+    process, on every machine, spends from the same buckets."""
+    return RequestLimits(
+        terminal=SharedTokenBuckets(
+            uow,
+            name="terminal",
+            rate=settings.api_rate_terminal_per_second,
+            burst=settings.api_rate_terminal_burst,
+        ),
+        staff=SharedTokenBuckets(
+            uow,
+            name="staff",
+            rate=settings.api_rate_staff_per_second,
+            burst=settings.api_rate_staff_burst,
+        ),
+        login=SharedTokenBuckets(
+            uow, name="login", rate=settings.api_rate_login_per_minute / 60.0, burst=10
+        ),
     )

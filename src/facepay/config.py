@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     """How often the server forgets expired request nonces and liveness challenges and voids
     expired ledger holds (facepay.services.upkeep)."""
 
+    gallery_follow_interval_ms: int = Field(default=200, ge=10, le=60_000)
+    """How often each server process applies the template journal to its gallery (enrolments
+    and erasures made by other processes); an enrolment elsewhere is identifiable here within
+    about this long plus the time to open its row."""
+
     # HTTP API limits (facepay.api): a clear 413 / 422 / 429 for each
     api_max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     """Largest request body; a capture of 32 JPEG frames of 640x480 is about 2-4 MB in base64.

@@ -106,7 +106,13 @@ def _installation_with_a_template(runner: CliRunner, data: Path) -> str:
         assert admin is not None
         assert admin.hospital_id is not None
         record = TemplateRecord(
-            "tpl_cli", person.id, admin.hospital_id, "dlib-resnet-v1", sealed, datetime.now(UTC)
+            "tpl_cli",
+            person.id,
+            admin.hospital_id,
+            "dlib-resnet-v1",
+            sealed,
+            datetime.now(UTC),
+            scope=f"site:{admin.hospital_id}",
         )
         uow.templates.add(record)
         uow.commit()

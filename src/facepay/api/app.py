@@ -24,11 +24,12 @@ from facepay.api import problems
 from facepay.api.access import describe_access
 from facepay.api.auth import Authenticator
 from facepay.api.deps import ApiState
-from facepay.api.limits import BodySizeLimit, CaptureAdmission, TokenBuckets
+from facepay.api.limits import BodySizeLimit, CaptureAdmission
 from facepay.api.logging import RequestContext
 from facepay.api.metrics import ApiMetrics, LatencyMiddleware
 from facepay.api.routes import admin, audit, auth, bills, liveness, lookups, patients, system
 from facepay.services.context import Services
+from facepay.services.gallery_sync import follow_journal
 from facepay.services.upkeep import run_upkeep
 
 
@@ -44,15 +45,11 @@ def create_app(services: Services, access: Access) -> FastAPI:
             verifier=access.verifier,
             tokens=access.tokens,
             accounts=access.accounts,
-            terminal_buckets=TokenBuckets(
-                rate=settings.api_rate_terminal_per_second, burst=settings.api_rate_terminal_burst
-            ),
-            staff_buckets=TokenBuckets(
-                rate=settings.api_rate_staff_per_second, burst=settings.api_rate_staff_burst
-            ),
+            terminal_buckets=access.limits.terminal,
+            staff_buckets=access.limits.staff,
         ),
         metrics=metrics,
-        login_buckets=TokenBuckets(rate=settings.api_rate_login_per_minute / 60.0, burst=10),
+        login_buckets=access.limits.login,
     )
     # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, served under
     # /docs/assets: no CDN, so they work on a hospital LAN (and no online spec validator).
@@ -88,8 +85,9 @@ _log = structlog.get_logger("facepay.api")
 
 @asynccontextmanager
 async def upkeep_schedule(services: Services) -> AsyncIterator[None]:
-    """Run the upkeep (facepay.services.upkeep) every `maintenance_interval_seconds` while the
-    app serves; a failed round is logged and the next one tries again."""
+    """Run the upkeep (facepay.services.upkeep) every `maintenance_interval_seconds` and follow
+    the template journal (facepay.services.gallery_sync) every `gallery_follow_interval_ms`
+    while the app serves; a failed round is logged and the next one tries again."""
 
     async def loop() -> None:
         while True:
@@ -102,13 +100,27 @@ async def upkeep_schedule(services: Services) -> AsyncIterator[None]:
                 if done.nonces or done.challenges or done.holds:
                     _log.info("upkeep", **asdict(done))
 
-    task = asyncio.create_task(loop())
+    async def follow() -> None:
+        interval = services.settings.gallery_follow_interval_ms / 1000
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                done = await run_in_threadpool(follow_journal, ctx=services)
+            except Exception as error:
+                _log.warning("gallery_follow_failed", error=type(error).__name__, detail=str(error))
+            else:
+                if done.added or done.removed:
+                    _log.info("gallery_followed", **asdict(done))
+
+    tasks = [asyncio.create_task(loop()), asyncio.create_task(follow())]
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
+from facepay.access.context import RateLimit
 from facepay.access.rbac import Principal
 from facepay.access.signing import RequestVerifier
 from facepay.access.staff import StaffAccounts, check_account
 from facepay.access.tokens import StaffTokens
-from facepay.api.limits import TokenBuckets
 from facepay.api.logging import bind_caller
 from facepay.shared.errors import Unauthorized
 from facepay.terminal import signing as protocol
@@ -28,20 +29,22 @@ class Authenticator:
     verifier: RequestVerifier
     tokens: StaffTokens
     accounts: StaffAccounts
-    terminal_buckets: TokenBuckets
-    staff_buckets: TokenBuckets
+    terminal_buckets: RateLimit
+    staff_buckets: RateLimit
 
     async def terminal(self, request: Request) -> Principal:
         """The signed terminal making `request`; Unauthorized otherwise."""
         body = await request.body()  # cached by Starlette: the route parses the same bytes
-        principal = self.verifier.verify(
+        # Both ask the database (the nonce, the shared bucket): off the event loop.
+        principal = await run_in_threadpool(
+            self.verifier.verify,
             method=request.method,
             path=raw_target(request),
             headers=request.headers.items(),
             body=body,
         )
         bind_caller(f"terminal:{principal.id}")
-        self.terminal_buckets.take(principal.id)
+        await run_in_threadpool(self.terminal_buckets.take, principal.id)
         return principal
 
     def staff(self, request: Request) -> Principal:

@@ -7,10 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from facepay.access.context import Access
+from facepay.access.context import Access, RateLimit
 from facepay.access.rbac import Principal
 from facepay.api.auth import Authenticator
-from facepay.api.limits import TokenBuckets
 from facepay.api.metrics import ApiMetrics
 from facepay.api.problems import DuplicateHeader
 from facepay.services.context import Services
@@ -24,7 +23,7 @@ class ApiState:
     access: Access
     auth: Authenticator
     metrics: ApiMetrics
-    login_buckets: TokenBuckets
+    login_buckets: RateLimit
 
 
 def api_state(request: Request) -> ApiState:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from facepay.api.problems import BodyTooLarge, RateLimited, problem_response
+from facepay.api.problems import BodyTooLarge, problem_response
+from facepay.shared.errors import RateLimited
 
 
 class BodySizeLimit:

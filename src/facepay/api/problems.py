@@ -28,6 +28,7 @@ from facepay.shared.errors import (
     InvalidInput,
     NotFound,
     PolicyError,
+    RateLimited,
     Unauthorized,
     Unavailable,
 )
@@ -38,16 +39,6 @@ _log = structlog.get_logger("facepay.api")
 
 
 # Most specific first: a subclass must come before its base.
-class RateLimited(FacepayError):  # noqa: N818 - the tree reads as nouns
-    """Too many requests from one caller; `retry_after` seconds until a token is free."""
-
-    code = "rate_limited"
-
-    def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 class BodyTooLarge(FacepayError):  # noqa: N818
     """The request body is above the configured limit."""
 

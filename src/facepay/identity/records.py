@@ -51,6 +51,8 @@ class TemplateRecord:
     quarantined_at: datetime | None = None
     """Set when the sealed bytes failed authentication: never matched, kept as evidence."""
     quarantine_reason: str | None = None
+    scope: str = ""
+    """Where it may match: `region:<id>` or `site:<id>` (facepay.hospital.tenants)."""
 
     @property
     def usable(self) -> bool:
@@ -64,14 +66,20 @@ class BiometricConsent:
 
     purpose: str
     scope: str
+    """The consent form's own words on where the face is used."""
     given_at: datetime
     recorded_by: str
+    reach: Literal["region", "site"] | None = None
+    """Where the template may be matched: every site of the region, or the enrolling site; None
+    is the enrolling site's default (facepay.hospital.tenants.Hospital.default_reach)."""
 
     def __post_init__(self) -> None:
         for name in ("purpose", "scope", "recorded_by"):
             value = getattr(self, name)
             if not value.strip() or len(value) > 200 or not value.isprintable():
                 raise InvalidInput(f"consent {name}: 1 to 200 printable characters")
+        if self.reach not in ("region", "site", None):
+            raise InvalidInput("consent reach: 'region' or 'site'", code="bad_reach")
         if self.given_at.tzinfo is None:
             raise InvalidInput("consent time must be timezone-aware")
 

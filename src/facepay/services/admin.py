@@ -9,7 +9,15 @@ business; a hospital's admin manages that hospital's staff and terminals (facepa
 from __future__ import annotations
 
 from facepay.access.rbac import Role
-from facepay.hospital.tenants import TERMINAL_KINDS, Hospital, StaffUser, TerminalRecord
+from facepay.hospital.tenants import (
+    DEFAULT_REGION,
+    SITE_KINDS,
+    TERMINAL_KINDS,
+    TIERS,
+    Hospital,
+    StaffUser,
+    TerminalRecord,
+)
 from facepay.identity.id_card import IdCard
 from facepay.identity.records import InsuredPerson
 from facepay.ledger.accounts import hospital_chart
@@ -38,10 +46,16 @@ def _text(value: str, what: str, limit: int = 80) -> str:
 
 
 def register_hospital(
-    *, ctx: Storage, actor: str, name: str, hospital_id: str | None = None
+    *,
+    ctx: Storage,
+    actor: str,
+    name: str,
+    hospital_id: str | None = None,
+    kind: str = "hospital",
+    tier: str | None = None,
 ) -> Hospital:
-    """Create a hospital (without staff; `register_hospital_with_admin` is the usual way)."""
-    hospital = _new_hospital(ctx, name, hospital_id)
+    """Create a site (without staff; `register_hospital_with_admin` is the usual way)."""
+    hospital = _new_hospital(ctx, name, hospital_id, kind=kind, tier=tier)
     with ctx.uow() as uow:
         _add_hospital(ctx, uow, actor, hospital)
         uow.commit()
@@ -56,9 +70,12 @@ def register_hospital_with_admin(
     admin_username: str,
     admin_password_hash: str,
     hospital_id: str | None = None,
+    kind: str = "hospital",
+    tier: str | None = None,
 ) -> tuple[Hospital, StaffUser]:
-    """Create a hospital and its first admin together: a taken user name stores neither."""
-    hospital = _new_hospital(ctx, name, hospital_id)
+    """Create a site of the region (a hospital of a tier, a pharmacy or a service centre) and
+    its first admin together: a taken user name stores neither."""
+    hospital = _new_hospital(ctx, name, hospital_id, kind=kind, tier=tier)
     user = _new_staff(ctx, hospital.id, admin_username, admin_password_hash, "admin")
     with ctx.uow() as uow:
         _add_hospital(ctx, uow, actor, hospital)
@@ -91,10 +108,14 @@ def initialise_platform(
     operator_password_hash: str,
     hospital: tuple[str, str, str] | None = None,
     template_key_id: str | None = None,
+    region_name: str | None = None,
 ) -> tuple[StaffUser, tuple[Hospital, StaffUser] | None]:
     """The first platform operator and, given (name, admin user name, admin hash), a first
     hospital with its admin: all of it or nothing (`facepay admin init`). With
-    `template_key_id`, the id of the key templates will be sealed with is recorded too."""
+    `template_key_id`, the id of the key templates will be sealed with is recorded too; with
+    `region_name`, the installation's region is named (a single hospital is a region of one)."""
+    if region_name is not None:
+        region_name = _text(region_name, "region name", 200)
     operator = _new_staff(ctx, None, operator_username, operator_password_hash, "platform_operator")
     first: tuple[Hospital, StaffUser] | None = None
     if hospital is not None:
@@ -104,6 +125,8 @@ def initialise_platform(
     with ctx.uow() as uow:
         _require_no_operator(uow, "this installation")
         _add_staff(ctx, uow, actor, operator)
+        if region_name is not None:
+            uow.tenants.set_region_name(DEFAULT_REGION, region_name)
         if template_key_id is not None:
             uow.tenants.set_installation_value(
                 TEMPLATE_KEY_ID, template_key_id, at=operator.created_at
@@ -115,8 +138,26 @@ def initialise_platform(
     return operator, first
 
 
-def _new_hospital(ctx: Storage, name: str, hospital_id: str | None) -> Hospital:
-    hospital = Hospital(hospital_id or new_id("hsp"), _text(name, "name", 200), ctx.clock.now())
+def _new_hospital(
+    ctx: Storage,
+    name: str,
+    hospital_id: str | None,
+    *,
+    kind: str = "hospital",
+    tier: str | None = None,
+) -> Hospital:
+    if kind not in SITE_KINDS:
+        raise InvalidInput(f"kind: one of {', '.join(SITE_KINDS)}", code="bad_site_kind")
+    if tier is not None and tier not in TIERS:
+        raise InvalidInput(f"tier: one of {', '.join(TIERS)}", code="bad_site_kind")
+    hospital = Hospital(
+        hospital_id or new_id("hsp"),
+        _text(name, "name", 200),
+        ctx.clock.now(),
+        region_id=DEFAULT_REGION,
+        kind=kind,
+        tier=tier,
+    )
     _text(hospital.id, "hospital_id", 64)
     if hospital.id == PLATFORM_CHAIN:
         raise InvalidInput(f"{PLATFORM_CHAIN!r} names the platform's audit chain", code="bad_id")
@@ -126,7 +167,8 @@ def _new_hospital(ctx: Storage, name: str, hospital_id: str | None) -> Hospital:
 def _add_hospital(ctx: Storage, uow: UnitOfWork, actor: str, hospital: Hospital) -> None:
     uow.tenants.add_hospital(hospital)
     open_accounts_in(uow, hospital_chart(hospital.id))
-    audit(ctx, uow, actor=actor, action="hospital.register", subject=hospital.id)
+    details = {"kind": hospital.kind, "tier": hospital.tier, "region": hospital.region_id}
+    audit(ctx, uow, actor=actor, action="hospital.register", subject=hospital.id, details=details)
 
 
 def register_terminal(

@@ -16,7 +16,7 @@ from facepay.services.ports import UnitOfWork
 from facepay.shared.clock import Clock
 from facepay.supervision.audit_store import AuditLog
 from facepay.vision.engine import FaceEngine
-from facepay.vision.liveness import ChallengeBook, LivenessPolicy
+from facepay.vision.liveness import ChallengeStore, LivenessPolicy
 
 
 class Storage(Protocol):
@@ -65,6 +65,17 @@ class StorageServices:
         return AuditLog(store=uow.audit, clock=self.clock)
 
 
+@dataclass
+class JournalCursor:
+    """The template journal as this process's gallery has applied it: every change up to
+    `position`, and the later ones in `applied` (on PostgreSQL a change with a lower number can
+    commit after a higher one; `waiting` says since when each such gap has been open)."""
+
+    position: int = 0
+    applied: set[int] = field(default_factory=set)
+    waiting: dict[int, float] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Services:
     """Settings, models, gallery, sealer, liveness, policies, storage and clock of one process."""
@@ -74,7 +85,7 @@ class Services:
     gallery: Gallery
     sealer: Sealer
     liveness: LivenessPolicy
-    challenges: ChallengeBook
+    challenges: ChallengeStore
     policies: PolicyBook
     uow: Callable[[], UnitOfWork]
     clock: Clock
@@ -82,6 +93,8 @@ class Services:
     """Where the sealed gallery file is kept (None: memory only, e.g. in tests)."""
     gallery_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
     """Serialises gallery changes and saves, so that the file always matches some state."""
+    journal: JournalCursor = field(default_factory=JournalCursor, compare=False)
+    """How far this process's gallery has followed the template journal (gallery_sync)."""
 
     @property
     def decision_policy(self) -> DecisionPolicy:

@@ -7,10 +7,11 @@ and dropped, only the sealed template is kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from facepay.hospital.tenants import Hospital, match_scopes, region_scope, template_scope
 from facepay.identity.id_card import IdCard
 from facepay.identity.records import (
     BiometricConsent,
@@ -61,8 +62,11 @@ def enrol_patient(
     capture: Capture,
     consent: BiometricConsent,
 ) -> Enrolment:
-    """Check liveness and the face against the ID photo, refuse duplicates, store the template."""
-    person = _registered_person(ctx, id_card, hospital_id)
+    """Check liveness and the face against the ID photo, refuse duplicates, store the template
+    in the scope the consent reaches (the whole region, or this site only)."""
+    site, person = _registered_person(ctx, id_card, hospital_id)
+    consent = replace(consent, reach=consent.reach or site.default_reach)
+    scope = template_scope(site, consent.reach or site.default_reach)
     chip = _chip_embedding(ctx, chip_photo)
     require_live(ctx, capture=capture, hospital_id=hospital_id, actor=actor)
     template = capture_embedding(ctx, capture, frames=ENROL_FRAMES)
@@ -85,11 +89,12 @@ def enrol_patient(
             model_version=version,
         ),
         created_at=now,
+        scope=scope,
     )
     consent_record = ConsentRecord(new_id("cns"), person.id, hospital_id, consent)
     with ctx.uow() as uow:
-        replaced = _replaceable(uow, person.id, hospital_id)
-        uow.templates.delete(replaced)
+        replaced, superseded = _replaceable(uow, person.id, site, scope)
+        uow.templates.delete(replaced + superseded)
         uow.consents.add(consent_record)
         uow.templates.add(record)
         if resembles:
@@ -111,40 +116,60 @@ def enrol_patient(
                 "consent_id": consent_record.id,
                 "consent_purpose": consent.purpose,
                 "model": version,
+                "scope": scope,
                 "replaces_quarantined": replaced,
+                "supersedes": superseded,
             },
         )
         uow.commit()
-    # After the commit: a crash here leaves the gallery short, and the next start rebuilds it.
+    # After the commit (the journal has it too: every other worker follows within a second).
     with ctx.gallery_lock:
-        ctx.gallery.add(template_id, template, scope=hospital_id)
+        for old in superseded:
+            if old in ctx.gallery:
+                ctx.gallery.remove(old)
+        if template_id not in ctx.gallery:
+            ctx.gallery.add(template_id, template, scope=scope)
     save_gallery(ctx=ctx)
     return Enrolment(person.id, template_id, consent_record.id, person.category, score)
 
 
-def _registered_person(ctx: Services, id_card: IdCard, hospital_id: str) -> InsuredPerson:
+def _registered_person(
+    ctx: Services, id_card: IdCard, hospital_id: str
+) -> tuple[Hospital, InsuredPerson]:
     with ctx.uow() as uow:
-        require_hospital(uow, hospital_id)
+        site = require_hospital(uow, hospital_id)
         person = uow.people.by_id_number(id_card.id_number)
         if person is None:
             raise NotFound("the ID number is not in the insurance registry", code="not_insured")
-        _replaceable(uow, person.id, hospital_id)
+        _replaceable(uow, person.id, site, None)
     if (person.name, person.sex, person.birth_date) != (
         id_card.name,
         id_card.sex,
         id_card.birth_date,
     ):
         raise InvalidInput("the ID card does not match the registry", code="id_card_mismatch")
-    return person
+    return site, person
 
 
-def _replaceable(uow: UnitOfWork, person_id: str, hospital_id: str) -> list[str]:
-    """The person's quarantined templates at the hospital, which a new enrolment replaces;
-    Conflict if they have a usable one (enrolled already)."""
-    found = uow.templates.of_person(person_id, hospital_id)
-    if any(t.usable for t in found):
+def _replaceable(
+    uow: UnitOfWork, person_id: str, site: Hospital, scope: str | None
+) -> tuple[list[str], list[str]]:
+    """(the person's quarantined templates at the site, which a new enrolment replaces; their
+    site-only templates at other sites of the region, which a regional one supersedes).
+    Conflict if a usable template matches at this site already (enrolled here, or for the
+    whole region)."""
+    found = uow.templates.of_person(person_id)
+    covering = match_scopes(site)
+    if any(t.usable and t.scope in covering for t in found):
         raise Conflict("this person is enrolled already", code="already_enrolled")
-    return [t.id for t in found]
+    replaced = [t.id for t in found if not t.usable and t.hospital_id == site.id]
+    superseded: list[str] = []
+    if scope == region_scope(site.region_id):
+        for t in found:
+            other = uow.tenants.hospital(t.hospital_id) if t.usable else None
+            if other is not None and other.region_id == site.region_id:
+                superseded.append(t.id)
+    return replaced, superseded
 
 
 def _chip_embedding(ctx: Services, chip_photo: bytes) -> Embedding:

@@ -1,10 +1,20 @@
-"""Keep the in-process gallery and its sealed file in step with the database (the truth)."""
+"""Keep the in-process gallery and its sealed file in step with the database (the truth).
+
+Every worker process holds the gallery in memory. At start it loads the sealed file (or rebuilds
+from the templates table), noting first how far the template journal went. Then it follows the
+journal (`follow_journal`, a few times a second from the server's lifespan): each template added
+elsewhere is read from its sealed row and opened, each one deleted or quarantined is dropped. So
+an enrolment on one worker is identifiable on the others within the follow interval; an erasure
+is effective everywhere before its call returns, because identification checks every candidate's
+row inside its own transaction, however far this gallery lags.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,9 +24,14 @@ import numpy as np
 import structlog
 
 from facepay.gallery.persistence import write_gallery_file
-from facepay.services.context import Services
+from facepay.services.context import JournalCursor, Services
+from facepay.services.repositories import TemplateChange
 from facepay.services.support import audit
-from facepay.services.template_integrity import open_templates, require_template_key
+from facepay.services.template_integrity import (
+    open_records,
+    open_templates,
+    require_template_key,
+)
 from facepay.shared.errors import Conflict, InvalidInput
 
 _log = structlog.get_logger("facepay.gallery")
@@ -38,7 +53,11 @@ def load_gallery(*, ctx: Services) -> GallerySync:
     version = ctx.gallery.model_version
     require_template_key(ctx=ctx, sealer=ctx.sealer, model_version=version)
     with ctx.uow() as uow:
+        # Before reading the rows: whatever commits after this, the follower applies.
+        start = uow.templates.last_change()
+    with ctx.uow() as uow:
         wanted = uow.templates.scopes(version)
+    ctx.journal.position, ctx.journal.applied, ctx.journal.waiting = start, set(), {}
     with ctx.gallery_lock:
         reason = "missing"
         if ctx.gallery_path is not None and ctx.gallery_path.exists():
@@ -49,6 +68,8 @@ def load_gallery(*, ctx: Services) -> GallerySync:
             else:
                 if _matches(ctx, wanted):
                     return GallerySync("file", len(wanted))
+                if _catch_up(ctx, wanted):
+                    return GallerySync("file+database", len(ctx.gallery))
                 reason = "stale"  # it does not hold what the database holds
         elif not wanted:
             reason = ""  # a new installation: nothing to rebuild, nothing to say
@@ -57,6 +78,108 @@ def load_gallery(*, ctx: Services) -> GallerySync:
     if reason:
         _rebuilt(ctx, reason, len(ctx.gallery), quarantined)
     return GallerySync("database", len(ctx.gallery))
+
+
+def _catch_up(ctx: Services, wanted: dict[str, str]) -> bool:
+    """Bring a loaded but outdated gallery to the database's templates by the difference (rows
+    added since the file was saved are opened and added, changed ones replaced), when that is at
+    most a tenth of it and the file holds nothing the database lost; False (nothing changed)
+    when only a rebuild will do. The caller holds the gallery lock."""
+    gallery = ctx.gallery
+    held = {t: gallery.scope_of(t) for t in wanted}
+    present = sum(scope is not None for scope in held.values())
+    if present != len(gallery):
+        return False  # it holds templates the database no longer has
+    missing = [t for t, scope in wanted.items() if held[t] != scope]
+    if len(missing) > max(100, len(wanted) // 10):
+        return False
+    _add_rows(ctx, missing)
+    return True
+
+
+def _add_rows(ctx: Services, template_ids: list[str]) -> int:
+    """Open the rows of `template_ids` and add the usable ones not held yet; returns how many."""
+    if not template_ids:
+        return 0
+    with ctx.uow() as uow:
+        rows = uow.templates.get_many(template_ids)
+    records = [
+        r for r in rows.values() if r.usable and r.model_version == ctx.gallery.model_version
+    ]
+    opened = open_records(ctx=ctx, sealer=ctx.sealer, records=records)
+    added = 0
+    for template_id, scope, row in zip(opened.ids, opened.scopes, opened.rows, strict=True):
+        if ctx.gallery.scope_of(template_id) == scope:
+            continue
+        if template_id in ctx.gallery:
+            ctx.gallery.remove(template_id)
+        ctx.gallery.add(template_id, row, scope=scope)
+        added += 1
+    return added
+
+
+FOLLOW_BATCH = 1_000
+GAP_SECONDS = 30.0
+"""How long a hole in the journal's numbers is waited for: a change numbered below one already
+seen may still commit (PostgreSQL numbers a row when it is inserted, not when it commits); one
+that has not after this long was rolled back."""
+
+
+@dataclass(frozen=True)
+class Followed:
+    """What one round of following the journal did."""
+
+    added: int
+    removed: int
+    position: int
+
+
+def follow_journal(*, ctx: Services, now: float | None = None) -> Followed:
+    """Apply the template journal's changes since the last round to this process's gallery:
+    for each template, its last change decides (an added one is read from its row, which must
+    still be there and usable; a removed one is dropped)."""
+    cursor = ctx.journal
+    moment = time.monotonic() if now is None else now
+    with ctx.uow() as uow:
+        changes = uow.templates.changes_after(cursor.position, limit=FOLLOW_BATCH)
+    fresh = [c for c in changes if c.seq not in cursor.applied]
+    last: dict[str, TemplateChange] = {}
+    for change in fresh:
+        if change.model_version == ctx.gallery.model_version:
+            last[change.template_id] = change
+    removed = 0
+    with ctx.gallery_lock:
+        for template_id, change in last.items():
+            if change.op == "remove" and template_id in ctx.gallery:
+                ctx.gallery.remove(template_id)
+                removed += 1
+        wanted = [
+            t for t, c in last.items() if c.op == "add" and ctx.gallery.scope_of(t) != c.scope
+        ]
+        added = _add_rows(ctx, wanted)
+        cursor.applied.update(c.seq for c in fresh)
+        _advance(cursor, changes, moment)
+    return Followed(added, removed, cursor.position)
+
+
+def _advance(cursor: JournalCursor, changes: list[TemplateChange], moment: float) -> None:
+    """Move the position over every change applied, and over holes waited for long enough."""
+    highest = max([cursor.position, *cursor.applied])
+    seen = {c.seq for c in changes}
+    for seq in range(cursor.position + 1, highest):
+        if seq not in cursor.applied and seq not in seen:
+            cursor.waiting.setdefault(seq, moment)
+    while True:
+        nxt = cursor.position + 1
+        if nxt in cursor.applied:
+            cursor.applied.discard(nxt)
+        elif nxt in cursor.waiting and moment - cursor.waiting[nxt] >= GAP_SECONDS:
+            del cursor.waiting[nxt]
+        else:
+            break
+        cursor.position = nxt
+    for seq in [s for s in cursor.waiting if s <= cursor.position]:
+        del cursor.waiting[seq]
 
 
 def _rebuilt(ctx: Services, reason: str, templates: int, quarantined: list[str]) -> None:

@@ -1,10 +1,12 @@
 """Identify a patient: by face (liveness + 1:N), a second factor, or ID number + insurance card.
 
-An identification is a stored record of one hospital, valid for `identification_ttl_seconds`
-and used by at most one payment. Faces enrolled at other hospitals are never candidates: the 1:N
-search runs inside the hospital's scope (the gallery's filtered search, however many other
-hospitals hold the same face), and each candidate's row is checked again inside the
-identification's transaction, so that a template erased a moment ago never matches.
+An identification is a stored record of one site, valid for `identification_ttl_seconds` and
+used by at most one payment. The 1:N search runs inside the scopes that include the site - the
+region's templates and the site's own (facepay.hospital.tenants.match_scopes) - with the
+gallery's filtered search, so another site's site-only enrolments are never candidates however
+many there are. Each candidate's row is checked again inside the identification's transaction:
+a template erased or quarantined a moment ago, on any worker, never matches, even while this
+worker's gallery has not followed the journal yet.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hmac
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from facepay.hospital.tenants import match_scopes
 from facepay.identity.id_card import normalise_id_number
 from facepay.identity.matching import decide
 from facepay.identity.records import (
@@ -30,6 +33,7 @@ from facepay.services.support import (
     mask_name,
     require_hospital,
     require_live,
+    site_of,
 )
 from facepay.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from facepay.shared.ids import new_id
@@ -54,11 +58,6 @@ class IdentificationResult:
     category: str | None = None
 
 
-def match_scopes(hospital_id: str) -> frozenset[str]:
-    """The gallery scopes whose templates may match at `hospital_id`: its own enrolments."""
-    return frozenset({hospital_id})
-
-
 def start_liveness_challenge(*, ctx: Services) -> Challenge:
     """Issue a single-use active challenge for the next capture."""
     challenge = issue_challenge(
@@ -71,12 +70,11 @@ def identify(
     *, ctx: Services, hospital_id: str, actor: str, capture: Capture
 ) -> IdentificationResult:
     """Liveness, then 1:N among the hospital's enrolled faces, then the match decision."""
+    scopes = match_scopes(site_of(ctx, hospital_id))
     require_live(ctx, capture=capture, hospital_id=hospital_id, actor=actor)
     embedding = capture_embedding(ctx, capture, frames=IDENTIFY_FRAMES)
-    scopes = match_scopes(hospital_id)
     hits = ctx.gallery.search(embedding, SEARCH_K, scopes=scopes)
     with ctx.uow() as uow:
-        require_hospital(uow, hospital_id)
         owners = uow.templates.get_many([h.template_id for h in hits])
         # The rows decide, inside this transaction: a template erased or quarantined since the
         # search, or of another scope, is no candidate.
@@ -85,7 +83,7 @@ def identify(
             for h in hits
             if (owner := owners.get(h.template_id)) is not None
             and owner.usable
-            and owner.hospital_id in scopes
+            and owner.scope in scopes
         ]
         result = decide(local, policy=ctx.decision_policy)
         persons = [owners[c.template_id].person_id for c in result.contenders]

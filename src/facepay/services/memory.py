@@ -22,6 +22,7 @@ from facepay.services.memory_identity import (
     InMemoryConsentRepository,
     InMemoryIdentificationRepository,
     InMemoryPersonRepository,
+    InMemorySharedState,
     InMemoryTemplateRepository,
     InMemoryTenantRepository,
 )
@@ -89,6 +90,7 @@ class InMemoryStore:
     )
     people: InMemoryPersonRepository = field(default_factory=InMemoryPersonRepository)
     templates: InMemoryTemplateRepository = field(default_factory=InMemoryTemplateRepository)
+    shared: InMemorySharedState = field(default_factory=InMemorySharedState)
     consents: InMemoryConsentRepository = field(default_factory=InMemoryConsentRepository)
     identifications: InMemoryIdentificationRepository = field(
         default_factory=InMemoryIdentificationRepository
@@ -111,6 +113,7 @@ class InMemoryUnitOfWork:
         self.accumulators = store.accumulators
         self.people = store.people
         self.templates = store.templates
+        self.shared = store.shared
         self.consents = store.consents
         self.identifications = store.identifications
         self.bills = store.bills
@@ -153,6 +156,7 @@ class InMemoryUnitOfWork:
             self.accumulators,
             self.people,
             self.templates,
+            self.shared,
             self.consents,
             self.identifications,
             self.bills,

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime
-from typing import TypeVar
+from datetime import UTC, datetime
+from typing import Literal, TypeVar
 
 from facepay.hospital.bills import PostedBill
-from facepay.hospital.tenants import Hospital, StaffUser, TerminalRecord
+from facepay.hospital.tenants import DEFAULT_REGION, Hospital, Region, StaffUser, TerminalRecord
 from facepay.identity.records import (
     ConsentRecord,
     ErasureRecord,
@@ -16,10 +16,11 @@ from facepay.identity.records import (
     InsuredPerson,
     TemplateRecord,
 )
-from facepay.services.repositories import PageKey
+from facepay.services.repositories import PageKey, TemplateChange
 from facepay.shared.errors import Conflict
 from facepay.supervision.alerts import Alert
 from facepay.supervision.audit import GENESIS, PLATFORM_CHAIN, AuditEntry
+from facepay.vision.liveness.challenge import Challenge
 
 
 class InMemoryPersonRepository:
@@ -48,37 +49,42 @@ class InMemoryPersonRepository:
 
 
 class InMemoryTemplateRepository:
-    """Sealed templates in a dict."""
+    """Sealed templates in a dict, with the change journal in a list."""
 
     def __init__(self) -> None:
         self.rows: dict[str, TemplateRecord] = {}
+        self.journal: list[TemplateChange] = []
 
     def add(self, record: TemplateRecord) -> None:
         """Store."""
         if record.id in self.rows:
             raise Conflict("duplicate template id")
         self.rows[record.id] = record
+        if record.usable:
+            self._journal("add", record)
 
     def get_many(self, template_ids: Sequence[str]) -> dict[str, TemplateRecord]:
         """Those that exist."""
         return {i: self.rows[i] for i in template_ids if i in self.rows}
 
-    def of_person(self, person_id: str, hospital_id: str) -> list[TemplateRecord]:
-        """A person's templates at a hospital."""
-        return [
-            r
-            for r in self.rows.values()
-            if (r.person_id, r.hospital_id) == (person_id, hospital_id)
-        ]
+    def of_person(self, person_id: str) -> list[TemplateRecord]:
+        """A person's templates at every site."""
+        return sorted(
+            (r for r in self.rows.values() if r.person_id == person_id), key=lambda r: r.id
+        )
 
     def delete(self, template_ids: Sequence[str]) -> int:
         """Delete; returns how many."""
-        return sum(self.rows.pop(i, None) is not None for i in template_ids)
+        gone = [r for i in template_ids if (r := self.rows.pop(i, None)) is not None]
+        for record in gone:
+            if record.usable:
+                self._journal("remove", record)
+        return len(gone)
 
     def scopes(self, model_version: str) -> dict[str, str]:
         """Usable ids of one model and their scopes."""
         return {
-            i: r.hospital_id
+            i: r.scope
             for i, r in self.rows.items()
             if r.model_version == model_version and r.usable
         }
@@ -87,10 +93,27 @@ class InMemoryTemplateRepository:
         """Mark quarantined."""
         record = self.rows[template_id]
         self.rows[template_id] = replace(record, quarantined_at=at, quarantine_reason=reason)
+        if record.usable:
+            self._journal("remove", record)
 
     def iterate(self, model_version: str) -> Iterator[TemplateRecord]:
         """Templates of one model."""
         return iter([r for r in self.rows.values() if r.model_version == model_version])
+
+    def changes_after(self, seq: int, *, limit: int) -> list[TemplateChange]:
+        """Journal entries above `seq`."""
+        return [c for c in self.journal if c.seq > seq][:limit]
+
+    def last_change(self) -> int:
+        """The highest sequence number."""
+        return self.journal[-1].seq if self.journal else 0
+
+    def _journal(self, op: Literal["add", "remove"], record: TemplateRecord) -> None:
+        seq = self.last_change() + 1
+        at = datetime.now(UTC)
+        self.journal.append(
+            TemplateChange(seq, record.id, op, record.scope, record.model_version, at)
+        )
 
 
 class InMemoryConsentRepository:
@@ -110,6 +133,12 @@ class InMemoryConsentRepository:
             r
             for r in self.rows.values()
             if (r.person_id, r.hospital_id) == (person_id, hospital_id) and r.withdrawn_at is None
+        ]
+
+    def active_of_person(self, person_id: str) -> list[ConsentRecord]:
+        """Not withdrawn, at any site."""
+        return [
+            r for r in self.rows.values() if r.person_id == person_id and r.withdrawn_at is None
         ]
 
     def withdraw(self, consent_id: str, *, at: datetime, by: str) -> None:
@@ -216,6 +245,10 @@ class InMemoryTenantRepository:
         self.staff: dict[str, StaffUser] = {}
         self.nonces: dict[tuple[str, str], datetime] = {}
         self.facts: dict[str, str] = {}
+        epoch = datetime(2026, 1, 1, tzinfo=UTC)
+        self.regions: dict[str, Region] = {
+            DEFAULT_REGION: Region(DEFAULT_REGION, "Default region", epoch)
+        }
 
     def add_hospital(self, hospital: Hospital) -> None:
         """Store."""
@@ -226,6 +259,14 @@ class InMemoryTenantRepository:
     def hospital(self, hospital_id: str) -> Hospital | None:
         """By id."""
         return self.hospitals.get(hospital_id)
+
+    def region(self, region_id: str) -> Region | None:
+        """By id."""
+        return self.regions.get(region_id)
+
+    def set_region_name(self, region_id: str, name: str) -> None:
+        """Rename."""
+        self.regions[region_id] = replace(self.regions[region_id], name=name)
 
     def add_terminal(self, terminal: TerminalRecord) -> None:
         """Store."""
@@ -333,3 +374,56 @@ class InMemoryAuditEntries:
     def by_subject(self, chain: str, subject: str) -> list[AuditEntry]:
         """The entries of `chain` about `subject`."""
         return [e for e in self.chains_.get(chain, []) if e.subject == subject]
+
+
+class InMemorySharedState:
+    """Challenges and rate buckets in dicts (one process: what the database does for many)."""
+
+    def __init__(self) -> None:
+        self.challenges: dict[str, tuple[Challenge, bool]] = {}
+        self.buckets: dict[str, tuple[float, float]] = {}
+
+    def relax_durability(self) -> None:
+        """Nothing to relax in memory."""
+
+    def add_challenge(self, challenge: Challenge) -> None:
+        """Store."""
+        self.challenges[challenge.nonce] = (challenge, False)
+
+    def challenge(self, nonce: str) -> tuple[Challenge, bool] | None:
+        """By nonce."""
+        return self.challenges.get(nonce)
+
+    def redeem_challenge(self, nonce: str, *, at: datetime) -> Challenge | None:
+        """Mark redeemed once."""
+        found = self.challenges.get(nonce)
+        if found is None or found[1]:
+            return None
+        self.challenges[nonce] = (found[0], True)
+        return found[0]
+
+    def purge_challenges(self, *, now: datetime) -> int:
+        """Forget expired ones."""
+        stale = [n for n, (c, _) in self.challenges.items() if c.expires_at < now]
+        for nonce in stale:
+            del self.challenges[nonce]
+        return len(stale)
+
+    def count_challenges(self) -> int:
+        """How many."""
+        return len(self.challenges)
+
+    def bucket(self, key: str) -> tuple[float, float] | None:
+        """(tokens, updated_at)."""
+        return self.buckets.get(key)
+
+    def put_bucket(self, key: str, *, tokens: float, updated_at: float, new: bool) -> None:
+        """Store."""
+        self.buckets[key] = (tokens, updated_at)
+
+    def purge_buckets(self, *, before: float) -> int:
+        """Forget old ones."""
+        old = [k for k, (_, at) in self.buckets.items() if at < before]
+        for key in old:
+            del self.buckets[key]
+        return len(old)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         ConsentRepository,
         IdentificationRepository,
         PersonRepository,
+        SharedStateRepository,
         TemplateRepository,
         TenantRepository,
     )
@@ -122,6 +123,11 @@ class UnitOfWork(Protocol):
     @property
     def templates(self) -> TemplateRepository:
         """The templates repository of this transaction."""
+        ...
+
+    @property
+    def shared(self) -> SharedStateRepository:
+        """Challenges and rate buckets every worker shares (facepay.services.shared_state)."""
         ...
 
     @property

@@ -8,11 +8,12 @@ another hospital, so that a use case can answer NotFound without saying the obje
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 
 from facepay.hospital.bills import PostedBill
-from facepay.hospital.tenants import Hospital, StaffUser, TerminalRecord
+from facepay.hospital.tenants import Hospital, Region, StaffUser, TerminalRecord
 from facepay.identity.records import (
     ConsentRecord,
     ErasureRecord,
@@ -21,6 +22,7 @@ from facepay.identity.records import (
     TemplateRecord,
 )
 from facepay.supervision.alerts import Alert
+from facepay.vision.liveness.challenge import Challenge
 
 PageKey = tuple[datetime, str]
 """Where a page of a listing ends: the last row's (created_at, id); listings run in that order."""
@@ -51,21 +53,41 @@ class TemplateRepository(Protocol):
     def get_many(self, template_ids: Sequence[str]) -> dict[str, TemplateRecord]:
         """Those of `template_ids` that exist."""
 
-    def of_person(self, person_id: str, hospital_id: str) -> list[TemplateRecord]:
-        """A person's templates at one hospital."""
+    def of_person(self, person_id: str) -> list[TemplateRecord]:
+        """Every template of a person, at every site (the use case filters by scope)."""
 
     def delete(self, template_ids: Sequence[str]) -> int:
-        """Delete rows; returns how many."""
+        """Delete rows, journalled as removals; returns how many."""
 
     def scopes(self, model_version: str) -> dict[str, str]:
-        """Every usable (not quarantined) template id of one model, with its gallery scope (the
-        enrolling hospital)."""
+        """Every usable (not quarantined) template id of one model, with its gallery scope."""
+
+    def changes_after(self, seq: int, *, limit: int) -> list[TemplateChange]:
+        """Journal entries with a sequence number above `seq`, in order (at most `limit`)."""
+
+    def last_change(self) -> int:
+        """The highest journal sequence number (0 for none)."""
 
     def iterate(self, model_version: str) -> Iterator[TemplateRecord]:
         """Every template of one model, quarantined ones included (to rebuild and check)."""
 
     def quarantine(self, template_id: str, *, at: datetime, reason: str) -> None:
-        """Keep a template out of matching from now on, recording when and why."""
+        """Keep a template out of matching from now on, recording when and why (journalled as a
+        removal)."""
+
+
+@dataclass(frozen=True)
+class TemplateChange:
+    """One entry of the template journal: a template joined (`add`) or left (`remove`) the
+    matchable set. Every add, delete and quarantine of a template row writes one in the same
+    transaction, so each worker's gallery can follow the database (services.gallery_sync)."""
+
+    seq: int
+    template_id: str
+    op: Literal["add", "remove"]
+    scope: str
+    model_version: str
+    at: datetime
 
 
 class ConsentRepository(Protocol):
@@ -75,7 +97,10 @@ class ConsentRepository(Protocol):
         """Store a consent."""
 
     def active(self, person_id: str, hospital_id: str) -> list[ConsentRecord]:
-        """Consents not withdrawn."""
+        """Consents not withdrawn, given at one hospital."""
+
+    def active_of_person(self, person_id: str) -> list[ConsentRecord]:
+        """Every consent of a person not withdrawn, at any site (the use case filters by reach)."""
 
     def withdraw(self, consent_id: str, *, at: datetime, by: str) -> None:
         """Mark withdrawn."""
@@ -138,6 +163,12 @@ class TenantRepository(Protocol):
     def hospital(self, hospital_id: str) -> Hospital | None:
         """By id."""
 
+    def region(self, region_id: str) -> Region | None:
+        """By id."""
+
+    def set_region_name(self, region_id: str, name: str) -> None:
+        """Rename the region (`facepay admin init` names the installation's one)."""
+
     def add_terminal(self, terminal: TerminalRecord) -> None:
         """Store a terminal."""
 
@@ -183,3 +214,35 @@ class TenantRepository(Protocol):
 
     def purge_nonces(self, *, now: datetime) -> int:
         """Forget every nonce that has expired; returns how many."""
+
+
+class SharedStateRepository(Protocol):
+    """State every worker process shares: issued challenges and rate-limit buckets."""
+
+    def relax_durability(self) -> None:
+        """This transaction may commit without waiting for its log on disk (losing it in a crash
+        costs a few rate tokens; what its row locks decided stands)."""
+
+    def add_challenge(self, challenge: Challenge) -> None:
+        """Store an issued challenge."""
+
+    def challenge(self, nonce: str) -> tuple[Challenge, bool] | None:
+        """The challenge and whether it is redeemed; None if unknown."""
+
+    def redeem_challenge(self, nonce: str, *, at: datetime) -> Challenge | None:
+        """Mark redeemed if it was not; the challenge if this call redeemed it, else None."""
+
+    def purge_challenges(self, *, now: datetime) -> int:
+        """Forget challenges past their expiry."""
+
+    def count_challenges(self) -> int:
+        """How many are kept."""
+
+    def bucket(self, key: str) -> tuple[float, float] | None:
+        """(tokens, updated_at) of a rate bucket, locked for this transaction."""
+
+    def put_bucket(self, key: str, *, tokens: float, updated_at: float, new: bool) -> None:
+        """Store a bucket (`new`: it did not exist)."""
+
+    def purge_buckets(self, *, before: float) -> int:
+        """Forget buckets untouched since `before`."""

@@ -9,6 +9,7 @@ from typing import NoReturn
 import numpy as np
 
 from facepay.hospital.bills import PointOfSale
+from facepay.hospital.tenants import Hospital
 from facepay.services.context import Services, Storage
 from facepay.services.ports import UnitOfWork
 from facepay.shared.errors import InvalidInput, NotFound
@@ -99,10 +100,18 @@ def audit(
     ctx.audit_log(uow).record(actor=actor, action=action, subject=subject, details=details)
 
 
-def require_hospital(uow: UnitOfWork, hospital_id: str) -> None:
-    """Raise `NotFound` unless the hospital exists (checked inside the caller's transaction)."""
-    if uow.tenants.hospital(hospital_id) is None:
+def require_hospital(uow: UnitOfWork, hospital_id: str) -> Hospital:
+    """The site (`NotFound` unless it exists; checked inside the caller's transaction)."""
+    site = uow.tenants.hospital(hospital_id)
+    if site is None:
         raise NotFound("no such hospital")
+    return site
+
+
+def site_of(ctx: Storage, hospital_id: str) -> Hospital:
+    """The site, read in a transaction of its own (`NotFound` unless it exists)."""
+    with ctx.uow() as uow:
+        return require_hospital(uow, hospital_id)
 
 
 def require_live(ctx: Services, *, capture: Capture, hospital_id: str, actor: str) -> None:

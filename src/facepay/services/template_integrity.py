@@ -18,7 +18,7 @@ patient enrols again, which replaces the row.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -117,20 +117,29 @@ def require_template_key(*, ctx: Storage, sealer: Sealer, model_version: str) ->
 def open_templates(*, ctx: Storage, sealer: Sealer, model_version: str) -> OpenedTemplates:
     """Every usable template of `model_version`, opened; a row that fails is quarantined.
     Call `require_template_key` first: with a wrong key every row would be quarantined."""
+    with ctx.uow() as uow:
+        records = list(_usable(uow, model_version))
+    return open_records(ctx=ctx, sealer=sealer, records=records)
+
+
+def open_records(
+    *, ctx: Storage, sealer: Sealer, records: Iterable[TemplateRecord]
+) -> OpenedTemplates:
+    """Open template rows read already (outside any unit of work: a row that fails is
+    quarantined in a transaction of its own)."""
     opened = OpenedTemplates([], [], [])
     failed: list[tuple[TemplateRecord, str]] = []
-    with ctx.uow() as uow:
-        for record in _usable(uow, model_version):
-            try:
-                plain = sealer.open(
-                    record.sealed, template_id=record.id, model_version=model_version
-                )
-            except InvalidInput as error:
-                failed.append((record, error.code))
-                continue
-            opened.ids.append(record.id)
-            opened.scopes.append(record.hospital_id)
-            opened.rows.append(np.frombuffer(plain, dtype="<f4"))
+    for record in records:
+        try:
+            plain = sealer.open(
+                record.sealed, template_id=record.id, model_version=record.model_version
+            )
+        except InvalidInput as error:
+            failed.append((record, error.code))
+            continue
+        opened.ids.append(record.id)
+        opened.scopes.append(record.scope)
+        opened.rows.append(np.frombuffer(plain, dtype="<f4"))
     for record, reason in failed:
         _quarantine(ctx, record, reason)
         opened.quarantined.append(record.id)

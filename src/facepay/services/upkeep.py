@@ -3,17 +3,21 @@ has expired, so that no store grows without end.
 
 - seen request nonces, once the signature skew window that could replay them has passed;
 - liveness challenges after their TTL, and redeemed nonces once their challenge expired;
-- ledger holds past their expiry, voided.
+- ledger holds past their expiry, voided;
+- rate-limit buckets nobody used for an hour (refilled long since: they carry nothing).
 
 Every step is idempotent and safe on several server processes at once.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from facepay.ledger.corrections import expire_holds
 from facepay.services.context import Services
+
+IDLE_BUCKET_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -23,14 +27,16 @@ class Upkeep:
     nonces: int
     challenges: int
     holds: int
+    buckets: int = 0
 
 
 def run_upkeep(*, ctx: Services) -> Upkeep:
-    """One round: purge expired nonces and challenges, void expired holds."""
+    """One round: purge expired nonces, challenges and idle buckets, void expired holds."""
     now = ctx.clock.now()
     challenges = ctx.challenges.purge(now=now)
     with ctx.uow() as uow:
         nonces = uow.tenants.purge_nonces(now=now)
         holds = expire_holds(repo=uow.ledger, now=now)
+        buckets = uow.shared.purge_buckets(before=time.time() - IDLE_BUCKET_SECONDS)
         uow.commit()
-    return Upkeep(nonces=nonces, challenges=challenges, holds=len(holds))
+    return Upkeep(nonces=nonces, challenges=challenges, holds=len(holds), buckets=buckets)

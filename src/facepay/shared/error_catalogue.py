@@ -190,6 +190,14 @@ MEANINGS: Final[dict[str, str]] = {
         "limit); send whole fen above zero."
     ),
     "bad_base64": "An image field is not valid standard base64; encode the file's bytes again.",
+    "bad_reach": (
+        "A consent's reach is `region` (every site of the region may match the face) or `site` "
+        "(only the enrolling site); leave it out for the site's default."
+    ),
+    "bad_site_kind": (
+        "A site is a `hospital`, a `pharmacy` or a `service_centre`; only a hospital has a tier "
+        "(`primary`, `secondary` or `tertiary`)."
+    ),
     "bad_id": (
         "A hospital id would be `platform`, the name of the platform's own audit chain; choose "
         "another id."

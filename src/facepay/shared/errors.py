@@ -83,6 +83,16 @@ class ConfigurationError(FacepayError):
     code = "bad_configuration"
 
 
+class RateLimited(FacepayError):  # noqa: N818 - the tree reads as nouns
+    """Too many requests from one caller; `retry_after` seconds until a token is free."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class Unavailable(FacepayError):  # noqa: N818
     """The server cannot do it now; nothing was done, and the same request may be retried."""
 

@@ -98,7 +98,9 @@ def add_template(ctx: Services, person_id: str, hospital: str, seed: int) -> str
     sealed = ctx.sealer.seal(
         unit_vector(seed).tobytes(), template_id=template_id, model_version=MODEL
     )
-    record = TemplateRecord(template_id, person_id, hospital, MODEL, sealed, datetime.now(UTC))
+    record = TemplateRecord(
+        template_id, person_id, hospital, MODEL, sealed, datetime.now(UTC), scope=f"site:{hospital}"
+    )
     with ctx.uow() as uow:
         uow.templates.add(record)
         uow.commit()
@@ -203,6 +205,7 @@ def add_many_templates(
         templates.append({
             "id": template_id, "person_id": person_id, "hospital_id": hospital,
             "model_version": MODEL, "sealed": sealed, "created_at": datetime.now(UTC),
+            "scope": f"site:{hospital}",
         })  # fmt: skip
     with engine.begin() as connection:
         connection.execute(insert(insured_persons), people)
@@ -218,6 +221,6 @@ def enrol_like_a_server(ctx: Services, serial: int) -> str:
     person = register(ctx, serial)
     template_id = add_template(ctx, person, "h1", serial)
     with ctx.gallery_lock:
-        ctx.gallery.add(template_id, unit_vector(serial), scope="h1")
+        ctx.gallery.add(template_id, unit_vector(serial), scope="site:h1")
     save_gallery(ctx=ctx)
     return template_id

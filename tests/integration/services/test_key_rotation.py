@@ -140,7 +140,7 @@ def test_a_running_server_keeps_enrolling_and_identifying_while_the_key_rotates(
     while rotation.is_alive():
         enrolled.append(kit.enrol_like_a_server(site, serial))
         serial += 1
-        hits = site.gallery.search(probe, 1, scopes={"h1"})
+        hits = site.gallery.search(probe, 1, scopes={"site:h1"})
         assert hits[0].template_id == "tpl_000003_h1"
         identified += 1
         # A server started in the middle of the rotation starts (both keys open).

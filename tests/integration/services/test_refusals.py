@@ -66,7 +66,7 @@ def test_refusals(ctx: Services, kit: ModuleType, captures, chip_photos, engine:
 
     # No image bytes and no raw embedding anywhere in the database: only the sealed template.
     with ctx.uow() as uow:
-        (record,) = uow.templates.of_person(obama.person_id, "h1")
+        (record,) = uow.templates.of_person(obama.person_id)
     raw = ctx.sealer.open(record.sealed, template_id=record.id, model_version=record.model_version)
     assert len(raw) == 128 * 4
     with engine.connect() as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from facepay.api.limits import TokenBuckets
-from facepay.api.problems import RateLimited
+from facepay.shared.errors import RateLimited
 
 
 class Ticks:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from facepay.api.problems import BodyTooLarge, RateLimited, errors, problem_response, status_of
+from facepay.api.problems import BodyTooLarge, errors, problem_response, status_of
+from facepay.shared.errors import RateLimited
 from facepay.services.ports import StorageBusy
 from facepay.shared.errors import (
     Conflict,

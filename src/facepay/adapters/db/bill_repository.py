@@ -26,13 +26,14 @@ from facepay.adapters.db.tables import (
     bills,
     hospitals,
     installation,
+    regions,
     seen_nonces,
     staff_users,
     terminals,
 )
 from facepay.adapters.interchange import parse_bill
 from facepay.hospital.bills import PostedBill
-from facepay.hospital.tenants import Hospital, StaffUser, TerminalRecord
+from facepay.hospital.tenants import Hospital, Region, StaffUser, TerminalRecord
 from facepay.insurance.model import Bill
 from facepay.services.repositories import PageKey
 from facepay.shared.errors import Conflict
@@ -208,7 +209,25 @@ class SqlAlchemyTenantRepository:
         """By id."""
         row = self._c.execute(select(hospitals).where(hospitals.c.id == hospital_id))
         found = row.mappings().first()
-        return Hospital(found["id"], found["name"], utc(found["created_at"])) if found else None
+        if found is None:
+            return None
+        return Hospital(
+            found["id"],
+            found["name"],
+            utc(found["created_at"]),
+            region_id=found["region_id"],
+            kind=found["kind"],
+            tier=found["tier"],
+        )
+
+    def region(self, region_id: str) -> Region | None:
+        """By id."""
+        found = self._c.execute(select(regions).where(regions.c.id == region_id)).mappings().first()
+        return Region(found["id"], found["name"], utc(found["created_at"])) if found else None
+
+    def set_region_name(self, region_id: str, name: str) -> None:
+        """Rename."""
+        self._c.execute(update(regions).where(regions.c.id == region_id).values(name=name))
 
     def add_terminal(self, terminal: TerminalRecord) -> None:
         """Insert."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from facepay.adapters.db.ledger_repository import utc
@@ -16,6 +16,7 @@ from facepay.adapters.db.tables import (
     face_templates,
     identifications,
     insured_persons,
+    template_changes,
 )
 from facepay.identity.records import (
     BiometricConsent,
@@ -25,6 +26,7 @@ from facepay.identity.records import (
     InsuredPerson,
     TemplateRecord,
 )
+from facepay.services.repositories import TemplateChange
 from facepay.shared.errors import Conflict
 
 
@@ -82,6 +84,7 @@ def _template(row: RowMapping) -> TemplateRecord:
         created_at=utc(row["created_at"]),
         quarantined_at=utc(row["quarantined_at"]) if row["quarantined_at"] else None,
         quarantine_reason=row["quarantine_reason"],
+        scope=row["scope"],
     )
 
 
@@ -93,41 +96,84 @@ class SqlAlchemyTemplateRepository:
 
     def add(self, record: TemplateRecord) -> None:
         """Insert (one template per person, hospital and model: the constraint says so)."""
+        if not record.scope:
+            raise ValueError("a stored template needs its scope")
         try:
             with self._c.begin_nested():
                 self._c.execute(insert(face_templates).values(**record.__dict__))
         except IntegrityError:
             raise Conflict("this person is enrolled already", code="already_enrolled") from None
+        if record.usable:
+            self._journal("add", [(record.id, record.scope, record.model_version)])
 
     def get_many(self, template_ids: Sequence[str]) -> dict[str, TemplateRecord]:
         """Those that exist."""
         query = select(face_templates).where(face_templates.c.id.in_(list(template_ids)))
         return {r["id"]: _template(r) for r in self._c.execute(query).mappings()}
 
-    def of_person(self, person_id: str, hospital_id: str) -> list[TemplateRecord]:
-        """A person's templates at a hospital."""
-        query = select(face_templates).where(
-            face_templates.c.person_id == person_id, face_templates.c.hospital_id == hospital_id
-        )
-        return [_template(r) for r in self._c.execute(query).mappings()]
+    def of_person(self, person_id: str) -> list[TemplateRecord]:
+        """A person's templates at every site."""
+        query = select(face_templates).where(face_templates.c.person_id == person_id)
+        return [
+            _template(r) for r in self._c.execute(query.order_by(face_templates.c.id)).mappings()
+        ]
 
     def delete(self, template_ids: Sequence[str]) -> int:
-        """Delete rows."""
-        query = delete(face_templates).where(face_templates.c.id.in_(list(template_ids)))
-        return int(self._c.execute(query).rowcount)
+        """Delete rows, journalling the usable ones as removals."""
+        t = face_templates
+        wanted = list(template_ids)
+        gone = self._c.execute(
+            select(t.c.id, t.c.scope, t.c.model_version).where(
+                t.c.id.in_(wanted), t.c.quarantined_at.is_(None)
+            )
+        ).all()
+        count = int(self._c.execute(delete(t).where(t.c.id.in_(wanted))).rowcount)
+        self._journal("remove", [(r.id, r.scope, r.model_version) for r in gone])
+        return count
 
     def scopes(self, model_version: str) -> dict[str, str]:
-        """Ids of one model and their scopes (the enrolling hospital)."""
+        """Usable ids of one model and their scopes."""
         t = face_templates
-        query = select(t.c.id, t.c.hospital_id).where(
+        query = select(t.c.id, t.c.scope).where(
             t.c.model_version == model_version, t.c.quarantined_at.is_(None)
         )
-        return {row.id: row.hospital_id for row in self._c.execute(query)}
+        return {row.id: row.scope for row in self._c.execute(query)}
 
     def quarantine(self, template_id: str, *, at: datetime, reason: str) -> None:
-        """Mark the row quarantined."""
-        query = update(face_templates).where(face_templates.c.id == template_id)
-        self._c.execute(query.values(quarantined_at=at, quarantine_reason=reason[:200]))
+        """Mark the row quarantined (a removal in the journal)."""
+        t = face_templates
+        found = self._c.execute(
+            update(t)
+            .where(t.c.id == template_id, t.c.quarantined_at.is_(None))
+            .values(quarantined_at=at, quarantine_reason=reason[:200])
+            .returning(t.c.scope, t.c.model_version)
+        ).first()
+        if found is not None:
+            self._journal("remove", [(template_id, found.scope, found.model_version)])
+
+    def changes_after(self, seq: int, *, limit: int) -> list[TemplateChange]:
+        """Journal entries above `seq`, oldest first."""
+        j = template_changes
+        query = select(j).where(j.c.seq > seq).order_by(j.c.seq).limit(limit)
+        return [
+            TemplateChange(r.seq, r.template_id, r.op, r.scope, r.model_version, utc(r.at))
+            for r in self._c.execute(query)
+        ]
+
+    def last_change(self) -> int:
+        """The highest journal sequence number."""
+        return int(self._c.execute(select(func.max(template_changes.c.seq))).scalar() or 0)
+
+    def _journal(self, op: str, rows: list[tuple[str, str, str]]) -> None:
+        if rows:
+            at = datetime.now(UTC)
+            self._c.execute(
+                insert(template_changes),
+                [
+                    {"template_id": i, "op": op, "scope": s, "model_version": v, "at": at}
+                    for i, s, v in rows
+                ],
+            )
 
     def iterate(self, model_version: str) -> Iterator[TemplateRecord]:
         """Templates of one model, in id order."""
@@ -145,7 +191,11 @@ def _consent(row: RowMapping) -> ConsentRecord:
         person_id=row["person_id"],
         hospital_id=row["hospital_id"],
         consent=BiometricConsent(
-            row["purpose"], row["scope"], utc(row["given_at"]), row["recorded_by"]
+            row["purpose"],
+            row["scope"],
+            utc(row["given_at"]),
+            row["recorded_by"],
+            reach="region" if row["reach"] == "region" else "site",
         ),
         withdrawn_at=utc(row["withdrawn_at"]) if row["withdrawn_at"] else None,
         withdrawn_by=row["withdrawn_by"],
@@ -168,6 +218,7 @@ class SqlAlchemyConsentRepository:
                 hospital_id=record.hospital_id,
                 purpose=c.purpose,
                 scope=c.scope,
+                reach=c.reach,
                 given_at=c.given_at,
                 recorded_by=c.recorded_by,
                 withdrawn_at=record.withdrawn_at,
@@ -181,6 +232,12 @@ class SqlAlchemyConsentRepository:
         query = select(t).where(
             t.c.person_id == person_id, t.c.hospital_id == hospital_id, t.c.withdrawn_at.is_(None)
         )
+        return [_consent(r) for r in self._c.execute(query.order_by(t.c.given_at)).mappings()]
+
+    def active_of_person(self, person_id: str) -> list[ConsentRecord]:
+        """Not withdrawn, at any site."""
+        t = biometric_consents
+        query = select(t).where(t.c.person_id == person_id, t.c.withdrawn_at.is_(None))
         return [_consent(r) for r in self._c.execute(query.order_by(t.c.given_at)).mappings()]
 
     def withdraw(self, consent_id: str, *, at: datetime, by: str) -> None:

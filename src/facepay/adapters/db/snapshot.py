@@ -43,8 +43,8 @@ from facepay.adapters.db.migrate import MIGRATIONS, upgrade
 from facepay.shared.errors import InvalidInput
 
 VERSION_TABLE = "alembic_version"
-SEEDED_TABLES = frozenset({"accounts"})
-"""Tables a fresh migration fills (the chart of accounts): rows there are not data."""
+SEEDED_TABLES = frozenset({"accounts", "regions"})
+"""Tables a fresh migration fills (the chart of accounts, the default region): not data."""
 BATCH_ROWS = 1_000
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -146,12 +147,37 @@ accumulators = Table(
 
 # --- Tenants, identity, bills, supervision (migration 0003) ---------------------------------
 
-hospitals = Table(
-    "hospitals",
+regions = Table(
+    "regions",
     metadata,
+    # The insurance bureau running the platform (migration 0011); its sites are `hospitals`.
     Column("id", ID, primary_key=True),
     Column("name", String(200), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+hospitals = Table(
+    "hospitals",
+    metadata,
+    # A site of the region: a hospital, a designated retail pharmacy or a service centre.
+    Column("id", ID, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    # A site made without saying so is a hospital of the installation's one region.
+    Column(
+        "region_id",
+        ID,
+        ForeignKey("regions.id"),
+        nullable=False,
+        index=True,
+        server_default="rgn-default",
+    ),
+    Column("kind", String(20), nullable=False, server_default="hospital"),
+    Column("tier", String(20)),
+    CheckConstraint("kind IN ('hospital', 'pharmacy', 'service_centre')", name="known_site_kind"),
+    CheckConstraint(
+        "tier IS NULL OR tier IN ('primary', 'secondary', 'tertiary')", name="known_tier"
+    ),
 )
 
 terminals = Table(
@@ -210,7 +236,7 @@ face_templates = Table(
     "face_templates",
     metadata,
     Column("id", ID, primary_key=True),
-    Column("person_id", ID, ForeignKey("insured_persons.id"), nullable=False),
+    Column("person_id", ID, ForeignKey("insured_persons.id"), nullable=False, index=True),
     Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
     Column("model_version", String(80), nullable=False, index=True),
     Column("sealed", LargeBinary, nullable=False),  # AES-GCM: nonce || ciphertext || tag
@@ -218,6 +244,8 @@ face_templates = Table(
     # Set when the sealed bytes failed authentication (migration 0007): never matched.
     Column("quarantined_at", DateTime(timezone=True)),
     Column("quarantine_reason", String(200)),
+    # Where it may match (migration 0011): `region:<id>` or `site:<hospital id>`.
+    Column("scope", String(130), nullable=False),
     UniqueConstraint("person_id", "hospital_id", "model_version"),
 )
 
@@ -242,7 +270,10 @@ biometric_consents = Table(
     Column("recorded_by", String(200), nullable=False),
     Column("withdrawn_at", DateTime(timezone=True)),
     Column("withdrawn_by", String(200)),
+    # The reach the person consented to (migration 0011): the whole region or this site.
+    Column("reach", String(10), nullable=False),
     Index("ix_biometric_consents_person_hospital", "person_id", "hospital_id"),
+    CheckConstraint("reach IN ('region', 'site')", name="known_reach"),
 )
 
 erasures = Table(
@@ -315,4 +346,38 @@ audit_log = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
     Index("ix_audit_log_chain_subject", "chain", "subject"),
+)
+
+# --- Shared by every worker process (migration 0011) -----------------------------------------
+
+template_changes = Table(
+    "template_changes",
+    metadata,
+    # Every template added, deleted or quarantined, for each worker's gallery to follow.
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("template_id", ID, nullable=False),
+    Column("op", String(10), nullable=False),
+    Column("scope", String(130), nullable=False),
+    Column("model_version", String(80), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("op IN ('add', 'remove')", name="known_op"),
+)
+
+liveness_challenges = Table(
+    "liveness_challenges",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("steps", Text, nullable=False),  # JSON: [[action, start, end], ...]
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("redeemed_at", DateTime(timezone=True)),
+)
+
+rate_buckets = Table(
+    "rate_buckets",
+    metadata,
+    # Token buckets of the request limits; `updated_at` in Unix seconds (NTP-synced workers).
+    Column("key", String(200), primary_key=True),
+    Column("tokens", Float, nullable=False),
+    Column("updated_at", Float, nullable=False, index=True),
 )

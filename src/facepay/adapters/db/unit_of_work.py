@@ -29,6 +29,7 @@ from facepay.adapters.db.settlement_repository import (
     SqlAlchemyAccumulatorRepository,
     SqlAlchemySettlementRepository,
 )
+from facepay.adapters.db.shared_state import SqlAlchemySharedStateRepository
 from facepay.services.ports import StorageBusy
 
 
@@ -98,6 +99,7 @@ class SqlAlchemyUnitOfWork:
         self.accumulators = SqlAlchemyAccumulatorRepository(connection)
         self.people = SqlAlchemyPersonRepository(connection)
         self.templates = SqlAlchemyTemplateRepository(connection)
+        self.shared = SqlAlchemySharedStateRepository(connection)
         self.consents = SqlAlchemyConsentRepository(connection)
         self.identifications = SqlAlchemyIdentificationRepository(connection)
         self.bills = SqlAlchemyBillRepository(connection)

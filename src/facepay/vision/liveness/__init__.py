@@ -4,7 +4,13 @@ See the README's liveness section for what each terminal type can and cannot sto
 """
 
 from facepay.vision.liveness.capture import Capture, Frame, TerminalCapabilities
-from facepay.vision.liveness.challenge import Action, Challenge, ChallengeBook, issue_challenge
+from facepay.vision.liveness.challenge import (
+    Action,
+    Challenge,
+    ChallengeBook,
+    ChallengeStore,
+    issue_challenge,
+)
 from facepay.vision.liveness.checks.base import AttackType, CheckResult, LivenessCheck
 from facepay.vision.liveness.policy import Decision, LivenessDecision, LivenessPolicy
 
@@ -14,6 +20,7 @@ __all__ = [
     "Capture",
     "Challenge",
     "ChallengeBook",
+    "ChallengeStore",
     "CheckResult",
     "Decision",
     "Frame",

@@ -15,7 +15,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from facepay.shared.errors import InvalidInput, Unavailable
 
@@ -128,6 +128,27 @@ class ChallengeStatus(enum.StrEnum):
     UNKNOWN = "unknown"
     REUSED = "reused"
     EXPIRED = "expired"
+
+
+class ChallengeStore(Protocol):
+    """Where issued challenges are kept until redeemed once: `ChallengeBook` in one process's
+    memory, or the database for every worker process (facepay.adapters.db.shared_state)."""
+
+    def add(self, challenge: Challenge) -> Challenge:
+        """Record an issued challenge (`Unavailable` when no more can be kept now)."""
+        ...
+
+    def peek(self, nonce: str, *, now: datetime) -> tuple[ChallengeStatus, Challenge | None]:
+        """What `redeem` would answer now, without consuming the nonce."""
+        ...
+
+    def redeem(self, nonce: str, *, now: datetime) -> tuple[ChallengeStatus, Challenge | None]:
+        """Consume `nonce`: VALID once, REUSED afterwards, EXPIRED past its expiry."""
+        ...
+
+    def purge(self, *, now: datetime) -> int:
+        """Forget what has expired; returns how many."""
+        ...
 
 
 MAX_ENTRIES = 100_000

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from facepay.vision.engine import FaceEngine
 from facepay.vision.liveness.capture import Capture, TerminalCapabilities
-from facepay.vision.liveness.challenge import PROMPTS, Challenge, ChallengeBook, ChallengeStatus
+from facepay.vision.liveness.challenge import PROMPTS, Challenge, ChallengeStatus, ChallengeStore
 from facepay.vision.liveness.checks.active import ActiveChallengeCheck
 from facepay.vision.liveness.checks.base import AttackType, CheckResult, Evidence, LivenessCheck
 from facepay.vision.liveness.checks.depth import DepthReliefCheck
@@ -100,7 +100,9 @@ class LivenessPolicy:
         self._engine = engine
         self._checks = list(checks) if checks is not None else default_checks()
 
-    def evaluate(self, *, capture: Capture, book: ChallengeBook, now: datetime) -> LivenessDecision:
+    def evaluate(
+        self, *, capture: Capture, book: ChallengeStore, now: datetime
+    ) -> LivenessDecision:
         """Redeem the capture's challenge, run the checks and combine them."""
         challenge, refusal = check_challenge(
             nonce=capture.challenge_nonce,
@@ -131,7 +133,7 @@ def check_challenge(
     started_at: datetime,
     ended_at: datetime,
     capabilities: TerminalCapabilities,
-    book: ChallengeBook,
+    book: ChallengeStore,
     now: datetime,
     consume: bool = True,
 ) -> tuple[Challenge | None, LivenessDecision | None]:
