@@ -40,6 +40,12 @@ class StaffSession:
         response.raise_for_status()
         return cls(http, response.json()["access_token"])
 
+    def on(self, http: httpx.Client) -> StaffSession:
+        """The same login, sending to another server (another worker of the same platform)."""
+        other = StaffSession(http, "")
+        other._auth = dict(self._auth)
+        return other
+
     def request(
         self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
     ) -> httpx.Response:

@@ -38,6 +38,9 @@ def create_app(services: Services, access: Access) -> FastAPI:
     `facepay.bootstrap`; state lives in `app.state.api`)."""
     settings = services.settings
     metrics = ApiMetrics()
+    metrics.watch_gallery(
+        templates=lambda: len(services.gallery), position=lambda: services.journal.position
+    )
     state = ApiState(
         services=services,
         access=access,

@@ -7,10 +7,11 @@ Labels are route templates and outcome names only: never ids, amounts or anythin
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,6 +57,22 @@ class ApiMetrics:
             self.identifications.labels(decision)
         for decision in ("live", "spoof", "retry"):
             self.liveness.labels(decision, "none" if decision != "spoof" else "print")
+
+    def watch_gallery(self, *, templates: Callable[[], int], position: Callable[[], int]) -> None:
+        """Gauges read at each scrape: the templates this process's gallery holds and how far
+        it has followed the template journal (compare the workers' positions to see a lag)."""
+        held = Gauge(
+            "facepay_gallery_templates",
+            "Templates in this process's gallery",
+            registry=self.registry,
+        )
+        held.set_function(templates)
+        journal = Gauge(
+            "facepay_gallery_journal_position",
+            "Template journal entries this process's gallery has applied",
+            registry=self.registry,
+        )
+        journal.set_function(position)
 
     def exposition(self) -> bytes:
         """The text exposition format."""

@@ -42,10 +42,15 @@ def init(
     username: Annotated[
         str, typer.Option("--hospital-admin", "--username", help="User name of its admin.")
     ] = "admin",
+    region: Annotated[
+        str | None,
+        typer.Option(help="Name of the region (the insurance bureau running the platform)."),
+    ] = None,
     data: DataDir = None,
 ) -> None:
     """Create the platform operator (password: FACEPAY_OPERATOR_PASSWORD or a prompt) and, with
-    --hospital, a first hospital and its admin (FACEPAY_ADMIN_PASSWORD or a prompt)."""
+    --hospital, a first hospital and its admin (FACEPAY_ADMIN_PASSWORD or a prompt). The
+    installation is one region (named by --region); a single hospital is a region of one site."""
     console = Console(highlight=False)
     passwords = PasswordHashing()
     settings = settings_for(data)
@@ -68,6 +73,7 @@ def init(
         operator_password_hash=operator_hash,
         hospital=first,
         template_key_id=build_template_sealer(settings).key_id,
+        region_name=region,
     )
     console.print(f"platform operator {platform.username} ({platform.id})")
     if created is not None:

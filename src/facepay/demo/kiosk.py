@@ -33,7 +33,8 @@ def enrol(
     *,
     seed: int,
     attempts: int = 3,
+    reach: str | None = None,
 ) -> httpx.Response:
     """Enrol the patient: ID card data and chip photo, a live capture, the biometric consent."""
     machine = Kiosk(kiosk, SubjectSource(subject, seed), attempts=attempts)
-    return machine.enrolment_response(card, chip_photo, consent_purpose=CONSENT)
+    return machine.enrolment_response(card, chip_photo, consent_purpose=CONSENT, reach=reach)

@@ -50,6 +50,7 @@ class Enrolment:
     consent_id: str
     category: str
     verify_score: float
+    scope: str
 
 
 def enrol_patient(
@@ -130,7 +131,7 @@ def enrol_patient(
         if template_id not in ctx.gallery:
             ctx.gallery.add(template_id, template, scope=scope)
     save_gallery(ctx=ctx)
-    return Enrolment(person.id, template_id, consent_record.id, person.category, score)
+    return Enrolment(person.id, template_id, consent_record.id, person.category, score, scope)
 
 
 def _registered_person(

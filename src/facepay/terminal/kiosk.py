@@ -93,16 +93,29 @@ class Kiosk:
         return found, server_ms(response), retakes
 
     def enrol(
-        self, card: dict[str, Any], chip_photo: bytes | RGBImage, *, consent_purpose: str
+        self,
+        card: dict[str, Any],
+        chip_photo: bytes | RGBImage,
+        *,
+        consent_purpose: str,
+        reach: str | None = None,
     ) -> dict[str, Any]:
-        """Enrol the patient: ID card data and chip photo, a live capture, the consent."""
-        response = self.enrolment_response(card, chip_photo, consent_purpose=consent_purpose)
+        """Enrol the patient: ID card data and chip photo, a live capture, the consent (`reach`
+        "region" or "site"; None: the site's default)."""
+        response = self.enrolment_response(
+            card, chip_photo, consent_purpose=consent_purpose, reach=reach
+        )
         enrolled = self._expect(response, 201)
         self.say(f"enrolled: person {enrolled['person_id']}, template {enrolled['template_id']}")
         return enrolled
 
     def enrolment_response(
-        self, card: dict[str, Any], chip_photo: bytes | RGBImage, *, consent_purpose: str
+        self,
+        card: dict[str, Any],
+        chip_photo: bytes | RGBImage,
+        *,
+        consent_purpose: str,
+        reach: str | None = None,
     ) -> httpx.Response:
         """POST /v1/enrolments, retaken on a liveness refusal: the last response."""
         missing = [name for name in CARD_FIELDS if name not in card]
@@ -121,8 +134,9 @@ class Kiosk:
                 "capture": self.capture(attempt),
                 "consent": {
                     "purpose": consent_purpose,
-                    "scope": "this hospital",
+                    "scope": "the whole region" if reach == "region" else "this site",
                     "given_at": datetime.now(UTC).isoformat(),
+                    **({"reach": reach} if reach else {}),
                 },
             }
             return self.session.request("POST", "/v1/enrolments", body)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from facepay.api.problems import BodyTooLarge, errors, problem_response, status_of
-from facepay.shared.errors import RateLimited
 from facepay.services.ports import StorageBusy
 from facepay.shared.errors import (
     Conflict,
@@ -15,6 +14,7 @@ from facepay.shared.errors import (
     InvalidInput,
     NotFound,
     PolicyError,
+    RateLimited,
     Unauthorized,
 )
 

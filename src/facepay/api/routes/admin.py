@@ -36,19 +36,25 @@ KindName = Literal["kiosk", "window", "his"]
 
 
 class HospitalCreate(RequestModel):
-    """A new hospital and its first administrator."""
+    """A new site of the region and its first administrator: a hospital (of a tier), a
+    designated retail pharmacy, or the bureau's service centre."""
 
     name: Name
     admin_username: Username
     admin_password: Password
+    kind: Literal["hospital", "pharmacy", "service_centre"] = "hospital"
+    tier: Literal["primary", "secondary", "tertiary"] | None = None
 
 
 class HospitalRead(ResponseModel):
-    """A registered hospital."""
+    """A registered site."""
 
     id: str
     name: str
     admin_staff_id: str | None = None
+    kind: str = "hospital"
+    tier: str | None = None
+    region_id: str | None = None
 
 
 class TerminalCreate(RequestModel):
@@ -171,8 +177,17 @@ def create_hospital(
         name=body.name,
         admin_username=body.admin_username,
         admin_password_hash=state.access.passwords.hash(body.admin_password),
+        kind=body.kind,
+        tier=body.tier,
     )
-    return HospitalRead(id=hospital.id, name=hospital.name, admin_staff_id=user.id)
+    return HospitalRead(
+        id=hospital.id,
+        name=hospital.name,
+        admin_staff_id=user.id,
+        kind=hospital.kind,
+        tier=hospital.tier,
+        region_id=hospital.region_id,
+    )
 
 
 @router.post(

@@ -39,11 +39,15 @@ Text = Annotated[PlainText, Field(min_length=1, max_length=200)]
 
 
 class ConsentCreate(RequestModel):
-    """The separate biometric consent: purpose, scope, when; the recorder is the caller."""
+    """The separate biometric consent: purpose, the form's words on scope, when, and its reach
+    (`region`: pay by face at every site of the region; `site`: at this site only; left out:
+    the site's default, the region at the bureau's service centres, this site elsewhere); the
+    recorder is the caller."""
 
     purpose: Text
     scope: Text
     given_at: datetime
+    reach: Literal["region", "site"] | None = None
 
 
 class EnrolmentCreate(RequestModel):
@@ -63,6 +67,8 @@ class EnrolmentRead(ResponseModel):
     consent_id: str
     category: str
     verify_score: float
+    scope: str
+    """Where the face may be matched: `region:<id>` or `site:<id>`."""
 
 
 class IdentificationCreate(RequestModel):
@@ -214,6 +220,7 @@ def enrol(
                 scope=body.consent.scope,
                 given_at=body.consent.given_at,
                 recorded_by=who.actor,
+                reach=body.consent.reach,
             ),
         )
     return EnrolmentRead.model_validate(result)
