@@ -316,3 +316,16 @@ audit_log = Table(
     Column("hash", String(64), nullable=False, unique=True),
     Index("ix_audit_log_chain_subject", "chain", "subject"),
 )
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    # Signed heads of every audit chain at one moment, chained to each other (migration 0012).
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("heads", Text, nullable=False),  # canonical JSON [{"chain", "seq", "hash"}]
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("key_id", String(80), nullable=False),
+    Column("signature", String(120), nullable=False),  # base64 Ed25519
+)
