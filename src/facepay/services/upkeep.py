@@ -3,7 +3,8 @@ has expired, so that no store grows without end.
 
 - seen request nonces, once the signature skew window that could replay them has passed;
 - liveness challenges after their TTL, and redeemed nonces once their challenge expired;
-- ledger holds past their expiry, voided.
+- ledger holds past their expiry, voided;
+- what payments added to the shared ledger accounts, folded into their rows.
 
 Every step is idempotent and safe on several server processes at once.
 """
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from facepay.ledger.corrections import expire_holds
 from facepay.services.context import Services
+from facepay.services.ledger import roll_up_balances
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class Upkeep:
     nonces: int
     challenges: int
     holds: int
+    balances: int = 0
 
 
 def run_upkeep(*, ctx: Services) -> Upkeep:
@@ -33,4 +36,5 @@ def run_upkeep(*, ctx: Services) -> Upkeep:
         nonces = uow.tenants.purge_nonces(now=now)
         holds = expire_holds(repo=uow.ledger, now=now)
         uow.commit()
-    return Upkeep(nonces=nonces, challenges=challenges, holds=len(holds))
+    balances = roll_up_balances(uow=ctx.uow())
+    return Upkeep(nonces=nonces, challenges=challenges, holds=len(holds), balances=balances)
