@@ -150,3 +150,36 @@ def test_admin_check_with_the_wrong_key_is_one_sentence(runner: CliRunner, tmp_p
     assert "Traceback" not in refused.output
     assert "template key" in refused.output
     assert len(refused.output.strip().splitlines()) <= 2
+
+
+def test_audit_checkpoint_signs_every_chain_and_verify_checks_it(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    created = runner.invoke(
+        app, ["admin", "init", "--hospital", "CLI Hospital", "--data", str(data)]
+    )
+    assert created.exit_code == 0, created.output
+    key_file = data / "audit-checkpoint.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    public = created.output.split("public key ")[1].split()[0]
+    made = runner.invoke(app, ["audit", "checkpoint", "--json", "--data", str(data)])
+    assert made.exit_code == 0, made.output
+    document = json.loads(made.output)
+    assert document["seq"] == 1
+    assert len(document["heads"]) == 2  # the platform's chain and the hospital's
+    intact = runner.invoke(app, ["audit", "verify", "--data", str(data)])
+    assert intact.exit_code == 0, intact.output
+    assert "1 signed checkpoint" in intact.output
+
+    with closing(sqlite3.connect(data / "facepay.sqlite")) as conn:
+        conn.execute("UPDATE audit_checkpoints SET signature = 'AAAA' WHERE seq = 1")
+        conn.commit()
+    key_file.unlink()  # a verifier away from the server holds only the public key
+    forged = runner.invoke(app, ["audit", "verify", "--public-key", public, "--data", str(data)])
+    assert forged.exit_code == 1
+    assert "audit checkpoint 1 bad" in forged.output
+    assert "bad_signature" in forged.output
+    without_key = runner.invoke(app, ["audit", "verify", "--json", "--data", str(data)])
+    assert without_key.exit_code == 1
+    assert json.loads(without_key.output)["checkpoint_problem"]["problem"] == "no_checkpoint_key"

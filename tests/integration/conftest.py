@@ -179,12 +179,12 @@ class Db:
             )
 
     def totals(self) -> dict[str, tuple[int, ...]]:
-        """Every account's four totals."""
+        """Every account's four exact totals (its row plus what is not rolled up yet)."""
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(
                     "SELECT id, debits_posted, credits_posted, debits_pending, credits_pending"
-                    " FROM accounts"
+                    " FROM account_totals"
                 )
             )
             return {row[0]: tuple(row[1:]) for row in rows}

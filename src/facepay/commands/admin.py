@@ -17,6 +17,11 @@ from rich.console import Console
 from rich.table import Table
 
 from facepay.access.passwords import PasswordHashing
+from facepay.adapters.checkpoint_key import (
+    checkpoint_key_path,
+    load_or_create_checkpoint_key,
+    public_key_b64,
+)
 from facepay.bootstrap import build_storage, build_template_sealer, open_installation
 from facepay.commands.serve import DataDir, settings_for
 from facepay.services import admin as admin_service
@@ -76,6 +81,11 @@ def init(
         region_name=region,
     )
     console.print(f"platform operator {platform.username} ({platform.id})")
+    checkpoint_key = load_or_create_checkpoint_key(checkpoint_key_path(settings.data_dir))
+    console.print(
+        f"audit checkpoint key {checkpoint_key_path(settings.data_dir).name}: public key "
+        f"{public_key_b64(checkpoint_key)} (keep a copy away from this server)"
+    )
     if created is not None:
         hospital_record, user = created
         console.print(

@@ -32,6 +32,14 @@ class InMemoryLedgerRepository:
         """Copies of the accounts that exist among `ids`."""
         return {i: copy.copy(self.accounts[i]) for i in ids if i in self.accounts}
 
+    def load_for_posting(self, ids: Collection[str]) -> dict[str, Account]:
+        """The same as `lock_accounts`: memory has no hot rows."""
+        return self.lock_accounts(ids)
+
+    def roll_up(self, *, batch: int) -> int:
+        """Nothing is kept apart in memory."""
+        return 0
+
     def save_balances(self, accounts: Iterable[Account]) -> None:
         """Write the totals back."""
         for account in accounts:

@@ -34,7 +34,7 @@ def post(*, repo: LedgerRepository, request: PostingRequest, now: datetime) -> P
     holds = _load_holds(repo, request, now)
     _check_reversals(repo, request)
     ids = {a for spec in request.specs for a in _accounts_of(spec, holds)}
-    locked = repo.lock_accounts(ids)
+    locked = repo.load_for_posting(ids)
     if missing := ids - locked.keys():
         raise NotFound(f"no such account: {', '.join(sorted(missing))}")
     # Work on copies so that a rejected batch leaves the loaded accounts untouched.

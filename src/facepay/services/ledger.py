@@ -77,6 +77,24 @@ def personal_account_credit(person_id: str, amount: int, idempotency_key: str) -
     return PostingRequest(idempotency_key, (spec,))
 
 
+ROLL_UP_BATCH = 10_000
+
+
+def roll_up_balances(*, uow: UnitOfWork, batches: int = 10) -> int:
+    """Fold what payments added to the shared, unbounded accounts into their rows, at most
+    `batches` transactions of ROLL_UP_BATCH each (short, so no payment waits long); returns how
+    many additions were folded. Balances read before and after are the same."""
+    folded = 0
+    for _ in range(batches):
+        with uow:
+            moved = uow.ledger.roll_up(batch=ROLL_UP_BATCH)
+            uow.commit()
+        folded += moved
+        if moved < ROLL_UP_BATCH:
+            break
+    return folded
+
+
 def expire_due_holds(*, uow: UnitOfWork, clock: Clock | None = None) -> int:
     """Void every hold past its expiry; returns how many were voided."""
     with uow:

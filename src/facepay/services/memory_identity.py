@@ -19,7 +19,8 @@ from facepay.identity.records import (
 from facepay.services.repositories import PageKey, TemplateChange
 from facepay.shared.errors import Conflict
 from facepay.supervision.alerts import Alert
-from facepay.supervision.audit import GENESIS, PLATFORM_CHAIN, AuditEntry
+from facepay.supervision.audit import GENESIS, PLATFORM_CHAIN, AuditEntry, AuditHead
+from facepay.supervision.audit_checkpoint import Checkpoint
 from facepay.vision.liveness.challenge import Challenge
 
 
@@ -347,6 +348,7 @@ class InMemoryAuditEntries:
         self.chains_: dict[str, list[AuditEntry]] = {}
         self.entries: list[AuditEntry] = []
         """Every entry of every chain in the order appended (for tests to read)."""
+        self.checkpoints_: list[Checkpoint] = []
 
     def append(self, entry: AuditEntry) -> None:
         """Store `entry` if it extends its chain, else raise Conflict."""
@@ -374,6 +376,31 @@ class InMemoryAuditEntries:
     def by_subject(self, chain: str, subject: str) -> list[AuditEntry]:
         """The entries of `chain` about `subject`."""
         return [e for e in self.chains_.get(chain, []) if e.subject == subject]
+
+    def heads(self) -> dict[str, AuditHead]:
+        """The head of every chain holding entries."""
+        return {c: AuditHead(es[-1].seq, es[-1].hash) for c, es in self.chains_.items() if es}
+
+    def entry(self, chain: str, seq: int) -> AuditEntry | None:
+        """Entry `seq` of `chain`."""
+        entries = self.chains_.get(chain, [])
+        return entries[seq - 1] if 1 <= seq <= len(entries) else None
+
+    def checkpoints(self) -> Iterator[Checkpoint]:
+        """The checkpoints in seq order."""
+        return iter(list(self.checkpoints_))
+
+    def last_checkpoint(self) -> Checkpoint | None:
+        """The newest checkpoint."""
+        return self.checkpoints_[-1] if self.checkpoints_ else None
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Append `checkpoint` if it follows the last one, else Conflict."""
+        last = self.last_checkpoint()
+        expected = (last.seq + 1, last.hash) if last else (1, GENESIS.hash)
+        if (checkpoint.seq, checkpoint.prev_hash) != expected:
+            raise Conflict(f"checkpoint {checkpoint.seq} does not follow {expected[0] - 1}")
+        self.checkpoints_.append(checkpoint)
 
 
 class InMemorySharedState:

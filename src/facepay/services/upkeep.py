@@ -5,6 +5,7 @@ has expired, so that no store grows without end.
 - liveness challenges after their TTL, and redeemed nonces once their challenge expired;
 - ledger holds past their expiry, voided;
 - rate-limit buckets nobody used for an hour (refilled long since: they carry nothing).
+- what payments added to the shared ledger accounts, folded into their rows.
 
 Every step is idempotent and safe on several server processes at once.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 
 from facepay.ledger.corrections import expire_holds
 from facepay.services.context import Services
+from facepay.services.ledger import roll_up_balances
 
 IDLE_BUCKET_SECONDS = 3600.0
 
@@ -28,6 +30,7 @@ class Upkeep:
     challenges: int
     holds: int
     buckets: int = 0
+    balances: int = 0
 
 
 def run_upkeep(*, ctx: Services) -> Upkeep:
@@ -40,3 +43,5 @@ def run_upkeep(*, ctx: Services) -> Upkeep:
         buckets = uow.shared.purge_buckets(before=time.time() - IDLE_BUCKET_SECONDS)
         uow.commit()
     return Upkeep(nonces=nonces, challenges=challenges, holds=len(holds), buckets=buckets)
+    balances = roll_up_balances(uow=ctx.uow())
+    return Upkeep(nonces=nonces, challenges=challenges, holds=len(holds), balances=balances)

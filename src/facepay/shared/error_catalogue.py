@@ -466,6 +466,10 @@ MEANINGS: Final[dict[str, str]] = {
         "facepay as the user that owns it."
     ),
     "bad_template_id": "Inside the server: a gallery template id is empty or malformed.",
+    "bad_checkpoint_key": (
+        "Audit commands: audit-checkpoint.key in the data folder is not a file of 32 bytes "
+        "(the Ed25519 key that signs audit checkpoints); restore it from the backup."
+    ),
     "bad_template_key": (
         "Start-up: the template key file is not a regular file or does not hold 32 bytes "
         "(AES-256); restore it from the backup."
@@ -478,6 +482,9 @@ MEANINGS: Final[dict[str, str]] = {
     "gallery_missing": ("Start-up: there is no gallery file yet; it is built from the database."),
     "gallery_outdated": (
         "Start-up: the gallery file is of an older format; it is rebuilt from the database."
+    ),
+    "insecure_checkpoint_key": (
+        "Audit commands: audit-checkpoint.key can be read by other users; run chmod 600 on it."
     ),
     "insecure_template_key": (
         "Start-up: template.key can be read by other users; run chmod 600 on it."

@@ -16,6 +16,7 @@ from facepay.supervision.audit import (
     chain_entry,
     chain_of,
 )
+from facepay.supervision.audit_checkpoint import Checkpoint
 
 
 class AuditStore(Protocol):
@@ -47,12 +48,34 @@ class AuditStore(Protocol):
         """The entries of `chain` about `subject`, in seq order (indexed in the database)."""
         ...
 
+    def heads(self) -> dict[str, AuditHead]:
+        """The last entry of every chain, read at one moment, taking no chain's lock."""
+        ...
+
+    def entry(self, chain: str, seq: int) -> AuditEntry | None:
+        """Entry `seq` of `chain`, if it is stored."""
+        ...
+
+    def checkpoints(self) -> Iterator[Checkpoint]:
+        """The stored checkpoints in seq order."""
+        ...
+
+    def last_checkpoint(self) -> Checkpoint | None:
+        """The newest checkpoint (holding the checkpoint chain's end until the transaction
+        ends, like `last` for an audit chain)."""
+        ...
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store `checkpoint` if it follows the last one (seq and prev_hash), else Conflict."""
+        ...
+
 
 class InMemoryAuditStore:
     """An `AuditStore` in lists: for tests, the demo and terminals without a database."""
 
     def __init__(self) -> None:
         self._chains: dict[str, list[AuditEntry]] = {}
+        self._checkpoints: list[Checkpoint] = []
         self._lock = threading.Lock()
 
     def append(self, entry: AuditEntry) -> None:
@@ -85,6 +108,36 @@ class InMemoryAuditStore:
         """The entries of `chain` about `subject`."""
         with self._lock:
             return [e for e in self._chains.get(chain, []) if e.subject == subject]
+
+    def heads(self) -> dict[str, AuditHead]:
+        """The head of every chain holding entries."""
+        with self._lock:
+            return {name: _head(es[-1]) for name, es in self._chains.items() if es}
+
+    def entry(self, chain: str, seq: int) -> AuditEntry | None:
+        """Entry `seq` of `chain`."""
+        with self._lock:
+            entries = self._chains.get(chain, [])
+            return entries[seq - 1] if 1 <= seq <= len(entries) else None
+
+    def checkpoints(self) -> Iterator[Checkpoint]:
+        """A snapshot of the checkpoints."""
+        with self._lock:
+            return iter(list(self._checkpoints))
+
+    def last_checkpoint(self) -> Checkpoint | None:
+        """The newest checkpoint."""
+        with self._lock:
+            return self._checkpoints[-1] if self._checkpoints else None
+
+    def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Append `checkpoint` if it follows the last one."""
+        with self._lock:
+            last = self._checkpoints[-1] if self._checkpoints else None
+            expected = (last.seq + 1, last.hash) if last else (1, GENESIS.hash)
+            if (checkpoint.seq, checkpoint.prev_hash) != expected:
+                raise Conflict(f"checkpoint {checkpoint.seq} does not follow {expected[0] - 1}")
+            self._checkpoints.append(checkpoint)
 
 
 def _head(entry: AuditEntry | None) -> AuditHead:

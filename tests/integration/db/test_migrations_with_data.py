@@ -5,6 +5,7 @@ the previous version filled: one shared audit chain, and payments posted to the 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, Engine, text
@@ -28,10 +29,21 @@ NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 SHARED = {"revenue": "hospital_revenue:hospital", "hifp": "hospital_receivable:hifp"}
 
 
+class LedgerBefore0013(SqlAlchemyLedgerRepository):
+    """The ledger as it kept balances before migration 0013, every total in its account's row:
+    an older schema has no `account_deltas`."""
+
+    def save_balances(self, accounts_: Iterable[Account]) -> None:
+        changed = list(accounts_)
+        for account in changed:  # treated as locked: written to the row
+            self._locked.setdefault(account.id, account)
+        super().save_balances(changed)
+
+
 def _old_payment(conn: Connection, hospital: str, person: str, tag: str) -> str:
     """What the previous version stored for a paid bill: transfers on the shared accounts, a
     settlement without hospital, a bill pointing to it, and an audit entry naming both."""
-    ledger = SqlAlchemyLedgerRepository(conn)
+    ledger = LedgerBefore0013(conn)
     key = f"{hospital}:{tag}"
     specs = (
         TransferSpec.transfer("fund_pool:hifp", SHARED["hifp"], 30_000, "settle.hifp"),
@@ -88,9 +100,9 @@ def _balance(engine: Engine, account: str) -> int:
         return uow.ledger.lock_accounts([account])[account].balance
 
 
-def _sums(engine: Engine) -> tuple[int, int]:
+def _sums(engine: Engine, source: str = "account_totals") -> tuple[int, int]:
     with engine.connect() as conn:
-        row = conn.execute(text("SELECT sum(debits_posted), sum(credits_posted) FROM accounts"))
+        row = conn.execute(text(f"SELECT sum(debits_posted), sum(credits_posted) FROM {source}"))
         debits, credits = row.one()
     return int(debits), int(credits)
 
@@ -101,7 +113,7 @@ def test_old_payments_and_audit_entries_move_into_per_hospital_books(engine: Eng
         for hospital in ("hA", "hB"):
             conn.execute(text("INSERT INTO hospitals (id, name, created_at) VALUES (:h, :h, :t)"),
                          {"h": hospital, "t": NOW})  # fmt: skip
-        ledger = SqlAlchemyLedgerRepository(conn)
+        ledger = LedgerBefore0013(conn)
         for n, person in enumerate(("pA", "pB")):
             conn.execute(
                 text(
@@ -122,7 +134,7 @@ def test_old_payments_and_audit_entries_move_into_per_hospital_books(engine: Eng
                           " WHERE id = :s"), {"s": paid_b})  # fmt: skip
         _old_audit(conn, [{"hospital": "hA", "settlement": paid_a},
                           {"hospital": "hB", "settlement": paid_b}])  # fmt: skip
-    sums_before = _sums(engine)
+    sums_before = _sums(engine, "accounts")  # before 0013: no deltas, no view
 
     upgrade(engine)
 

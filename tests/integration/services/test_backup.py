@@ -169,7 +169,7 @@ def test_a_backup_taken_while_another_thread_writes_is_one_moment(
             )
         ).one()
         debits, credits = c.execute(
-            text("SELECT sum(debits_posted), sum(credits_posted) FROM accounts")
+            text("SELECT sum(debits_posted), sum(credits_posted) FROM account_totals")
         ).one()
     assert people == openings[0] == registered - 12  # 12 people were registered before
     assert openings[1] == 777 * people

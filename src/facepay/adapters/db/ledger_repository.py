@@ -1,16 +1,36 @@
-"""`LedgerRepository` on SQLAlchemy Core. Balances are written as deltas from what was loaded, so
-only bounded accounts need a row lock; hot unbounded accounts (fund pools, hospital revenue) are
-updated in place by `col = col + delta` and stay consistent under concurrent writers."""
+"""`LedgerRepository` on SQLAlchemy Core. Balances are written as deltas from what was loaded.
+
+Bounded accounts (a person's personal account, wallet, arrears) are locked FOR UPDATE and their
+row updated: their flag is checked against a balance no one else can change meanwhile.
+
+Unbounded accounts (fund pools, hospital receivables and revenue, cash and bank clearing) are
+shared by every payment of a region, and are never checked. Updating their row would make every
+payment wait for the one before it to commit (an UPDATE holds the row until COMMIT), so a posting
+inserts what it adds into `account_deltas` instead, and locks nothing of theirs. Their exact
+totals are the row plus the sum of its deltas (`lock_accounts`, the `account_totals` view);
+`roll_up` folds deltas into the rows, exactly once each (DELETE ... RETURNING).
+"""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
-from facepay.adapters.db.tables import accounts, posting_records, transfers
+from facepay.adapters.db.tables import account_deltas, accounts, posting_records, transfers
 from facepay.ledger.accounts import Account, AccountFlags, AccountKind, Side
 from facepay.ledger.transfers import PostingRecord, Transfer, TransferKind
 
@@ -23,6 +43,33 @@ _ADD_TOTALS = (
     .where(accounts.c.id == bindparam("b_id"))
     .values({n: accounts.c[n] + bindparam(f"d_{n}") for n in TOTALS})
 )
+_ADD_DELTA = insert(account_deltas).values(
+    account_id=bindparam("b_id"), **{n: bindparam(f"d_{n}") for n in TOTALS}
+)
+_LOCK_BOUNDED = (
+    select(accounts)
+    .where(accounts.c.id.in_(bindparam("ids", expanding=True)), accounts.c.flags != 0)
+    .order_by(accounts.c.id)
+    .with_for_update()
+)
+_PLAIN = select(accounts).where(accounts.c.id.in_(bindparam("ids", expanding=True)))
+_SUMS = (
+    select(account_deltas.c.account_id, *(func.sum(account_deltas.c[n]).label(n) for n in TOTALS))
+    .where(account_deltas.c.account_id.in_(bindparam("ids", expanding=True)))
+    .group_by(account_deltas.c.account_id)
+    .subquery()
+)
+# Row and deltas in one statement, so one snapshot: a roll-up committing in between cannot make
+# a delta count twice or not at all.
+_EXACT = (
+    select(
+        *(c for c in accounts.c if c.name not in TOTALS),
+        *((accounts.c[n] + func.coalesce(_SUMS.c[n], 0)).label(n) for n in TOTALS),
+    )
+    .select_from(accounts.outerjoin(_SUMS, _SUMS.c.account_id == accounts.c.id))
+    .where(accounts.c.id.in_(bindparam("ids", expanding=True)))
+)
+ROLL_UP_BATCH = 10_000
 
 
 def utc(value: datetime) -> datetime:
@@ -39,6 +86,10 @@ def _account(row: RowMapping) -> Account:
         flags=AccountFlags(row["flags"]),
         **{name: row[name] for name in TOTALS},
     )
+
+
+def _totals(account: Account) -> tuple[int, ...]:
+    return tuple(getattr(account, name) for name in TOTALS)
 
 
 def _transfer(row: RowMapping) -> Transfer:
@@ -64,6 +115,9 @@ class SqlAlchemyLedgerRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
         self._loaded: dict[str, tuple[int, ...]] = {}
+        # Bounded accounts locked in this transaction, as they stand now: no one else can
+        # change them until it ends, so they are not read again.
+        self._locked: dict[str, Account] = {}
 
     def add_account(self, account: Account) -> None:
         """Insert a new account."""
@@ -78,35 +132,79 @@ class SqlAlchemyLedgerRepository:
         self._conn.execute(insert(accounts).values(row))
 
     def lock_accounts(self, ids: Collection[str]) -> dict[str, Account]:
-        """Read the accounts; lock the bounded ones (FOR UPDATE, in id order against deadlock)."""
-        ordered = sorted(ids)
-        rows = self._conn.execute(select(accounts).where(accounts.c.id.in_(ordered))).mappings()
-        found = {row["id"]: _account(row) for row in rows}
-        bounded = [i for i, a in found.items() if a.flags is not AccountFlags.NONE]
-        if bounded:
-            query = (
-                select(accounts)
-                .where(accounts.c.id.in_(sorted(bounded)))
-                .order_by(accounts.c.id)
-                .with_for_update()
-            )
-            found.update({r["id"]: _account(r) for r in self._conn.execute(query).mappings()})
+        """The accounts with exact totals; the bounded ones locked (FOR UPDATE, in id order)."""
+        return self._remember(self._load(ids, _EXACT))
+
+    def load_for_posting(self, ids: Collection[str]) -> dict[str, Account]:
+        """Bounded accounts locked with exact totals; unbounded ones as of their last roll-up,
+        unlocked (a posting only adds to them)."""
+        return self._remember(self._load(ids, _PLAIN))
+
+    def _load(self, ids: Collection[str], others: Select[Any]) -> dict[str, Account]:
+        """Lock the bounded accounts among `ids` not locked yet in this transaction, read the
+        others with `others` (two statements at most; one when all are bounded)."""
+        found = {i: copy.copy(self._locked[i]) for i in ids if i in self._locked}
+        wanted = sorted(set(ids) - found.keys())
+        if wanted:
+            rows = self._conn.execute(_LOCK_BOUNDED, {"ids": wanted}).mappings()
+            for row in rows:
+                self._locked[row["id"]] = _account(row)
+                found[row["id"]] = copy.copy(self._locked[row["id"]])
+            if rest := [i for i in wanted if i not in found]:
+                plain = self._conn.execute(others, {"ids": rest}).mappings()
+                found.update({row["id"]: _account(row) for row in plain})
+        return found
+
+    def _remember(self, found: dict[str, Account]) -> dict[str, Account]:
+        """What each account held as handed out: `save_balances` writes the difference."""
         for account in found.values():
-            self._loaded[account.id] = tuple(getattr(account, name) for name in TOTALS)
+            self._loaded[account.id] = _totals(account)
         return found
 
     def save_balances(self, accounts_: Iterable[Account]) -> None:
-        """Add to each row what changed since it was loaded (one executemany, in id order)."""
-        rows = []
+        """Add what changed since loading: to the (locked) row of a bounded account, as a delta
+        row for an unbounded one. In id order, one executemany each."""
+        rows: list[dict[str, Any]] = []
+        deltas: list[dict[str, Any]] = []
         for account in sorted(accounts_, key=lambda a: a.id):
-            now = tuple(getattr(account, name) for name in TOTALS)
+            now = _totals(account)
             before = self._loaded[account.id]
             if now != before:
-                deltas = {f"d_{n}": a - b for n, a, b in zip(TOTALS, now, before, strict=True)}
-                rows.append({"b_id": account.id, **deltas})
+                change = {f"d_{n}": a - b for n, a, b in zip(TOTALS, now, before, strict=True)}
+                bounded = account.id in self._locked
+                (rows if bounded else deltas).append({"b_id": account.id, **change})
                 self._loaded[account.id] = now
+                if bounded:
+                    self._locked[account.id] = copy.copy(account)
         if rows:
             self._conn.execute(_ADD_TOTALS, rows)
+        if deltas:
+            self._conn.execute(_ADD_DELTA, deltas)
+
+    def roll_up(self, *, batch: int = ROLL_UP_BATCH) -> int:
+        """Fold up to `batch` of the oldest deltas into their accounts' rows; how many. Each
+        delta is deleted and added in the same transaction, so each counts exactly once even
+        with several callers at once (a row another caller deleted is not returned here)."""
+        oldest = select(account_deltas.c.id).order_by(account_deltas.c.id).limit(batch)
+        moved = self._conn.execute(
+            delete(account_deltas)
+            .where(account_deltas.c.id.in_(oldest.scalar_subquery()))
+            .returning(account_deltas.c.account_id, *(account_deltas.c[n] for n in TOTALS))
+        ).all()
+        sums: dict[str, list[int]] = {}
+        for account_id, *amounts in moved:
+            total = sums.setdefault(account_id, [0, 0, 0, 0])
+            for index, amount in enumerate(amounts):
+                total[index] += int(amount)
+        if sums:
+            self._conn.execute(
+                _ADD_TOTALS,
+                [
+                    {"b_id": a, **{f"d_{n}": v for n, v in zip(TOTALS, t, strict=True)}}
+                    for a, t in sorted(sums.items())
+                ],
+            )
+        return len(moved)
 
     def get_record(self, key: str) -> PostingRecord | None:
         """The applied request `key`."""

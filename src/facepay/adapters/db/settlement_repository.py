@@ -7,7 +7,7 @@ from dataclasses import asdict, fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from facepay.adapters.db.ledger_repository import utc
@@ -24,6 +24,15 @@ _AMOUNTS = (
     "psn_part_amt",
     "acct_pay",
     "psn_cash_pay",
+)
+
+# Built once: statements the payment path runs every time, values passed as parameters.
+_INSERT_SETTLEMENT = insert(settlements)
+_SAVE_ACCUMULATORS = (
+    update(accumulators)
+    .where(accumulators.c.person_id == bindparam("b_person"))
+    .where(accumulators.c.year == bindparam("b_year"))
+    .values({name: bindparam(f"v_{name}") for name in ACCUMULATOR_FIELDS})
 )
 
 
@@ -75,22 +84,23 @@ class SqlAlchemySettlementRepository:
         """Insert a settlement."""
         s = record.settlement
         self._conn.execute(
-            insert(settlements).values(
-                id=record.id,
-                hospital_id=record.hospital_id,
-                idempotency_key=record.idempotency_key,
-                fingerprint=record.fingerprint,
-                person_id=record.person_id,
-                year=s.deltas.year,
-                policy_id=s.policy_id,
-                visit_type=s.visit_type,
-                service_date=s.service_date,
-                document=settlement_document(s),
-                posting_key=record.posting_key,
-                status=record.status,
-                created_at=record.created_at,
+            _INSERT_SETTLEMENT,
+            {
+                "id": record.id,
+                "hospital_id": record.hospital_id,
+                "idempotency_key": record.idempotency_key,
+                "fingerprint": record.fingerprint,
+                "person_id": record.person_id,
+                "year": s.deltas.year,
+                "policy_id": s.policy_id,
+                "visit_type": s.visit_type,
+                "service_date": s.service_date,
+                "document": settlement_document(s),
+                "posting_key": record.posting_key,
+                "status": record.status,
+                "created_at": record.created_at,
                 **{name: getattr(s, name) for name in _AMOUNTS},
-            )
+            },
         )
 
     def get(self, settlement_id: str) -> SettlementRecord | None:
@@ -147,10 +157,10 @@ class SqlAlchemyAccumulatorRepository:
     def save(self, person_id: str, accumulators_: Accumulators) -> None:
         """Overwrite the locked row."""
         self._conn.execute(
-            update(accumulators)
-            .where(
-                accumulators.c.person_id == person_id,
-                accumulators.c.year == accumulators_.year,
-            )
-            .values(accumulators_.amounts())
+            _SAVE_ACCUMULATORS,
+            {
+                "b_person": person_id,
+                "b_year": accumulators_.year,
+                **{f"v_{name}": value for name, value in accumulators_.amounts().items()},
+            },
         )

@@ -34,6 +34,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 
@@ -138,8 +139,15 @@ def tables_with_data(connection: Connection, names: Collection[str]) -> list[str
     ]
 
 
+VIEWS = ("account_totals",)
+"""The views facepay's migrations create (0013): dropped with the tables they read."""
+
+
 def drop_tables(connection: Connection, names: Collection[str]) -> None:
-    """Drop those of the tables `names` that exist (children first); other tables stay."""
+    """Drop those of the tables `names` that exist (children first), and facepay's views on
+    them; other tables stay."""
+    for view in VIEWS:
+        connection.execute(text(f"DROP VIEW IF EXISTS {view}"))
     _reflect(connection, only=names).drop_all(bind=connection)
 
 
@@ -156,7 +164,31 @@ def copy_rows(source: Connection, target: Connection) -> dict[str, int]:
     ordered = [t for t in dst.sorted_tables if t.name in names]
     for table in reversed(ordered):
         target.execute(delete(table))
-    return {t.name: _copy_table(source, src.tables[t.name], target, t) for t in ordered}
+    copied = {t.name: _copy_table(source, src.tables[t.name], target, t) for t in ordered}
+    if target.dialect.name == "postgresql":
+        for table in ordered:
+            _advance_sequence(target, table)
+    return copied
+
+
+def _advance_sequence(target: Connection, table: Table) -> None:
+    """After rows were inserted with their ids, move a serial id's sequence past them (the
+    ledger's account_deltas), so that the next insert does not take a copied id."""
+    keys = list(table.primary_key.columns)
+    if len(keys) != 1:
+        return
+    name = keys[0].name
+    sequence = target.execute(
+        text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": name}
+    ).scalar()
+    if sequence is not None:
+        target.execute(
+            text(
+                f"SELECT setval(:s, coalesce((SELECT max({name}) FROM {table.name}), 0) + 1,"  # noqa: S608 - reflected names
+                " false)"
+            ),
+            {"s": sequence},
+        )
 
 
 def _copy_table(source: Connection, src: Table, target: Connection, dst: Table) -> int:

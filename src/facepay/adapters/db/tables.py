@@ -381,3 +381,31 @@ rate_buckets = Table(
     Column("tokens", Float, nullable=False),
     Column("updated_at", Float, nullable=False, index=True),
 )
+
+audit_checkpoints = Table(
+    "audit_checkpoints",
+    metadata,
+    # Signed heads of every audit chain at one moment, chained to each other (migration 0012).
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("heads", Text, nullable=False),  # canonical JSON [{"chain", "seq", "hash"}]
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Column("key_id", String(80), nullable=False),
+    Column("signature", String(120), nullable=False),  # base64 Ed25519
+)
+
+account_deltas = Table(
+    "account_deltas",
+    metadata,
+    # What postings added to unbounded accounts since the last roll-up (migration 0013): a
+    # payment inserts here instead of updating the shared fund-pool, receivable, revenue and
+    # clearing rows, so payments never queue on them. Exact totals: the row plus its deltas.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("account_id", ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("debits_posted", BigInteger, nullable=False),
+    Column("credits_posted", BigInteger, nullable=False),
+    Column("debits_pending", BigInteger, nullable=False),
+    Column("credits_pending", BigInteger, nullable=False),
+    CheckConstraint("debits_posted >= 0 AND credits_posted >= 0", name="posted_not_negative"),
+)
