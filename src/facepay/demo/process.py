@@ -89,9 +89,11 @@ def serve_process(
     operator: tuple[str, str] = ("operator", OPERATOR_PASSWORD),
     log_path: Path | None = None,
     timeout: float = 120.0,
+    workers: int = 1,
 ) -> Iterator[ServerProcess]:
-    """`facepay admin init` (the platform operator) and `facepay serve` on a free port; the
-    server's output goes to `log_path` (default: next to the data folder)."""
+    """`facepay admin init` (the platform operator) and `facepay serve` on a free port (with
+    `workers` processes); the server's output goes to `log_path` (default: next to the data
+    folder)."""
     environment = {**env, "FACEPAY_DATA_DIR": str(data_dir)}
     if init:
         username, password = operator
@@ -105,7 +107,7 @@ def serve_process(
     log_file = log_path or data_dir.parent / f"{data_dir.name}-server-{port}.log"
     log = log_file.open("wb")
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI, no shell
-        [sys.executable, "-c", CLI, "serve", "--port", str(port)],
+        [sys.executable, "-c", CLI, "serve", "--port", str(port), "--workers", str(workers)],
         env={**os.environ, **environment},
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -91,13 +91,14 @@ class SharedTokenBuckets:
     def take(self, key: str) -> None:
         """Spend one token for `key` or raise RateLimited (saying how long to wait)."""
         row = f"{self._name}:{key}"[:200]
-        for _ in range(3):
+        for attempt in range(3):
             try:
                 self._take(row)
             except StorageBusy:
+                if attempt == 2:
+                    raise  # the database is busy, not the caller too fast: a 503 to retry
                 continue  # two workers created the same bucket at once: read it again
             return
-        raise RateLimited("too many requests; slow down", retry_after=1.0)
 
     def _take(self, row: str) -> None:
         now = self._clock()

@@ -44,6 +44,9 @@ class SqlAlchemyNonceStore:
     ) -> bool:
         """Record the nonce; False if it is already recorded and not yet expired."""
         with self._uow() as uow:
+            # A nonce lost in a crash belonged to a request whose own effects were not durable
+            # either: its use case commits synchronously, which also flushes this commit.
+            uow.shared.relax_durability()
             fresh = uow.tenants.remember_nonce(
                 terminal_id=terminal_id, nonce=nonce, expires_at=expires_at, now=now
             )
