@@ -78,6 +78,8 @@ class Permission(StrEnum):
     """Look anyone up in the insured-person registry (hospitals see only their own patients)."""
     TERMINAL_READ = "terminal.read"
     STAFF_READ = "staff.read"
+    REGION_REPORT_READ = "region_report.read"
+    """Every site of the region with its settlement totals (never a patient or a bill)."""
     PLATFORM_AUDIT_READ = "platform_audit.read"
     """Read and verify every hospital's audit chain and the platform's own."""
     LIVENESS_READ = "liveness.read"
@@ -105,7 +107,7 @@ ROLE_GRANTS: Mapping[Role, frozenset[Permission]] = {
     | {P.TERMINAL_READ, P.STAFF_READ, P.LIVENESS_READ},
     Role.PLATFORM_OPERATOR: frozenset(
         {P.HOSPITAL_REGISTER, P.REGISTRY_MANAGE, P.REGISTRY_READ, P.STAFF_MANAGE}
-        | {P.PLATFORM_AUDIT_READ, P.LIVENESS_READ}
+        | {P.PLATFORM_AUDIT_READ, P.LIVENESS_READ, P.REGION_REPORT_READ}
     ),
 }
 # A kiosk serves the patient in front of it: identify, enrol with consent, pay. No refunds.

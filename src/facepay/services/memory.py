@@ -26,7 +26,7 @@ from facepay.services.memory_identity import (
     InMemoryTemplateRepository,
     InMemoryTenantRepository,
 )
-from facepay.services.ports import SettlementRecord
+from facepay.services.ports import TOTAL_FIELDS, SettlementRecord, SiteTotals
 from facepay.shared.errors import Conflict
 
 
@@ -35,6 +35,17 @@ class InMemorySettlementRepository:
 
     def __init__(self) -> None:
         self.records: dict[str, SettlementRecord] = {}
+
+    def totals_by_site(self) -> dict[str, SiteTotals]:
+        """Standing settlements summed per site."""
+        sums: dict[str, list[int]] = {}
+        for record in self.records.values():
+            if record.status == "settled" and record.hospital_id is not None:
+                row = sums.setdefault(record.hospital_id, [0] * (1 + len(TOTAL_FIELDS)))
+                row[0] += 1
+                for i, name in enumerate(TOTAL_FIELDS, start=1):
+                    row[i] += getattr(record.settlement, name)
+        return {site: SiteTotals(*row) for site, row in sums.items()}
 
     def add(self, record: SettlementRecord) -> None:
         """Store a settlement (unique id and key, as the database enforces)."""

@@ -265,6 +265,11 @@ class InMemoryTenantRepository:
         """By id."""
         return self.regions.get(region_id)
 
+    def sites(self, region_id: str) -> list[Hospital]:
+        """The region's sites, by id."""
+        found = [h for h in self.hospitals.values() if h.region_id == region_id]
+        return sorted(found, key=lambda h: h.id)
+
     def set_region_name(self, region_id: str, name: str) -> None:
         """Rename."""
         self.regions[region_id] = replace(self.regions[region_id], name=name)

@@ -67,8 +67,29 @@ class SettlementRecord:
     reversed_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class SiteTotals:
+    """What one site's standing settlements add up to, in fen, under the national field names:
+    the fund parts (what the funds owe the site) and what the patients paid it."""
+
+    settlements: int = 0
+    medfee_sumamt: int = 0
+    fund_pay_sumamt: int = 0
+    hifp_pay: int = 0
+    hifmi_pay: int = 0
+    maf_pay: int = 0
+    acct_pay: int = 0
+    psn_cash_pay: int = 0
+
+
+TOTAL_FIELDS = tuple(f for f in SiteTotals.__dataclass_fields__ if f != "settlements")
+
+
 class SettlementRepository(Protocol):
     """Settlement records, found by id or idempotency key."""
+
+    def totals_by_site(self) -> dict[str, SiteTotals]:
+        """Every site's standing (not reversed) settlements, summed per site."""
 
     def add(self, record: SettlementRecord) -> None:
         """Store a new settlement."""

@@ -166,6 +166,9 @@ class TenantRepository(Protocol):
     def region(self, region_id: str) -> Region | None:
         """By id."""
 
+    def sites(self, region_id: str) -> list[Hospital]:
+        """Every site of a region, by id."""
+
     def set_region_name(self, region_id: str, name: str) -> None:
         """Rename the region (`facepay admin init` names the installation's one)."""
 

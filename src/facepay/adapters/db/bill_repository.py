@@ -193,6 +193,17 @@ def _staff_user(row: RowMapping) -> StaffUser:
     )
 
 
+def _site(row: RowMapping) -> Hospital:
+    return Hospital(
+        row["id"],
+        row["name"],
+        utc(row["created_at"]),
+        region_id=row["region_id"],
+        kind=row["kind"],
+        tier=row["tier"],
+    )
+
+
 class SqlAlchemyTenantRepository:
     """Hospitals, terminals, staff users and seen nonces."""
 
@@ -209,16 +220,12 @@ class SqlAlchemyTenantRepository:
         """By id."""
         row = self._c.execute(select(hospitals).where(hospitals.c.id == hospital_id))
         found = row.mappings().first()
-        if found is None:
-            return None
-        return Hospital(
-            found["id"],
-            found["name"],
-            utc(found["created_at"]),
-            region_id=found["region_id"],
-            kind=found["kind"],
-            tier=found["tier"],
-        )
+        return _site(found) if found is not None else None
+
+    def sites(self, region_id: str) -> list[Hospital]:
+        """Every site of the region, by id."""
+        query = select(hospitals).where(hospitals.c.region_id == region_id)
+        return [_site(row) for row in self._c.execute(query.order_by(hospitals.c.id)).mappings()]
 
     def region(self, region_id: str) -> Region | None:
         """By id."""

@@ -7,13 +7,13 @@ from dataclasses import asdict, fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from facepay.adapters.db.ledger_repository import utc
 from facepay.adapters.db.tables import ACCUMULATOR_FIELDS, accumulators, settlements
 from facepay.insurance.model import Accumulators, ExplanationStep, Settlement
-from facepay.services.ports import SettlementRecord, SettlementStatus
+from facepay.services.ports import TOTAL_FIELDS, SettlementRecord, SettlementStatus, SiteTotals
 
 _AMOUNTS = (
     "medfee_sumamt",
@@ -79,6 +79,23 @@ class SqlAlchemySettlementRepository:
 
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
+
+    def totals_by_site(self) -> dict[str, SiteTotals]:
+        """Standing settlements summed per site, in the database (one grouped query)."""
+        t = settlements
+        query = (
+            select(
+                t.c.hospital_id,
+                func.count(),
+                *(func.coalesce(func.sum(t.c[name]), 0) for name in TOTAL_FIELDS),
+            )
+            .where(t.c.status == "settled", t.c.hospital_id.is_not(None))
+            .group_by(t.c.hospital_id)
+        )
+        return {
+            row[0]: SiteTotals(int(row[1]), *(int(v) for v in row[2:]))
+            for row in self._conn.execute(query)
+        }
 
     def add(self, record: SettlementRecord) -> None:
         """Insert a settlement."""

@@ -3,6 +3,7 @@ operators only), terminals and staff (a hospital admin, inside their own hospita
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -18,7 +19,7 @@ from facepay.api.schemas import Fen, Id, PlainText, RequestModel, ResponseModel
 from facepay.hospital.tenants import StaffUser, TerminalRecord
 from facepay.identity.id_card import IdCard
 from facepay.identity.records import InsuredPerson
-from facepay.services import admin
+from facepay.services import admin, region
 from facepay.shared.errors import Forbidden
 from facepay.supervision.redaction import mask_id_number
 from facepay.terminal.signing import (
@@ -300,4 +301,63 @@ def insured_person_read(person: InsuredPerson) -> InsuredPersonRead:
     """The API form of a registered person: the ID number masked, nothing else personal."""
     return InsuredPersonRead(
         id=person.id, id_number_masked=mask_id_number(person.id_number), category=person.category
+    )
+
+
+class SiteTotalsRead(ResponseModel):
+    """A site's standing settlements summed, in fen, under the national field names."""
+
+    settlements: int
+    medfee_sumamt: Fen
+    fund_pay_sumamt: Fen
+    hifp_pay: Fen
+    hifmi_pay: Fen
+    maf_pay: Fen
+    acct_pay: Fen
+    psn_cash_pay: Fen
+
+
+class SiteRead(ResponseModel):
+    """One site of the region and its totals."""
+
+    id: str
+    name: str
+    kind: str
+    tier: str | None
+    totals: SiteTotalsRead
+
+
+class RegionRead(ResponseModel):
+    """The region, every site with its totals, and the region's totals."""
+
+    id: str
+    name: str
+    sites: list[SiteRead]
+    totals: SiteTotalsRead
+
+
+@router.get("/region", response_model=RegionRead, responses=errors(401, 403, 429))
+def read_region(
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.REGION_REPORT_READ, terminals=False)],
+) -> RegionRead:
+    """The region's sites (hospitals with their tier, pharmacies, service centres) and what
+    each one's standing settlements add up to - what the funds owe it and what its patients
+    paid it - with the region's totals (platform operators). No patient, bill or audit entry
+    of any site is in it."""
+    report = region.region_report(ctx=state.services)
+    return RegionRead(
+        id=report.region.id,
+        name=report.region.name,
+        sites=[
+            SiteRead(
+                id=site.id,
+                name=site.name,
+                kind=site.kind,
+                tier=site.tier,
+                totals=SiteTotalsRead(**asdict(totals)),
+            )
+            for site, totals in report.sites
+        ],
+        totals=SiteTotalsRead(**asdict(report.total)),
     )
