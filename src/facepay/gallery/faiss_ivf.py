@@ -101,6 +101,28 @@ class _Rows:
             out[inside] = self.blocks[b][labels[inside] & (_BLOCK - 1)]
         return out
 
+    def best(self, labels: np.ndarray, probe: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, exact scores) of the k rows of `labels` most similar to the probe: FAISS
+        scores the rows in place, block by block (no gathered copy; 3-6x numpy's take + matvec
+        on a busy machine)."""
+        block = labels >> 16
+        found, scores = [], []
+        for b in np.unique(block).tolist():
+            local = np.ascontiguousarray(labels[block == b] & (_BLOCK - 1), dtype=np.int64)
+            n = min(k, local.size)
+            vals, ids = np.empty((1, n), dtype=np.float32), np.empty((1, n), dtype=np.int64)
+            faiss.knn_inner_products_by_idx(  # type: ignore[attr-defined]
+                faiss.swig_ptr(probe), faiss.swig_ptr(self.blocks[b]), faiss.swig_ptr(local),
+                self.dim, 1, len(self.blocks[b]), local.size, n, faiss.swig_ptr(vals),
+                faiss.swig_ptr(ids), -1,
+            )  # fmt: skip
+            keep = ids[0] >= 0
+            found.append(ids[0][keep] + b * _BLOCK)
+            scores.append(vals[0][keep])
+        if not found:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        return np.concatenate(found), np.concatenate(scores)
+
     def zero(self, label: int) -> None:
         self.blocks[label >> 16][label & (_BLOCK - 1)] = 0.0
 
@@ -259,7 +281,9 @@ class FaissIvfGallery:
             self._label_of.update(zip(ids, range(first, first + len(ids)), strict=True))
             self._tag(first, tags)
             if self._index is not None:
-                faiss.omp_set_num_threads(_BUILD_THREADS)
+                # Threads pay off for big batches only: on a busy machine every OpenMP barrier
+                # costs milliseconds (9 rows took 23 ms with 2 threads, 0.1 ms with one).
+                faiss.omp_set_num_threads(_BUILD_THREADS if len(ids) >= _BLOCK // 16 else 1)
                 self._index.add_with_ids(rows, np.arange(first, first + len(ids)))
             live = len(self._label_of)
             train = live > self._ivf_above and live > 4 * self._trained_for
@@ -334,10 +358,10 @@ class FaissIvfGallery:
                 return []
             k = min(k, members)
             if codes is not None and members < live and members <= self._exact_scope_limit:
-                labels = np.concatenate([self._scopes[c].alive(self._alive) for c in sorted(codes)])
-                scores = self._rows.take(labels) @ probe[0]
+                parts = [self._scopes[c].alive(self._alive) for c in sorted(codes)]
+                labels, scores = self._rows.best(np.concatenate(parts), probe, k)
             elif self._index is None:
-                labels, scores = self._exact_all(probe[0], k, codes)
+                labels, scores = self._exact_all(probe, k, codes)
             else:
                 labels = self._candidates(probe, k, None if members == live else codes, members)
                 scores = self._rows.take(labels) @ probe[0]
@@ -351,18 +375,11 @@ class FaissIvfGallery:
     def _exact_all(
         self, probe: np.ndarray, k: int, codes: frozenset[int] | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(labels, scores) of the k best among `codes` (None: all), block by block."""
-        labels, scores = [], []
-        for start, block in self._rows.spans(self._rows.size):
-            keep = self._alive[start : start + len(block)]
-            if codes is not None:
-                keep = keep & np.isin(self._code[start : start + len(block)], list(codes))
-            found = np.flatnonzero(keep)
-            s = block[found] @ probe
-            best = top_k(s, min(k, s.size))
-            labels.append(found[best] + start)
-            scores.append(s[best])
-        return np.concatenate(labels), np.concatenate(scores)
+        """(labels, scores) of the k best among `codes` (None: all), exactly."""
+        keep = self._alive[: self._rows.size]
+        if codes is not None:
+            keep = keep & np.isin(self._code[: self._rows.size], list(codes))
+        return self._rows.best(np.flatnonzero(keep), probe, k)
 
     def _candidates(
         self, probe: np.ndarray, k: int, codes: frozenset[int] | None, members: int
