@@ -432,11 +432,11 @@ class FaissIvfGallery:
             return  # the training under way takes this change in when it swaps in
         try:
             with self._lock:
-                stop, generation = self._rows.size, self._generation
+                stop, generation, rows = self._rows.size, self._generation, self._rows
                 live = np.flatnonzero(self._alive[:stop])
             if not live.size:
                 return
-            index = self._build(live)
+            index = self._build(rows, live)
             with self._lock:
                 if generation == self._generation:
                     later = np.flatnonzero(self._alive[stop:]) + stop
@@ -448,14 +448,14 @@ class FaissIvfGallery:
         finally:
             self._rebuilding.release()
 
-    def _build(self, labels: np.ndarray) -> Any:
+    def _build(self, rows: _Rows, labels: np.ndarray) -> Any:
         """A trained IVF-SQ8 holding the rows of `labels` (rows read without the lock: only the
         rows of templates removed meanwhile change, and those labels are dead anyway)."""
         faiss.omp_set_num_threads(_BUILD_THREADS)
         nlist = max(1, min(round(2 * math.sqrt(labels.size)), labels.size // 8))
         rng = np.random.default_rng(labels.size)
         picked = np.sort(rng.choice(labels, size=min(labels.size, 32 * nlist), replace=False))
-        sample = self._rows.take(picked)
+        sample = rows.take(picked)
         kmeans = faiss.Kmeans(
             self._dim, nlist, niter=10, spherical=True, seed=1, min_points_per_centroid=1,
             max_points_per_centroid=1 << 30,
@@ -470,7 +470,7 @@ class FaissIvfGallery:
         index.train(sample)
         for start in range(0, labels.size, _BLOCK):
             part = labels[start : start + _BLOCK]
-            index.add_with_ids(self._rows.take(part), part)
+            index.add_with_ids(rows.take(part), part)
         return index
 
     def _tune_quantizer(self) -> None:

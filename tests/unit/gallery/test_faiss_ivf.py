@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,7 @@ def test_the_saved_file_carries_the_index_and_load_does_not_train(
     assert read_gallery_file(path, sealer, model_version=MODEL, dim=DIM).index_blob is not None
 
     loaded = ivf(ivf_above=0)
-    monkeypatch.setattr(loaded, "_build", lambda labels: pytest.fail("trained on load"))
+    monkeypatch.setattr(loaded, "_build", lambda rows, labels: pytest.fail("trained on load"))
     loaded.load(path, sealer)
     assert loaded.uses_ivf
     assert len(loaded) == len(gallery)
@@ -91,3 +92,34 @@ def test_the_saved_file_carries_the_index_and_load_does_not_train(
         assert loaded.search(probe, 5) == gallery.search(probe, 5)
         assert loaded.search(probe, 5, scopes={"s1"}) == gallery.search(probe, 5, scopes={"s1"})
     assert "p-0007" not in loaded
+
+
+def test_search_add_and_remove_go_on_while_the_ivf_trains(monkeypatch: pytest.MonkeyPatch) -> None:
+    gallery, rows = ivf(ivf_above=30), unit_vectors(120)
+    gallery.add_many(ids(30), rows[:30])
+    started, release = threading.Event(), threading.Event()
+    build = gallery._build
+
+    def slow_build(*args: object) -> object:
+        started.set()
+        assert release.wait(10)
+        return build(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gallery, "_build", slow_build)
+    change = threading.Thread(target=gallery.add_many, args=(ids(40)[30:], rows[30:40]))
+    change.start()
+    assert started.wait(10)
+
+    assert not gallery.uses_ivf  # still exact while it trains
+    assert gallery.search(rows[25], 1)[0].template_id == "p-0025"
+    gallery.add("late", rows[110])
+    gallery.remove("p-0026")
+    assert gallery.search(rows[110], 1)[0].template_id == "late"
+
+    release.set()
+    change.join()
+    assert gallery.uses_ivf
+    hits = {h.template_id for h in gallery.search(rows[26], 200)}
+    assert "late" in hits  # added meanwhile, joined the new index
+    assert "p-0026" not in hits  # removed meanwhile, excluded
+    assert len(hits) == len(gallery) == 40
