@@ -83,7 +83,13 @@ def measure(
     pool = np.flatnonzero(~inside) if outside else members
     source = rng.choice(pool, size=queries, replace=pool.size < queries)
     probes = unit(rows[source] + rng.normal(0, GENUINE_SIGMA, (queries, DIM)).astype(np.float32))
-    truth = members[np.argmax(rows[members] @ probes.T, axis=0)]
+    inside_rows = rows[members]
+    truth = np.concatenate(
+        [
+            members[np.argmax(inside_rows @ probes[s : s + 50].T, axis=0)]
+            for s in range(0, queries, 50)
+        ]
+    )  # exact search over the scopes' members, 50 probes at a time
     times, hits = [], 0
     for probe, best in zip(probes, truth.tolist(), strict=True):
         t0 = time.perf_counter()
@@ -109,6 +115,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--index", choices=("ivf", "hnsw"), default="ivf")
+    parser.add_argument("--exact-limit", type=int, help="the gallery's exact scope limit")
     args = parser.parse_args()
     rng = np.random.default_rng(1)
     print(f"{load()}, {os.cpu_count()} cores; exact search up to {EXACT_SCOPE_LIMIT:,} members")
@@ -120,12 +127,17 @@ def main() -> None:
     tags = tags[rng.permutation(args.size)]
     gallery = build(rows, tags, args.index)
     header()
-    for i in (0, 10, 99):
-        name = f"one site, site:{i:03d}"
-        measure(gallery, rows, tags, name, {f"site:{i:03d}"}, args.queries, rng)
-    measure(
-        gallery, rows, tags, "one site, site:099", {"site:099"}, args.queries, rng, outside=True
-    )
+    limit = EXACT_SCOPE_LIMIT if args.exact_limit is None else args.exact_limit
+    for i in (0, 10, 30, 99):
+        scope = {f"site:{i:03d}"}
+        for how, cut in (("", limit), (", IVF + bitmap", 0)):
+            if cut == 0 and np.count_nonzero(tags == f"site:{i:03d}") > limit:
+                continue  # searched through the IVF already
+            gallery.set_exact_scope_limit(cut)
+            for outside in (False, True):
+                name = f"one site, site:{i:03d}{how}"
+                measure(gallery, rows, tags, name, scope, args.queries, rng, outside=outside)
+    gallery.set_exact_scope_limit(limit)
     del gallery
 
     print(f"\n2. {args.size:,} templates: 95% in region:R, 5% over 100 sites")
@@ -135,6 +147,8 @@ def main() -> None:
         np.char.add("site:", rng.integers(0, 100, args.size).astype(str)),
     )
     gallery = build(rows, tags, args.index)
+    if args.exact_limit is not None:
+        gallery.set_exact_scope_limit(args.exact_limit)
     header()
     union = {"region:R", "site:7"}
     measure(gallery, rows, tags, "region + one site {region:R, site:7}", union, args.queries, rng)
