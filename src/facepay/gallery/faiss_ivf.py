@@ -397,7 +397,9 @@ class FaissIvfGallery:
             selector = self._bits.selector() if self._stale else None
         else:
             # A scope holding a small share of the gallery has fewer members per list: probe
-            # more lists so that about as many of its members are scored.
+            # more lists so that about as many of its members are scored. Capped: 32x instead
+            # of 8x lifted impostor recall@1 at 10k of 1M from 0.983 to 0.997 but the CPU p99
+            # from 2.4 to 5.5 ms (bench/gallery_scopes.py).
             share = members / max(1, len(self._label_of))
             nprobe = min(8 * nprobe, math.ceil(nprobe / share))
             selector = self._mask(codes).selector()
