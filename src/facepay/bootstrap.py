@@ -93,9 +93,20 @@ def data_dir(settings: Settings) -> Path:
 
 
 def build_gallery(settings: Settings, *, dim: int, model_version: str) -> Gallery:
-    """An empty gallery of the configured backend (`faiss` or `memory`) for one face model."""
+    """An empty gallery of the configured backend (`faiss`, `faiss-ivf` or `memory`) for one
+    face model."""
     if settings.gallery_backend == "memory":
         return InMemoryGallery(dim=dim, model_version=model_version)
+    if settings.gallery_backend == "faiss-ivf":
+        from facepay.gallery.faiss_ivf import FaissIvfGallery  # noqa: PLC0415 - only when chosen
+
+        return FaissIvfGallery(
+            dim=dim,
+            model_version=model_version,
+            ivf_above=settings.gallery_ivf_above,
+            nprobe=settings.gallery_ivf_nprobe,
+            rerank=settings.gallery_ivf_rerank,
+        )
     if settings.gallery_backend == "faiss":
         return FaissGallery(
             dim=dim,
@@ -106,7 +117,8 @@ def build_gallery(settings: Settings, *, dim: int, model_version: str) -> Galler
             ef_search=settings.gallery_hnsw_ef_search,
         )
     raise InvalidInput(
-        f"unknown gallery backend {settings.gallery_backend!r}; use 'faiss' or 'memory'",
+        f"unknown gallery backend {settings.gallery_backend!r}; use 'faiss', 'faiss-ivf' or "
+        "'memory'",
         code="bad_setting",
     )
 

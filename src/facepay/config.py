@@ -92,7 +92,8 @@ class Settings(BaseSettings):
 
     # Gallery
     gallery_backend: str = "faiss"
-    """`faiss` (default) or `memory`."""
+    """`faiss` (default: exact, then HNSW), `faiss-ivf` (region-sized: exact, then IVF-SQ8 with
+    exact re-ranking; about 0.8 KB a template) or `memory`."""
     gallery_hnsw_above: int = 20_000
     """Galleries larger than this use HNSW; smaller ones exact inner-product search."""
     gallery_hnsw_m: int = 32
@@ -101,6 +102,12 @@ class Settings(BaseSettings):
     """Graph quality: at 100k, efSearch 16 reaches recall@1 0.999 with 160, 0.949 with 80."""
     gallery_hnsw_ef_search: int = 256
     """At 1M (bench/gallery.py) recall@1 0.997 against exact search, 0.985 with 128."""
+    gallery_ivf_above: int = Field(default=100_000, ge=0)
+    """`faiss-ivf`: galleries larger than this search an IVF-SQ8 index; smaller ones exactly."""
+    gallery_ivf_nprobe: int = Field(default=16, gt=0)
+    """`faiss-ivf`: IVF lists probed a search (about 2 sqrt(n) lists), see docs/gallery.md."""
+    gallery_ivf_rerank: int = Field(default=32, gt=0)
+    """`faiss-ivf`: SQ8 candidates re-scored on the exact float32 embedding each search."""
 
     # Security: staff tokens, terminal request signatures, refund limits (facepay.api)
     environment: Literal["dev", "test", "production"] = "dev"

@@ -19,7 +19,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -77,17 +77,41 @@ def write_gallery_file(
 ) -> None:
     """Seal every embedding (and the optional index blob) into `path`, replacing it atomically;
     `scopes` gives each template's scope (unscoped when None)."""
+    write_gallery_records(
+        path,
+        sealer,
+        model_version=model_version,
+        dim=int(embeddings.shape[1]),
+        template_ids=template_ids,
+        scopes=scopes,
+        rows=[embeddings],
+        index_blob=index_blob,
+    )
+
+
+def write_gallery_records(
+    path: Path,
+    sealer: Sealer,
+    *,
+    model_version: str,
+    dim: int,
+    template_ids: Sequence[str],
+    scopes: Sequence[str] | None,
+    rows: Iterable[Embedding],
+    index_blob: NDArray[np.uint8] | None = None,
+) -> None:
+    """`write_gallery_file` with the embeddings given as consecutive blocks of rows, so that a
+    large gallery is written without a second copy of its embeddings in memory."""
     scope_list = check_scopes(scopes, len(template_ids))
     chunks = 0 if index_blob is None else -(-index_blob.size // CHUNK_BYTES)
     header = {
         "format": FORMAT,
         "model_version": model_version,
-        "dim": int(embeddings.shape[1]),
+        "dim": dim,
         "count": len(template_ids),
         "index_chunks": chunks,
         "index_bytes": 0 if index_blob is None else int(index_blob.size),
     }
-    rows = np.ascontiguousarray(embeddings, dtype="<f4")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -97,7 +121,8 @@ def write_gallery_file(
             out.digest.update(MAGIC)
             f.write(MAGIC)
             out.field(json.dumps(header).encode(), 4)
-            for template_id, scope, row in zip(template_ids, scope_list, rows, strict=True):
+            records = zip(template_ids, scope_list, _each_row(rows, dim), strict=True)
+            for template_id, scope, row in records:
                 out.field(template_id.encode(), 2)
                 out.field(scope.encode(), 2)
                 out.field(
@@ -125,6 +150,14 @@ def write_gallery_file(
         tmp.unlink(missing_ok=True)
         raise
     fsync_folder(path.parent)
+
+
+def _each_row(blocks: Iterable[Embedding], dim: int) -> Iterator[np.ndarray]:
+    for block in blocks:
+        rows = np.ascontiguousarray(block, dtype="<f4")
+        if rows.ndim != 2 or rows.shape[1] != dim:
+            raise InvalidInput(f"embeddings must have {dim} values each", code="bad_embedding")
+        yield from rows
 
 
 class _HashingReader:

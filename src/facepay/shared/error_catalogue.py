@@ -435,7 +435,12 @@ MEANINGS: Final[dict[str, str]] = {
         "Inside the server: an embedding has the wrong shape, type or norm for the gallery; a "
         "defect to report."
     ),
+    "bad_change": "Inside the server: a gallery snapshot change is neither an add nor a remove.",
     "bad_k": "Inside the server: a gallery search asked for a number of results below 1.",
+    "bad_position": (
+        "Inside the server: a gallery snapshot was given a journal position that is not an "
+        "integer of 0 or more."
+    ),
     "bad_scope": "Inside the server: a template's scope (hospital) is empty or malformed.",
     "bad_setting": (
         "Start-up: a setting has a value facepay cannot use (e.g. FACEPAY_DATABASE_URL, "
@@ -480,6 +485,14 @@ MEANINGS: Final[dict[str, str]] = {
         "database and the rebuild is audited."
     ),
     "gallery_missing": ("Start-up: there is no gallery file yet; it is built from the database."),
+    "snapshot_missing": (
+        "Start-up: there is no gallery snapshot (base and log) yet; the gallery is built from "
+        "the database and a base written."
+    ),
+    "snapshot_position": (
+        "Inside the server: a change was recorded in the gallery snapshot at a journal position "
+        "before the last one recorded; nothing was written."
+    ),
     "gallery_outdated": (
         "Start-up: the gallery file is of an older format; it is rebuilt from the database."
     ),

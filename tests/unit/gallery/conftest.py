@@ -10,6 +10,7 @@ import pytest
 
 from facepay.adapters.crypto import TemplateSealer
 from facepay.gallery.faiss_gallery import FaissGallery
+from facepay.gallery.faiss_ivf import FaissIvfGallery
 from facepay.gallery.memory import InMemoryGallery
 from facepay.gallery.ports import Gallery
 
@@ -39,6 +40,18 @@ FACTORIES: dict[str, GalleryFactory] = {
     # Starts exact, switches to HNSW once past 20 templates.
     "faiss-switch": lambda model_version=MODEL: FaissGallery(
         dim=DIM, model_version=model_version, hnsw_above=20, hnsw_m=8, ef_construction=40
+    ),
+    # IVF-SQ8 from the first template (trained again as it grows), exact re-ranking.
+    "faiss-ivf": lambda model_version=MODEL: FaissIvfGallery(
+        dim=DIM, model_version=model_version, ivf_above=0
+    ),
+    # IVF whose scoped searches always go through the IVF with a scope bitmap, never exact.
+    "faiss-ivf-filtered": lambda model_version=MODEL: FaissIvfGallery(
+        dim=DIM, model_version=model_version, ivf_above=0, exact_scope_limit=0
+    ),
+    # Exact numpy search up to 20 templates, then IVF.
+    "faiss-ivf-switch": lambda model_version=MODEL: FaissIvfGallery(
+        dim=DIM, model_version=model_version, ivf_above=20
     ),
 }
 

@@ -10,6 +10,7 @@ import pytest
 from facepay.bootstrap import build_gallery, build_template_sealer
 from facepay.config import Settings
 from facepay.gallery.faiss_gallery import FaissGallery
+from facepay.gallery.faiss_ivf import FaissIvfGallery
 from facepay.gallery.memory import InMemoryGallery
 from facepay.shared.errors import InvalidInput
 
@@ -17,7 +18,8 @@ from .conftest import MODEL
 
 
 @pytest.mark.parametrize(
-    ("backend", "kind"), [("faiss", FaissGallery), ("memory", InMemoryGallery)]
+    ("backend", "kind"),
+    [("faiss", FaissGallery), ("faiss-ivf", FaissIvfGallery), ("memory", InMemoryGallery)],
 )
 def test_the_backend_comes_from_settings(tmp_path: Path, backend: str, kind: type) -> None:
     gallery = build_gallery(
