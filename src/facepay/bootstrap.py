@@ -32,7 +32,9 @@ from facepay.config import Settings
 from facepay.gallery.faiss_gallery import FaissGallery
 from facepay.gallery.memory import InMemoryGallery
 from facepay.gallery.ports import Gallery, Sealer
+from facepay.gallery.snapshot import GallerySnapshot
 from facepay.services.admin import TEMPLATE_KEY_ID
+from facepay.services.backup import SNAPSHOT
 from facepay.services.context import Services, Storage, StorageServices
 from facepay.services.face_cache import CachingFaceEngine
 from facepay.services.gallery_sync import load_gallery
@@ -317,6 +319,7 @@ def build_services(
         engine = CachingFaceEngine(engine)
     pad = OnnxPadModel(settings.liveness_pad_model) if settings.liveness_pad_model else None
     checks = default_checks(pad_model=pad, identity_threshold=settings.liveness_identity_threshold)
+    legacy = settings.data_dir / "gallery.sealed"
     ctx = Services(
         settings=settings,
         engine=engine,
@@ -328,9 +331,22 @@ def build_services(
         policies=storage.policies,
         uow=storage.uow,
         clock=storage.clock,
-        gallery_path=settings.data_dir / "gallery.sealed",
+        gallery_path=None if settings.gallery_snapshot else legacy,
+        snapshot=(
+            GallerySnapshot(
+                settings.data_dir / SNAPSHOT,
+                sealer,
+                model_version=engine.model_version,
+                dim=engine.embedding_dim,
+            )
+            if settings.gallery_snapshot
+            else None
+        ),
     )
     load_gallery(ctx=ctx)
+    if settings.gallery_snapshot:
+        # Not kept up to date any more: it would keep templates erased since.
+        legacy.unlink(missing_ok=True)
     return ctx
 
 

@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     """How often the server forgets expired request nonces and liveness challenges and voids
     expired ledger holds (facepay.services.upkeep)."""
 
+    gallery_snapshot: bool = True
+    """Keep the gallery in `<data>/gallery.snapshot` (a sealed base and an append-only log of
+    changes, written by one process per data folder) and restart from it; off: the whole
+    `gallery.sealed` file is written again after every enrolment and erasure."""
+
     gallery_follow_interval_ms: int = Field(default=200, ge=10, le=60_000)
     """How often each server process applies the template journal to its gallery (enrolments
     and erasures made by other processes); an enrolment elsewhere is identifiable here within

@@ -77,6 +77,8 @@ FORMAT = "facepay-backup"
 FORMAT_VERSION = 1
 DATABASE = "database.sqlite"
 GALLERY = "gallery.sealed"
+SNAPSHOT = "gallery.snapshot"
+"""The server's gallery snapshot (bootstrap): a restart file, not backed up, dropped on restore."""
 KEY = "template.key"
 PREVIOUS_KEY = "template.key.previous"
 MANIFEST = "manifest.json"
@@ -257,6 +259,9 @@ def _restore_database(
 
 
 def _restore_gallery(path: Path, staging: Path, manifest: Manifest) -> bool:
+    # The replaced database's snapshot (a server's restart file) does not fit the restored one.
+    for name in (SNAPSHOT, f"{SNAPSHOT}.log"):
+        path.with_name(name).unlink(missing_ok=True)
     if GALLERY not in manifest.files:
         path.unlink(missing_ok=True)  # it was the replaced database's
         return False

@@ -10,6 +10,7 @@ from typing import Protocol
 
 from facepay.config import Settings
 from facepay.gallery.ports import Gallery, Sealer
+from facepay.gallery.snapshot import GallerySnapshot
 from facepay.identity.matching import DecisionPolicy
 from facepay.insurance.policies import PolicyBook
 from facepay.services.ports import UnitOfWork
@@ -74,6 +75,10 @@ class JournalCursor:
     position: int = 0
     applied: set[int] = field(default_factory=set)
     waiting: dict[int, float] = field(default_factory=dict)
+    removed_since: float | None = None
+    """When the snapshot's log first recorded a removal since its base (gallery_sync)."""
+    writer_fd: int | None = None
+    """The lock file that makes this process the writer of the data folder's snapshot."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,8 @@ class Services:
     clock: Clock
     gallery_path: Path | None = None
     """Where the sealed gallery file is kept (None: memory only, e.g. in tests)."""
+    snapshot: GallerySnapshot | None = None
+    """The data folder's gallery snapshot (base + change log) the server restarts from."""
     gallery_lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
     """Serialises gallery changes and saves, so that the file always matches some state."""
     journal: JournalCursor = field(default_factory=JournalCursor, compare=False)

@@ -24,6 +24,7 @@ import numpy as np
 import structlog
 
 from facepay.gallery.persistence import write_gallery_file
+from facepay.gallery.snapshot import GalleryChange
 from facepay.services.context import JournalCursor, Services
 from facepay.services.repositories import TemplateChange
 from facepay.services.support import audit
@@ -55,6 +56,8 @@ def load_gallery(*, ctx: Services) -> GallerySync:
     with ctx.uow() as uow:
         # Before reading the rows: whatever commits after this, the follower applies.
         start = uow.templates.last_change()
+    if ctx.snapshot is not None and (loaded := _from_snapshot(ctx, start)) is not None:
+        return loaded
     with ctx.uow() as uow:
         wanted = uow.templates.scopes(version)
     ctx.journal.position, ctx.journal.applied, ctx.journal.waiting = start, set(), {}
@@ -75,9 +78,33 @@ def load_gallery(*, ctx: Services) -> GallerySync:
             reason = ""  # a new installation: nothing to rebuild, nothing to say
         quarantined = _rebuild(ctx)
         _save_locked(ctx)
+        if ctx.snapshot is not None:
+            try:
+                ctx.snapshot.write_base(ctx.gallery, position=start)
+            except OSError as error:
+                _log.warning("gallery_snapshot_not_written", error=str(error))
     if reason:
         _rebuilt(ctx, reason, len(ctx.gallery), quarantined)
     return GallerySync("database", len(ctx.gallery))
+
+
+def _from_snapshot(ctx: Services, last: int) -> GallerySync | None:
+    """The gallery from the data folder's snapshot, then the journal since it; None (gallery
+    untouched) without a usable one. A snapshot ahead of the database's journal belongs to
+    another state of the database (a restored backup): not used."""
+    assert ctx.snapshot is not None
+    with ctx.gallery_lock:
+        position = ctx.snapshot.load_into(ctx.gallery)
+    refusal = ctx.snapshot.refusal
+    if position is None or position > last:
+        why = refusal.code if refusal is not None else "ahead_of_the_database"
+        if why != "snapshot_missing":
+            _log.warning("gallery_snapshot_refused", reason=why, path=str(ctx.snapshot.path))
+        return None
+    ctx.journal.position, ctx.journal.applied, ctx.journal.waiting = position, set(), {}
+    while follow_journal(ctx=ctx).read >= FOLLOW_BATCH:
+        pass  # catch up with everything committed since the snapshot
+    return GallerySync("snapshot", len(ctx.gallery))
 
 
 def _catch_up(ctx: Services, wanted: dict[str, str]) -> bool:
@@ -99,16 +126,29 @@ def _catch_up(ctx: Services, wanted: dict[str, str]) -> bool:
 
 def _add_rows(ctx: Services, template_ids: list[str]) -> int:
     """Open the rows of `template_ids` and add the usable ones not held yet; returns how many."""
+    return _put(ctx, _open_rows(ctx, template_ids))
+
+
+def _open_rows(ctx: Services, template_ids: list[str]) -> dict[str, tuple[str, np.ndarray]]:
+    """The usable rows of `template_ids`, opened: id -> (scope, embedding)."""
     if not template_ids:
-        return 0
+        return {}
     with ctx.uow() as uow:
         rows = uow.templates.get_many(template_ids)
     records = [
         r for r in rows.values() if r.usable and r.model_version == ctx.gallery.model_version
     ]
     opened = open_records(ctx=ctx, sealer=ctx.sealer, records=records)
+    return {
+        t: (scope, row)
+        for t, scope, row in zip(opened.ids, opened.scopes, opened.rows, strict=True)
+    }
+
+
+def _put(ctx: Services, opened: dict[str, tuple[str, np.ndarray]]) -> int:
+    """Add opened rows the gallery does not hold in that scope yet; returns how many."""
     added = 0
-    for template_id, scope, row in zip(opened.ids, opened.scopes, opened.rows, strict=True):
+    for template_id, (scope, row) in opened.items():
         if ctx.gallery.scope_of(template_id) == scope:
             continue
         if template_id in ctx.gallery:
@@ -132,12 +172,15 @@ class Followed:
     added: int
     removed: int
     position: int
+    read: int = 0
+    """Journal entries read this round (FOLLOW_BATCH: more are waiting)."""
 
 
 def follow_journal(*, ctx: Services, now: float | None = None) -> Followed:
     """Apply the template journal's changes since the last round to this process's gallery:
     for each template, its last change decides (an added one is read from its row, which must
-    still be there and usable; a removed one is dropped)."""
+    still be there and usable; a removed one is dropped). The process that writes the data
+    folder's snapshot records the changes in its log too."""
     cursor = ctx.journal
     moment = time.monotonic() if now is None else now
     with ctx.uow() as uow:
@@ -147,19 +190,91 @@ def follow_journal(*, ctx: Services, now: float | None = None) -> Followed:
     for change in fresh:
         if change.model_version == ctx.gallery.model_version:
             last[change.template_id] = change
+    recording = ctx.snapshot is not None and _snapshot_writer(ctx)
+    adds = [
+        t
+        for t, c in last.items()
+        if c.op == "add" and (recording or ctx.gallery.scope_of(t) != c.scope)
+    ]
+    opened = _open_rows(ctx, adds)
+    # An added template whose row is gone or quarantined since is as good as removed.
+    removals = [t for t, c in last.items() if c.op == "remove"] + [
+        t for t in adds if t not in opened
+    ]
     removed = 0
     with ctx.gallery_lock:
-        for template_id, change in last.items():
-            if change.op == "remove" and template_id in ctx.gallery:
+        for template_id in removals:
+            if template_id in ctx.gallery:
                 ctx.gallery.remove(template_id)
                 removed += 1
-        wanted = [
-            t for t, c in last.items() if c.op == "add" and ctx.gallery.scope_of(t) != c.scope
-        ]
-        added = _add_rows(ctx, wanted)
+        added = _put(ctx, opened)
         cursor.applied.update(c.seq for c in fresh)
         _advance(cursor, changes, moment)
-    return Followed(added, removed, cursor.position)
+        if recording and (fresh or cursor.removed_since is not None):
+            _record(ctx, opened, removals, moment)
+    return Followed(added, removed, cursor.position, len(changes))
+
+
+SNAPSHOT_PURGE_SECONDS = 600.0
+"""Longest a removed template's sealed vector stays in the snapshot's base: a new base is
+written this long after the first removal the log recorded (an erasure leaves no copy behind
+for more than ten minutes)."""
+
+
+def _record(
+    ctx: Services, opened: dict[str, tuple[str, np.ndarray]], removals: list[str], moment: float
+) -> None:
+    """Append this round's changes to the snapshot's log; write a new base instead when the
+    log is long, lags another writer's, or holds a removal older than SNAPSHOT_PURGE_SECONDS.
+    A snapshot that cannot be written (a full disk) is logged: the journal is the truth, and
+    a restart replays it from whatever position the snapshot reached."""
+    snapshot, cursor = ctx.snapshot, ctx.journal
+    assert snapshot is not None
+    changes = [GalleryChange("remove", t) for t in removals] + [
+        GalleryChange("add", t, scope, row) for t, (scope, row) in opened.items()
+    ]
+    try:
+        if changes:
+            try:
+                snapshot.append(changes, position=cursor.position)
+            except (InvalidInput, Conflict):
+                _write_base(ctx, moment)  # missing, damaged, or ahead of us: start it again
+                return
+            if removals and cursor.removed_since is None:
+                cursor.removed_since = moment
+        purge = (
+            cursor.removed_since is not None
+            and moment - cursor.removed_since >= SNAPSHOT_PURGE_SECONDS
+        )
+        if purge or snapshot.should_compact():
+            _write_base(ctx, moment)
+    except OSError as error:
+        _log.warning("gallery_snapshot_not_written", error=str(error))
+
+
+def _write_base(ctx: Services, moment: float) -> None:
+    """A new base of the whole gallery at the cursor's position (the caller holds the lock)."""
+    assert ctx.snapshot is not None
+    ctx.snapshot.write_base(ctx.gallery, position=ctx.journal.position)
+    ctx.journal.removed_since = None
+    _log.info("gallery_snapshot_base", templates=len(ctx.gallery), position=ctx.journal.position)
+
+
+def _snapshot_writer(ctx: Services) -> bool:
+    """Whether this process writes the data folder's snapshot: the first to take a lock file
+    next to it, held while the process lives (several workers share one data folder)."""
+    cursor = ctx.journal
+    if cursor.writer_fd is not None:
+        return True
+    assert ctx.snapshot is not None
+    fd = os.open(ctx.snapshot.path.with_name(".gallery-writer.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    cursor.writer_fd = fd
+    return True
 
 
 def _advance(cursor: JournalCursor, changes: list[TemplateChange], moment: float) -> None:
@@ -225,8 +340,9 @@ def _rebuild(ctx: Services) -> list[str]:
 
 
 def save_gallery(*, ctx: Services) -> None:
-    """Write the sealed gallery file (no-op without a path). A file that cannot be written (a
-    full disk) is logged, not raised: the change it records is committed in the database, the
+    """Write the sealed gallery file (no-op without a path: with a snapshot, the journal
+    follower records each change in its log instead). A file that cannot be written (a full
+    disk) is logged, not raised: the change it records is committed in the database, the
     gallery in memory has it, and the next save or start writes the file again."""
     with ctx.gallery_lock:
         try:
