@@ -3,6 +3,7 @@ sample photos, FAISS, sealed templates, and each database of tests/integration/c
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 import secrets
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import ModuleType
+from typing import Literal
 
 import pytest
 from PIL import Image
@@ -176,8 +178,10 @@ def enrol(
     capture: Capture,
     chip_photos: dict[str, bytes],
     hospital: str = "h1",
+    reach: Literal["region", "site"] | None = None,
 ) -> Enrolment:
-    """Enrol `person` at the registration desk: their card, chip photo and live capture."""
+    """Enrol `person` at the registration desk: their card, chip photo and live capture, with
+    a consent of `reach` (None: the site's default)."""
     return enrol_patient(
         ctx=ctx,
         hospital_id=hospital,
@@ -185,7 +189,7 @@ def enrol(
         id_card=person.card,
         chip_photo=chip_photos[person.chip],
         capture=capture,
-        consent=consent(),
+        consent=dataclasses.replace(consent(), reach=reach),
     )
 
 

@@ -13,7 +13,6 @@ from sqlalchemy import Engine
 from facepay.services.admin import register_hospital
 from facepay.services.consent import withdraw_consent
 from facepay.services.context import Services
-from facepay.services.enrolment import enrol_patient
 from facepay.services.gallery_sync import follow_journal, load_gallery
 from facepay.services.identification import identify
 from facepay.shared.errors import Conflict, NotFound
@@ -22,16 +21,7 @@ pytestmark = pytest.mark.slow
 
 
 def _enrol(ctx: Services, kit: ModuleType, person, capture, chip_photos, site: str, reach):
-    consent = dataclasses.replace(kit.consent(), reach=reach)
-    return enrol_patient(
-        ctx=ctx,
-        hospital_id=site,
-        actor="desk-1",
-        id_card=person.card,
-        chip_photo=chip_photos[person.chip],
-        capture=capture,
-        consent=consent,
-    )
+    return kit.enrol(ctx, person, capture, chip_photos, site, reach=reach)
 
 
 def _second_worker(ctx: Services, kit: ModuleType, engine: Engine, tmp_path: Path) -> Services:

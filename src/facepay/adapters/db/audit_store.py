@@ -69,6 +69,9 @@ class SqlAlchemyAuditStore:
     def __init__(self, connection: Connection) -> None:
         self._c = connection
         self._locked: set[str] = set()
+        # The head of each chain as this transaction read or wrote it: with the chain's lock
+        # held (PostgreSQL) or the database's write lock (SQLite) nobody else can move it.
+        self._heads: dict[str, tuple[int, str]] = {}
 
     def _lock(self, chain: str) -> None:
         if chain not in self._locked and self._c.dialect.name == "postgresql":
@@ -88,12 +91,15 @@ class SqlAlchemyAuditStore:
             .limit(1)
         )
         row = self._c.execute(query).mappings().first()
-        return _entry(row) if row else None
+        found = _entry(row) if row else None
+        self._heads[chain] = (found.seq, found.hash) if found else (GENESIS.seq, GENESIS.hash)
+        return found
 
     def append(self, entry: AuditEntry) -> None:
         """Insert `entry` if it extends its chain, else Conflict."""
-        last = self.last(entry.chain)
-        head = (last.seq, last.hash) if last else (GENESIS.seq, GENESIS.hash)
+        if entry.chain not in self._heads:
+            self.last(entry.chain)
+        head = self._heads[entry.chain]
         if (entry.seq, entry.prev_hash) != (head[0] + 1, head[1]):
             raise Conflict(f"audit entry {entry.seq} does not extend the chain at {head[0]}")
         # Values as parameters of one compiled statement (cheaper than .values() per call).
@@ -111,6 +117,7 @@ class SqlAlchemyAuditStore:
                 "hash": entry.hash,
             },
         )
+        self._heads[entry.chain] = (entry.seq, entry.hash)
 
     def iterate(self, *, chain: str = PLATFORM_CHAIN, from_seq: int = 1) -> Iterator[AuditEntry]:
         """Entries of `chain` from `from_seq` on, a page at a time while the connection is open."""
