@@ -71,12 +71,12 @@ class CachingFaceEngine:
                 self._faces.popitem(last=False)
         return faces
 
-    def follow(self, image: RGBImage, previous: Face) -> Face | None:
+    def follow(self, image: RGBImage, previous: Face, *, confirm: bool = False) -> Face | None:
         """The wrapped engine's `follow` (None when it cannot follow: the caller detects).
         Not cached: a capture follows each frame once."""
         if not isinstance(self._engine, FaceFollower):
             return None
-        return self._engine.follow(image, previous)
+        return self._engine.follow(image, previous, confirm=confirm)
 
     def embed(self, image: RGBImage, face: Face) -> Embedding:
         """Embedding of `face` in `image`, computed once per array and box."""

@@ -32,8 +32,10 @@ shape predictor runs on that box (~4 ms instead of ~30 ms for a detection on a 3
 one core), and the box is moved and scaled with what the landmarks did. When the face moved more
 than a little, the predictor runs once more on the moved box; when that second placement
 disagrees with the first - the face moved too far for the old box, changed size, or left the
-frame - `follow` answers None and the caller detects. `follow` uses only the shared shape
-predictor, so it borrows no detector set.
+frame - `follow` answers None and the caller detects. The shape predictor places 68 points in
+any box, face or not, so every few frames the caller asks `follow` to confirm: HOG on a small
+crop around the box, scaled so that the face just fills the detector's window (~4 ms), must
+find a face there. Only that confirmation borrows a detector set.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ the previous frame keeps the landmarks placed from the previous box."""
 FOLLOW_MAX_DRIFT = 0.06
 """Otherwise the landmarks are placed again from the moved box; when the two placements differ
 by more than this the face is not followed but detected."""
+CONFIRM_FACE_PX = 90
+CONFIRM_MARGIN = 1.4
+CONFIRM_OVERLAP = 0.4
+"""`follow(confirm=True)`: the face scaled to this width, a crop this many face sizes wide, and
+the intersection over union a detection in it must have with the followed box."""
 _STABLE = slice(17, 48)
 """Brows, nose and eyes: the landmarks that neither a blink nor an open mouth moves much."""
 
@@ -192,22 +199,49 @@ class DlibFaceEngine:
         faces.sort(key=lambda f: f.box.area, reverse=True)
         return faces
 
-    def follow(self, image: RGBImage, previous: Face) -> Face | None:
+    def follow(self, image: RGBImage, previous: Face, *, confirm: bool = False) -> Face | None:
         """The face of the previous frame `previous`, found again in `image` from its box; None
-        when it cannot be followed (the caller then detects)."""
+        when it cannot be followed (the caller then detects). With `confirm`, a detection on a
+        small crop around the box must also find a face there (~4 ms)."""
         image = _checked(image)
         height, width = image.shape[:2]
         first = self._landmarks(image, previous.box)
         box = _moved(previous.box, previous.landmarks, first, width, height)
         if box is None:
             return None
-        if _drift(previous.landmarks, first, box) <= FOLLOW_STILL:
-            # The face hardly moved: the old box was as good as a new one would be.
-            return Face(box=box, score=previous.score, landmarks=first)
-        second = self._landmarks(image, box)
-        if _drift(first, second, box) > FOLLOW_MAX_DRIFT:
+        landmarks = first
+        if _drift(previous.landmarks, first, box) > FOLLOW_STILL:
+            # The face moved more than a little: place the landmarks again from the moved box.
+            landmarks = self._landmarks(image, box)
+            if _drift(first, landmarks, box) > FOLLOW_MAX_DRIFT:
+                return None
+        if confirm and not self._face_near(image, box):
             return None
-        return Face(box=box, score=previous.score, landmarks=second)
+        return Face(box=box, score=previous.score, landmarks=landmarks)
+
+    def _face_near(self, image: RGBImage, box: BoundingBox) -> bool:
+        """Whether HOG finds a face overlapping `box` in a crop around it, scaled so that the
+        face is a little above the detector's 80 px window (a fraction of a whole-frame pass)."""
+        scale = CONFIRM_FACE_PX / max(box.width, 1)
+        cx, cy = (box.left + box.right) / 2, (box.top + box.bottom) / 2
+        half = CONFIRM_MARGIN * max(box.width, box.height) / 2
+        x0, y0 = max(0, round(cx - half)), max(0, round(cy - half))
+        x1 = min(image.shape[1], round(cx + half))
+        y1 = min(image.shape[0], round(cy + half))
+        size = (max(round((x1 - x0) * scale), 1), max(round((y1 - y0) * scale), 1))
+        crop: RGBImage = np.ascontiguousarray(
+            cv2.resize(image[y0:y1, x0:x1], size, interpolation=cv2.INTER_AREA), dtype=np.uint8
+        )
+        for (left, top, right, bottom), _ in self._hog(crop, 1.0):
+            found = BoundingBox(
+                left=round(x0 + left / scale),
+                top=round(y0 + top / scale),
+                right=round(x0 + right / scale),
+                bottom=round(y0 + bottom / scale),
+            )
+            if _overlap(found, box) >= CONFIRM_OVERLAP:
+                return True
+        return False
 
     def _landmarks(self, image: RGBImage, box: BoundingBox) -> NDArray[np.float64]:
         shape = self._shape68(image, _to_rect(box))
@@ -275,6 +309,15 @@ def _centre(points: NDArray[np.float64]) -> NDArray[np.float64]:
 def _spread(points: NDArray[np.float64]) -> float:
     stable = points[_STABLE]
     return float(np.sqrt(((stable - stable.mean(axis=0)) ** 2).sum(axis=1).mean())) or 1.0
+
+
+def _overlap(a: BoundingBox, b: BoundingBox) -> float:
+    """Intersection over union."""
+    w = min(a.right, b.right) - max(a.left, b.left)
+    h = min(a.bottom, b.bottom) - max(a.top, b.top)
+    inter = max(w, 0) * max(h, 0)
+    union = a.area + b.area - inter
+    return inter / union if union else 0.0
 
 
 def _drift(before: NDArray[np.float64], after: NDArray[np.float64], box: BoundingBox) -> float:

@@ -46,7 +46,8 @@ class FaceEngine(Protocol):
 class FaceFollower(Protocol):
     """An engine that can find a face again near where it was in the previous frame."""
 
-    def follow(self, image: RGBImage, previous: Face) -> Face | None:
+    def follow(self, image: RGBImage, previous: Face, *, confirm: bool = False) -> Face | None:
         """`previous` found again in `image` (same coordinates as `detect`), or None when the
-        caller must detect instead."""
+        caller must detect instead; `confirm` asks for a (cheap) check that a face is still
+        there, not only landmarks placed where it was."""
         ...
