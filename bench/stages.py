@@ -44,6 +44,11 @@ class Stages:
         """Seconds spent in `name` so far this round."""
         return self._round.get(name, 0.0)
 
+    def discard_round(self) -> None:
+        """Forget the current round (it did not complete)."""
+        self._round.clear()
+        self._calls.clear()
+
     def next_round(self) -> None:
         """Close the current round."""
         self.rounds.append(dict(self._round))
