@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TypeVar
 
-from facepay.vision.engine import FaceEngine
+from facepay.vision.engine import FaceEngine, FaceFollower
 from facepay.vision.types import Embedding, Face, RGBImage
 
 CACHED_FRAMES = 48
@@ -70,6 +70,13 @@ class CachingFaceEngine:
             while len(self._faces) > self._frames:
                 self._faces.popitem(last=False)
         return faces
+
+    def follow(self, image: RGBImage, previous: Face, *, confirm: bool = False) -> Face | None:
+        """The wrapped engine's `follow` (None when it cannot follow: the caller detects).
+        Not cached: a capture follows each frame once."""
+        if not isinstance(self._engine, FaceFollower):
+            return None
+        return self._engine.follow(image, previous, confirm=confirm)
 
     def embed(self, image: RGBImage, face: Face) -> Embedding:
         """Embedding of `face` in `image`, computed once per array and box."""

