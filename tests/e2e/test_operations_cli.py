@@ -439,7 +439,7 @@ def test_a_running_server_identifies_and_enrols_while_rotate_key_runs(
 
         def rotate() -> None:
             rotation["done"] = run_cli(
-                ["admin", "rotate-key", "--batch-size", "10", "--pause", "0.5", "--grace", "2"],
+                ["admin", "rotate-key", "--batch-size", "10", "--pause", "0.25", "--grace", "2"],
                 {**env, "FACEPAY_DATA_DIR": str(folder)},
             )
 

@@ -5,6 +5,7 @@ dependency, so it is the policy), and the documentation routes have their own me
 from __future__ import annotations
 
 import re
+import time
 from html.parser import HTMLParser
 
 import pytest
@@ -153,7 +154,16 @@ def test_docs_and_openapi_have_their_own_metrics_labels(api) -> None:
     before = api.http.get("/metrics").text
     for path in ("/docs", "/openapi.json", "/redoc", "/docs/assets/swagger-ui.css"):
         assert api.http.get(path).status_code == 200
-    after = api.http.get("/metrics").text
-    for route in ("/docs", "/openapi.json", "/redoc", "/docs/assets/{path}"):
+    routes = ("/docs", "/openapi.json", "/redoc", "/docs/assets/{path}")
+    # The latency middleware observes a request once its response has gone out: the client can
+    # ask for /metrics a moment before the last observation lands.
+    deadline = time.monotonic() + 5
+    while True:
+        after = api.http.get("/metrics").text
+        done = all(_count(after, r) >= _count(before, r) + 1 for r in routes)
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    for route in routes:
         assert _count(after, route) == _count(before, route) + 1, route
     assert _count(after, "unmatched") == _count(before, "unmatched")
