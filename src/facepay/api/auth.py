@@ -64,7 +64,8 @@ class Authenticator:
     async def any(self, request: Request) -> Principal:
         """A staff member if a token is sent, else a signed terminal."""
         if "authorization" in request.headers:
-            return self.staff(request)
+            # The token's account and its rate bucket are read from the database: off the loop.
+            return await run_in_threadpool(self.staff, request)
         if protocol.HEADER_SIGNATURE.lower() not in request.headers:
             raise Unauthorized(
                 "sign the request (terminal) or send a Bearer token (staff)", code="no_credentials"
