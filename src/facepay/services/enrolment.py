@@ -66,8 +66,9 @@ def enrol_patient(
     """Check liveness and the face against the ID photo, refuse duplicates, store the template
     in the scope the consent reaches (the whole region, or this site only)."""
     site, person = _registered_person(ctx, id_card, hospital_id)
-    consent = replace(consent, reach=consent.reach or site.default_reach)
-    scope = template_scope(site, consent.reach or site.default_reach)
+    reach = consent.reach or site.default_reach
+    consent = replace(consent, reach=reach)
+    scope = template_scope(site, reach)
     chip = _chip_embedding(ctx, chip_photo)
     require_live(ctx, capture=capture, hospital_id=hospital_id, actor=actor)
     template = capture_embedding(ctx, capture, frames=ENROL_FRAMES)

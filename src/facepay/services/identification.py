@@ -33,7 +33,6 @@ from facepay.services.support import (
     mask_name,
     require_hospital,
     require_live,
-    site_of,
 )
 from facepay.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from facepay.shared.ids import new_id
@@ -70,11 +69,12 @@ def identify(
     *, ctx: Services, hospital_id: str, actor: str, capture: Capture
 ) -> IdentificationResult:
     """Liveness, then 1:N among the hospital's enrolled faces, then the match decision."""
-    scopes = match_scopes(site_of(ctx, hospital_id))
     require_live(ctx, capture=capture, hospital_id=hospital_id, actor=actor)
     embedding = capture_embedding(ctx, capture, frames=IDENTIFY_FRAMES)
-    hits = ctx.gallery.search(embedding, SEARCH_K, scopes=scopes)
     with ctx.uow() as uow:
+        # The site's scopes, the 1:N search among them (a few ms) and the rows in one transaction.
+        scopes = match_scopes(require_hospital(uow, hospital_id))
+        hits = ctx.gallery.search(embedding, SEARCH_K, scopes=scopes)
         owners = uow.templates.get_many([h.template_id for h in hits])
         # The rows decide, inside this transaction: a template erased or quarantined since the
         # search, or of another scope, is no candidate.

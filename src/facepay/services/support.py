@@ -108,12 +108,6 @@ def require_hospital(uow: UnitOfWork, hospital_id: str) -> Hospital:
     return site
 
 
-def site_of(ctx: Storage, hospital_id: str) -> Hospital:
-    """The site, read in a transaction of its own (`NotFound` unless it exists)."""
-    with ctx.uow() as uow:
-        return require_hospital(uow, hospital_id)
-
-
 def require_live(ctx: Services, *, capture: Capture, hospital_id: str, actor: str) -> None:
     """Run the liveness policy; a refusal is audited (in its own transaction) and raised."""
     decision = ctx.liveness.evaluate(capture=capture, book=ctx.challenges, now=ctx.clock.now())
