@@ -1,6 +1,6 @@
 """Role-based access: who may do what, up to which amount, and only inside their own hospital.
 
-Two kinds of staff: a hospital's staff (cashier, pharmacist, doctor, admin, auditor), who act
+Two kinds of staff: a hospital's staff (cashier, pharmacist, doctor, nurse, admin, auditor), who act
 inside their hospital only, and the platform operators of the insurance bureau that runs
 facepay, who belong to no hospital: they alone register hospitals, load the insured-person
 registry with its opening balances and read every hospital's audit log, and they take part in no
@@ -26,6 +26,8 @@ class Role(StrEnum):
     CASHIER = "cashier"
     PHARMACIST = "pharmacist"
     DOCTOR = "doctor"
+    NURSE = "nurse"
+    """Wards, clinics, exam rooms and the emergency desk: admissions, check-ins, charges."""
     ADMIN = "admin"
     AUDITOR = "auditor"
     PLATFORM_OPERATOR = "platform_operator"
@@ -45,11 +47,15 @@ class PrincipalKind(StrEnum):
 
 class TerminalKind(StrEnum):
     """What a terminal is (facepay.hospital.tenants.TERMINAL_KINDS): a patient-facing kiosk, a
-    cashier's window camera, or the hospital information system."""
+    cashier's or pharmacy's window camera, the hospital information system, a ward's bedside or
+    corridor terminal, an exam room's check-in camera, or the lab / imaging system (LIS/PACS)."""
 
     KIOSK = "kiosk"
     WINDOW = "window"
     HIS = "his"
+    WARD = "ward"
+    EXAM_ROOM = "exam_room"
+    LIS_PACS = "lis_pacs"
 
 
 class Permission(StrEnum):
@@ -85,6 +91,41 @@ class Permission(StrEnum):
     LIVENESS_READ = "liveness.read"
     """Read why liveness refused a capture (every check and its score): not for the front desk,
     whose answer to a patient is the one sentence the patient was told."""
+    # The hospital around the payment (facepay.hospital.visits and the flows built on it).
+    APPOINTMENT_SCHEDULE = "appointment.schedule"
+    """Open a department's sessions and slots, with capacity and registration fee."""
+    APPOINTMENT_BOOK = "appointment.book"
+    APPOINTMENT_CANCEL = "appointment.cancel"
+    APPOINTMENT_CHECK_IN = "appointment.check_in"
+    APPOINTMENT_READ = "appointment.read"
+    DISPENSING_READ = "dispensing.read"
+    """A pharmacy window's queue of dispensing orders."""
+    EXAM_READ = "exam.read"
+    """A department's worklist of service requests (exams and lab tests)."""
+    EXAM_CHECK_IN = "exam.check_in"
+    EXAM_COMPLETE = "exam.complete"
+    EXAM_RESULT_RECORD = "exam.result"
+    """Record a report summary and an image reference from the LIS/PACS."""
+    EXAM_RESULT_READ = "exam_result.read"
+    """Read a report: the ordering doctor only (checked against the request)."""
+    EXAM_STATUS_READ = "exam_status.read"
+    """Whether a patient's results are ready (never the report itself)."""
+    INPATIENT_ADMIT = "inpatient.admit"
+    INPATIENT_DEPOSIT = "inpatient.deposit"
+    INPATIENT_CHARGE = "inpatient.charge"
+    INPATIENT_DISCHARGE = "inpatient.discharge"
+    INPATIENT_DISCHARGE_REVERSE = "inpatient.discharge_reverse"
+    """Cancel a discharge settlement (the national interface's 2305) so it can be redone."""
+    INPATIENT_BEDSIDE = "inpatient.bedside"
+    INPATIENT_READ = "inpatient.read"
+    EMERGENCY_IDENTIFY = "emergency.identify"
+    """1:N over the whole region for a patient who cannot say who they are, with a reason."""
+    EMERGENCY_RECORD = "emergency.record"
+    EMERGENCY_MERGE = "emergency.merge"
+    PROXY_REGISTER = "proxy.register"
+    """Register a guardian or carer who may act for a patient (both identities, a basis)."""
+    PROXY_REVOKE = "proxy.revoke"
+    PROXY_READ = "proxy.read"
 
     @property
     def is_read_only(self) -> bool:
@@ -94,17 +135,47 @@ class Permission(StrEnum):
 
 P = Permission
 _FRONT_DESK = frozenset({P.BILL_READ, P.PATIENT_READ, P.PATIENT_IDENTIFY})
+_APPOINTMENTS = frozenset(
+    {P.APPOINTMENT_BOOK, P.APPOINTMENT_CANCEL, P.APPOINTMENT_CHECK_IN, P.APPOINTMENT_READ}
+)
+_PROXIES = frozenset({P.PROXY_REGISTER, P.PROXY_REVOKE, P.PROXY_READ})
+_WARD = frozenset({P.INPATIENT_ADMIT, P.INPATIENT_DEPOSIT, P.INPATIENT_CHARGE, P.INPATIENT_READ})
+_EMERGENCY = frozenset({P.EMERGENCY_IDENTIFY, P.EMERGENCY_RECORD})
+_OVERSIGHT = frozenset(
+    {P.APPOINTMENT_READ, P.DISPENSING_READ, P.EXAM_READ, P.INPATIENT_READ, P.PROXY_READ}
+)
 ROLE_GRANTS: Mapping[Role, frozenset[Permission]] = {
     Role.CASHIER: _FRONT_DESK
     | {P.BILL_CREATE, P.PATIENT_ENROL, P.CONSENT_RECORD, P.CONSENT_WITHDRAW}
-    | {P.PAYMENT_PRESETTLE, P.PAYMENT_SETTLE, P.PAYMENT_REFUND},
-    Role.PHARMACIST: _FRONT_DESK | {P.PRESCRIPTION_DISPENSE},
-    Role.DOCTOR: _FRONT_DESK | {P.BILL_CREATE},
+    | {P.PAYMENT_PRESETTLE, P.PAYMENT_SETTLE, P.PAYMENT_REFUND}
+    | _APPOINTMENTS
+    | _PROXIES
+    | {P.INPATIENT_ADMIT, P.INPATIENT_DEPOSIT, P.INPATIENT_READ, P.INPATIENT_DISCHARGE}
+    | {P.INPATIENT_DISCHARGE_REVERSE, P.EMERGENCY_RECORD, P.EMERGENCY_MERGE}
+    | {P.EXAM_STATUS_READ},
+    Role.PHARMACIST: _FRONT_DESK
+    | {P.PRESCRIPTION_DISPENSE, P.DISPENSING_READ, P.PROXY_READ},
+    Role.DOCTOR: _FRONT_DESK
+    | {P.BILL_CREATE, P.APPOINTMENT_READ, P.APPOINTMENT_CHECK_IN}
+    | {P.EXAM_READ, P.EXAM_CHECK_IN, P.EXAM_COMPLETE, P.EXAM_RESULT_READ, P.EXAM_STATUS_READ}
+    | {P.INPATIENT_CHARGE, P.INPATIENT_READ, P.PROXY_READ}
+    | _EMERGENCY,
+    Role.NURSE: _FRONT_DESK
+    | {P.APPOINTMENT_READ, P.APPOINTMENT_CHECK_IN}
+    | {P.EXAM_READ, P.EXAM_CHECK_IN, P.EXAM_COMPLETE, P.EXAM_STATUS_READ}
+    | _WARD
+    | {P.INPATIENT_BEDSIDE}
+    | _EMERGENCY
+    | _PROXIES,
     Role.ADMIN: frozenset({P.BILL_READ, P.PATIENT_READ, P.CONSENT_WITHDRAW, P.PAYMENT_REFUND})
     | {P.AUDIT_READ, P.REPORT_READ, P.TERMINAL_REGISTER, P.TERMINAL_REVOKE, P.STAFF_MANAGE}
-    | {P.TERMINAL_READ, P.STAFF_READ, P.LIVENESS_READ},
+    | {P.TERMINAL_READ, P.STAFF_READ, P.LIVENESS_READ}
+    | {P.APPOINTMENT_SCHEDULE, P.INPATIENT_DISCHARGE_REVERSE, P.EMERGENCY_MERGE}
+    | {P.PROXY_REVOKE}
+    | _OVERSIGHT,
     Role.AUDITOR: frozenset({P.BILL_READ, P.PATIENT_READ, P.AUDIT_READ, P.REPORT_READ})
-    | {P.TERMINAL_READ, P.STAFF_READ, P.LIVENESS_READ},
+    | {P.TERMINAL_READ, P.STAFF_READ, P.LIVENESS_READ}
+    | _OVERSIGHT,
     Role.PLATFORM_OPERATOR: frozenset(
         {P.HOSPITAL_REGISTER, P.REGISTRY_MANAGE, P.REGISTRY_READ, P.STAFF_MANAGE}
         | {P.PLATFORM_AUDIT_READ, P.LIVENESS_READ, P.REGION_REPORT_READ}
@@ -115,13 +186,31 @@ TERMINAL_GRANTS = frozenset(
     {P.BILL_READ, P.PATIENT_IDENTIFY, P.PATIENT_ENROL, P.CONSENT_RECORD}
     | {P.PAYMENT_PRESETTLE, P.PAYMENT_SETTLE}
 )
-"""What every terminal may do, whatever its kind."""
+"""What a patient-facing terminal (kiosk, window, HIS) may do."""
+_PATIENT_TERMINAL = (
+    TERMINAL_GRANTS
+    | {P.APPOINTMENT_BOOK, P.APPOINTMENT_CANCEL, P.APPOINTMENT_CHECK_IN, P.APPOINTMENT_READ}
+    | {P.EXAM_CHECK_IN, P.EXAM_STATUS_READ, P.INPATIENT_DEPOSIT}
+)
 TERMINAL_KIND_GRANTS: Mapping[TerminalKind, frozenset[Permission]] = {
-    TerminalKind.KIOSK: TERMINAL_GRANTS,
-    TerminalKind.WINDOW: TERMINAL_GRANTS,
-    # The hospital information system also posts the bills it priced.
-    TerminalKind.HIS: TERMINAL_GRANTS | {P.BILL_CREATE},
+    TerminalKind.KIOSK: _PATIENT_TERMINAL,
+    # A window camera also shows a pharmacy window its queue.
+    TerminalKind.WINDOW: _PATIENT_TERMINAL | {P.DISPENSING_READ},
+    # The hospital information system also posts the bills it priced and the stay's charges,
+    # and books for its own channels (its app, its phone line).
+    TerminalKind.HIS: TERMINAL_GRANTS
+    | {P.BILL_CREATE, P.APPOINTMENT_BOOK, P.APPOINTMENT_CANCEL, P.APPOINTMENT_READ}
+    | {P.INPATIENT_CHARGE},
+    # At the bed: the daily check-in and deposit top-ups by face.
+    TerminalKind.WARD: frozenset(
+        {P.PATIENT_IDENTIFY, P.INPATIENT_BEDSIDE, P.INPATIENT_DEPOSIT, P.INPATIENT_READ}
+    ),
+    TerminalKind.EXAM_ROOM: frozenset({P.PATIENT_IDENTIFY, P.EXAM_CHECK_IN, P.EXAM_READ}),
+    # The lab and imaging systems report results; they identify nobody and pay nothing.
+    TerminalKind.LIS_PACS: frozenset({P.EXAM_RESULT_RECORD, P.EXAM_READ}),
 }
+UNKNOWN_KIND_GRANTS = frozenset.intersection(*TERMINAL_KIND_GRANTS.values())
+"""What a terminal of a kind this version does not know may do: what every kind may."""
 
 
 @dataclass(frozen=True)
@@ -178,7 +267,7 @@ class AccessPolicy:
         also posts bills); one of unknown kind, what every kind may."""
         if principal.kind is PrincipalKind.TERMINAL:
             if principal.terminal_kind is None:
-                return TERMINAL_GRANTS
+                return UNKNOWN_KIND_GRANTS
             return TERMINAL_KIND_GRANTS.get(principal.terminal_kind, frozenset())
         return ROLE_GRANTS.get(principal.role, frozenset()) if principal.role else frozenset()
 

@@ -37,7 +37,7 @@ class Region:
     created_at: datetime
 
 
-TERMINAL_KINDS = ("kiosk", "window", "his")
+TERMINAL_KINDS = ("kiosk", "window", "his", "ward", "exam_room", "lis_pacs")
 """What a terminal is: a patient-facing kiosk, a cashier's window camera, or the hospital
 information system (which also posts bills); facepay.access.rbac.TerminalKind has the same
 values."""

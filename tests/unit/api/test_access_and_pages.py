@@ -36,11 +36,15 @@ def test_terminal_kinds_agree_in_every_layer() -> None:
     assert set(TERMINAL_KIND_GRANTS) == set(TerminalKind)
 
 
-def test_every_kind_may_what_every_terminal_may_and_only_his_posts_bills() -> None:
+def test_patient_facing_kinds_may_what_a_kiosk_may_and_only_his_posts_bills() -> None:
+    patient_facing = {TerminalKind.KIOSK, TerminalKind.WINDOW, TerminalKind.HIS}
     for kind, grants in TERMINAL_KIND_GRANTS.items():
-        assert grants >= TERMINAL_GRANTS
+        assert (grants >= TERMINAL_GRANTS) == (kind in patient_facing)
         assert (P.BILL_CREATE in grants) == (kind is TerminalKind.HIS)
         assert P.PAYMENT_REFUND not in grants
+    # The lab and imaging systems identify nobody, pay nothing, enrol nobody.
+    lis = TERMINAL_KIND_GRANTS[TerminalKind.LIS_PACS]
+    assert not lis & {P.PATIENT_IDENTIFY, P.PAYMENT_SETTLE, P.PATIENT_ENROL, P.BILL_READ}
     assert POLICY.terminal_kinds_with(P.BILL_CREATE) == (TerminalKind.HIS,)
 
 
@@ -65,7 +69,7 @@ def test_the_sentence_names_exactly_the_granted_roles_and_kinds() -> None:
 def test_staff_only_routes_name_no_terminal() -> None:
     sentence = who_may_call(Allowed(P.BILL_READ, terminals=False), POLICY)
     assert "terminal" not in sentence
-    assert "cashier, pharmacist, doctor, admin or auditor" in sentence
+    assert "cashier, pharmacist, doctor, nurse, admin or auditor" in sentence
 
 
 def test_all_of_and_any_of() -> None:

@@ -32,7 +32,7 @@ router = APIRouter(prefix="/v1", tags=["admin"])
 Name = Annotated[PlainText, Field(min_length=1, max_length=120)]
 Username = Annotated[str, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
 Password = Annotated[str, Field(min_length=12, max_length=1024)]
-KindName = Literal["kiosk", "window", "his"]
+KindName = Literal["kiosk", "window", "his", "ward", "exam_room", "lis_pacs"]
 """A facepay.access.rbac.TerminalKind value (a literal, so that the schema needs no enum type)."""
 
 
