@@ -12,6 +12,7 @@ from facepay.access.rbac import (
     Principal,
     PrincipalKind,
     Role,
+    TerminalKind,
     policy_with_cashier_limit,
     require,
 )
@@ -25,7 +26,9 @@ def staff(role: Role, hospital: str = A) -> Principal:
     return Principal(kind=PrincipalKind.STAFF, id=f"stf_{role}", hospital_id=where, role=role)
 
 
-KIOSK = Principal(kind=PrincipalKind.TERMINAL, id="ter_1", hospital_id=A)
+KIOSK = Principal(
+    kind=PrincipalKind.TERMINAL, id="ter_1", hospital_id=A, terminal_kind=TerminalKind.KIOSK
+)
 
 
 def denied(code: str, principal: Principal, permission: Permission, **kwargs) -> None:
