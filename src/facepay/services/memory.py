@@ -26,6 +26,7 @@ from facepay.services.memory_identity import (
     InMemoryTemplateRepository,
     InMemoryTenantRepository,
 )
+from facepay.services.memory_orders import InMemoryOrderRepository
 from facepay.services.ports import TOTAL_FIELDS, SettlementRecord, SiteTotals
 from facepay.shared.errors import Conflict
 
@@ -110,6 +111,7 @@ class InMemoryStore:
     alerts: InMemoryAlertRepository = field(default_factory=InMemoryAlertRepository)
     tenants: InMemoryTenantRepository = field(default_factory=InMemoryTenantRepository)
     audit: InMemoryAuditEntries = field(default_factory=InMemoryAuditEntries)
+    orders: InMemoryOrderRepository = field(default_factory=InMemoryOrderRepository)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -131,6 +133,7 @@ class InMemoryUnitOfWork:
         self.alerts = store.alerts
         self.tenants = store.tenants
         self.audit = store.audit
+        self.orders = store.orders
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -174,4 +177,5 @@ class InMemoryUnitOfWork:
             self.alerts,
             self.tenants,
             self.audit,
+            self.orders,
         )

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         BillRepository,
         ConsentRepository,
         IdentificationRepository,
+        OrderRepository,
         PersonRepository,
         SharedStateRepository,
         TemplateRepository,
@@ -179,6 +180,11 @@ class UnitOfWork(Protocol):
     @property
     def audit(self) -> AuditStore:
         """The hash-chained audit log, appended in the same transaction as the change."""
+        ...
+
+    @property
+    def orders(self) -> OrderRepository:
+        """Dispensing orders and service requests (facepay.services.dispensing, .exams)."""
         ...
 
     def __enter__(self) -> Self: ...

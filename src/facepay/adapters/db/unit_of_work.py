@@ -25,6 +25,7 @@ from facepay.adapters.db.identity_repository import (
     SqlAlchemyTemplateRepository,
 )
 from facepay.adapters.db.ledger_repository import SqlAlchemyLedgerRepository
+from facepay.adapters.db.orders_repository import SqlAlchemyOrderRepository
 from facepay.adapters.db.settlement_repository import (
     SqlAlchemyAccumulatorRepository,
     SqlAlchemySettlementRepository,
@@ -53,6 +54,7 @@ class SqlAlchemyUnitOfWork:
     alerts: SqlAlchemyAlertRepository
     tenants: SqlAlchemyTenantRepository
     audit: SqlAlchemyAuditStore
+    orders: SqlAlchemyOrderRepository
 
     def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
         self._engine = engine
@@ -106,6 +108,7 @@ class SqlAlchemyUnitOfWork:
         self.alerts = SqlAlchemyAlertRepository(connection)
         self.tenants = SqlAlchemyTenantRepository(connection)
         self.audit = SqlAlchemyAuditStore(connection)
+        self.orders = SqlAlchemyOrderRepository(connection)
 
     def __exit__(
         self,
