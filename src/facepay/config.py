@@ -82,6 +82,19 @@ class Settings(BaseSettings):
     face_pay_limit_pharmacy_fen: int = Field(default=500_000, ge=0)
     """The same limit at a pharmacy (5,000 yuan), INSURANCE.md §5."""
 
+    # Pharmacy windows and exams (facepay.services.dispensing, facepay.api.routes.orders)
+    pharmacy_default_window: str = Field(default="1", min_length=1, max_length=60)
+    """The pharmacy window of a paid drug line whose bill names none."""
+    pharmacy_stream_poll_ms: int = Field(default=500, ge=50, le=10_000)
+    """How often a window's event stream looks in the database for orders paid on any worker."""
+    pharmacy_stream_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    """A comment line on an idle event stream this often, so proxies keep it open."""
+    pharmacy_streams_per_site: int = Field(default=16, ge=1, le=1_000)
+    """Concurrent window event streams one site may hold open in one worker process."""
+    pharmacy_stream_max_seconds: float = Field(default=3_600.0, gt=0, le=86_400)
+    """A stream ends after this long; the window reconnects with Last-Event-ID and misses
+    nothing."""
+
     # Liveness (presentation-attack detection); see README "Liveness".
     liveness_identity_threshold: float = 0.92
     """Cosine between a capture's first and last face below which it is a face swap."""

@@ -27,6 +27,7 @@ from facepay.api.deps import ApiState
 from facepay.api.limits import BodySizeLimit, CaptureAdmission
 from facepay.api.logging import RequestContext
 from facepay.api.metrics import ApiMetrics, LatencyMiddleware
+from facepay.api.push import SitePush
 from facepay.api.routes import (
     admin,
     audit,
@@ -34,6 +35,7 @@ from facepay.api.routes import (
     bills,
     liveness,
     lookups,
+    orders,
     patients,
     proxies,
     system,
@@ -63,6 +65,7 @@ def create_app(services: Services, access: Access) -> FastAPI:
         ),
         metrics=metrics,
         login_buckets=access.limits.login,
+        push=SitePush(streams_per_site=settings.pharmacy_streams_per_site),
     )
     # /docs and /redoc load Swagger UI and ReDoc from the fastapi-offline package, served under
     # /docs/assets: no CDN, so they work on a hospital LAN (and no online spec validator).
@@ -78,7 +81,7 @@ def create_app(services: Services, access: Access) -> FastAPI:
     problems.install(app)
     # Each router carries its /v1 prefix itself: FastAPI mounts an included router, and only
     # the route's own path reaches `scope["route"]`, which labels the latency metrics.
-    for module in (system, auth, admin, lookups, patients, liveness, bills, audit, proxies):
+    for module in (system, auth, admin, lookups, patients, liveness, bills, audit, proxies, orders):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(

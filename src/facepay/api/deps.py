@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
@@ -12,6 +12,7 @@ from facepay.access.rbac import Principal
 from facepay.api.auth import Authenticator
 from facepay.api.metrics import ApiMetrics
 from facepay.api.problems import DuplicateHeader
+from facepay.api.push import SitePush
 from facepay.services.context import Services
 
 
@@ -24,6 +25,8 @@ class ApiState:
     auth: Authenticator
     metrics: ApiMetrics
     login_buckets: RateLimit
+    push: SitePush = field(default_factory=lambda: SitePush(streams_per_site=16))
+    """Wakes the pharmacy windows' event streams of a site (facepay.api.push)."""
 
 
 def api_state(request: Request) -> ApiState:

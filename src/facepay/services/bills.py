@@ -12,12 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from facepay.hospital.bills import PointOfSale, PostedBill
+from facepay.hospital.bills import LineOrder, PointOfSale, PostedBill
 from facepay.identity.id_card import normalise_id_number
 from facepay.identity.records import InsuredPerson
 from facepay.insurance.model import Bill, Coverage, Settlement
 from facepay.insurance.settlement import settle
 from facepay.ledger.accounts import AccountKind, account_id
+from facepay.services import orders
 from facepay.services.context import Services
 from facepay.services.identification import usable_identification
 from facepay.services.payments import Payer, Receipt, settle_in_transaction
@@ -57,8 +58,11 @@ def post_bill(
     external_ref: str,
     bill: Bill,
     point_of_sale: PointOfSale = "hospital",
+    line_orders: tuple[LineOrder, ...] = (),
 ) -> PostedBill:
-    """Store a bill the hospital system posts for an insured person (amounts from the hospital)."""
+    """Store a bill the hospital system posts for an insured person (amounts from the hospital),
+    with the order data of its lines if the hospital sends it (kind, department, window, the
+    ordering doctor: a doctor of this site)."""
     if not external_ref or len(external_ref) > MAX_REF or not external_ref.isprintable():
         raise InvalidInput(f"external_ref: 1 to {MAX_REF} printable characters")
     if point_of_sale not in ("hospital", "pharmacy"):
@@ -73,6 +77,7 @@ def post_bill(
         if person is None:
             raise NotFound("the ID number is not in the insurance registry", code="not_insured")
         ctx.policies.pick(service_date=bill.service_date, category=person.category)
+        _check_line_orders(uow, hospital_id, bill, line_orders)
         posted = PostedBill(
             id=new_id("bil"),
             hospital_id=hospital_id,
@@ -82,6 +87,7 @@ def post_bill(
             point_of_sale=point_of_sale,
             status="open",
             created_at=ctx.clock.now(),
+            orders=line_orders,
         )
         uow.bills.add(posted)
         audit(
@@ -94,6 +100,23 @@ def post_bill(
         )
         uow.commit()
     return posted
+
+
+def _check_line_orders(
+    uow: UnitOfWork, hospital_id: str, bill: Bill, line_orders: tuple[LineOrder, ...]
+) -> None:
+    """Order data names lines of the bill, and an ordering doctor is a doctor of this site
+    (only they read the result: facepay.services.exams)."""
+    codes = {line.code for line in bill.lines}
+    if not {order.code for order in line_orders} <= codes:
+        raise InvalidInput("order data names a line the bill does not have", code="bad_line_order")
+    for doctor in {order.ordered_by for order in line_orders} - {None}:
+        staff = uow.tenants.staff_by_id(doctor) if doctor else None
+        found = (staff.hospital_id, staff.role, staff.active) if staff else None
+        if found != (hospital_id, "doctor", True):
+            raise InvalidInput(
+                f"ordered_by {doctor}: not a doctor of this hospital", code="bad_ordering_doctor"
+            )
 
 
 def _check_service_date(ctx: Services, bill: Bill) -> None:
@@ -180,6 +203,7 @@ def pay_bill(
             raise Conflict("this idempotency key paid another bill", code="idempotency_conflict")
         paid = replace(posted, status="paid", settlement_id=receipt.record.id, paid_at=now)
         uow.bills.save(paid)
+        orders.on_paid(ctx, uow, paid, actor=actor, now=now)
         uow.identifications.save(replace(identification, used_at=now, used_for=posted.id))
         s = receipt.record.settlement
         audit(

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         BillRepository,
         ConsentRepository,
         IdentificationRepository,
+        OrderRepository,
         PersonRepository,
         ProxyRepository,
         SharedStateRepository,
@@ -185,6 +186,11 @@ class UnitOfWork(Protocol):
     @property
     def proxies(self) -> ProxyRepository:
         """Guardians and carers who may act for a patient."""
+        ...
+
+    @property
+    def orders(self) -> OrderRepository:
+        """Dispensing orders and service requests (facepay.services.dispensing, .exams)."""
         ...
 
     def __enter__(self) -> Self: ...

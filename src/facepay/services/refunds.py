@@ -72,59 +72,84 @@ def refund_bill(
     line_codes: Sequence[str] | None = None,
 ) -> Refund:
     """Reverse a paid bill's settlement (all lines, or only `line_codes`), once per key."""
-    now = ctx.clock.now()
-    rest_key = f"{reversal_key}:rest"
     with ctx.uow() as uow:
-        posted = hospital_bill(uow, bill_id, hospital_id)
-        if (done := uow.settlements.by_reversal_key(reversal_key)) is not None:
-            return _replayed(
-                uow,
-                posted,
-                line_codes=line_codes,
-                hospital_id=hospital_id,
-                settlement_id=done.id,
-                reversal_key=reversal_key,
-                rest_key=rest_key,
-            )
-        if posted.status != "paid" or posted.settlement_id is None:
-            raise Conflict(f"the bill is {posted.status}", code=f"bill_{posted.status}")
-        keep = _remaining(posted.bill, line_codes)
-        reversal = reverse_in_transaction(
-            uow, settlement_id=posted.settlement_id, reversal_key=reversal_key, now=now
-        )
-        resettlement = None
-        if keep is None:
-            updated = replace(posted, status="refunded")
-        else:
-            person = registered_person(uow, posted.person_id)
-            policy = ctx.policies.pick(service_date=keep.service_date, category=person.category)
-            resettlement = settle_in_transaction(
-                uow,
-                hospital_id=hospital_id,
-                bill=keep,
-                payer=Payer(person.id, person.category, person.medical_assistance),
-                policy=policy,
-                idempotency_key=rest_key,
-                now=now,
-            )
-            updated = replace(posted, bill=keep, settlement_id=resettlement.record.id)
-        uow.bills.save(updated)
-        refunded = Refund(updated, reversal, resettlement).refunded_fen
-        audit(
+        refund = refund_in_transaction(
             ctx,
             uow,
+            hospital_id=hospital_id,
             actor=actor,
-            action=REFUND_ACTION,
-            subject=posted.id,
-            details={
-                "hospital": hospital_id,
-                "settlement": reversal.record.id,
-                "resettlement": resettlement.record.id if resettlement else None,
-                "lines": sorted(line_codes) if line_codes else None,
-                "refunded_fen": refunded,
-            },
+            bill_id=bill_id,
+            reversal_key=reversal_key,
+            line_codes=line_codes,
         )
-        uow.commit()
+        if not refund.reversal.replayed:
+            uow.commit()
+    return refund
+
+
+def refund_in_transaction(
+    ctx: Services,
+    uow: UnitOfWork,
+    *,
+    hospital_id: str,
+    actor: str,
+    bill_id: str,
+    reversal_key: str,
+    line_codes: Sequence[str] | None = None,
+) -> Refund:
+    """`refund_bill` inside a unit of work the caller opened and commits (a pharmacy return
+    marks its lines returned in the same transaction)."""
+    now = ctx.clock.now()
+    rest_key = f"{reversal_key}:rest"
+    posted = hospital_bill(uow, bill_id, hospital_id)
+    if (done := uow.settlements.by_reversal_key(reversal_key)) is not None:
+        return _replayed(
+            uow,
+            posted,
+            line_codes=line_codes,
+            hospital_id=hospital_id,
+            settlement_id=done.id,
+            reversal_key=reversal_key,
+            rest_key=rest_key,
+        )
+    if posted.status != "paid" or posted.settlement_id is None:
+        raise Conflict(f"the bill is {posted.status}", code=f"bill_{posted.status}")
+    keep = _remaining(posted.bill, line_codes)
+    reversal = reverse_in_transaction(
+        uow, settlement_id=posted.settlement_id, reversal_key=reversal_key, now=now
+    )
+    resettlement = None
+    if keep is None:
+        updated = replace(posted, status="refunded")
+    else:
+        person = registered_person(uow, posted.person_id)
+        policy = ctx.policies.pick(service_date=keep.service_date, category=person.category)
+        resettlement = settle_in_transaction(
+            uow,
+            hospital_id=hospital_id,
+            bill=keep,
+            payer=Payer(person.id, person.category, person.medical_assistance),
+            policy=policy,
+            idempotency_key=rest_key,
+            now=now,
+        )
+        updated = replace(posted, bill=keep, settlement_id=resettlement.record.id)
+    uow.bills.save(updated)
+    refunded = Refund(updated, reversal, resettlement).refunded_fen
+    audit(
+        ctx,
+        uow,
+        actor=actor,
+        action=REFUND_ACTION,
+        subject=posted.id,
+        details={
+            "hospital": hospital_id,
+            "settlement": reversal.record.id,
+            "resettlement": resettlement.record.id if resettlement else None,
+            "lines": sorted(line_codes) if line_codes else None,
+            "refunded_fen": refunded,
+        },
+    )
     return Refund(updated, reversal, resettlement)
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from facepay.hospital.bills import PostedBill
+from facepay.hospital.orders import DispensingOrder, ServiceRequest
 from facepay.hospital.proxies import ProxyGrant
 from facepay.hospital.tenants import Hospital, Region, StaffUser, TerminalRecord
 from facepay.identity.records import (
@@ -269,3 +270,67 @@ class ProxyRepository(Protocol):
 
     def revoke(self, grant_id: str, *, at: datetime, by: str) -> None:
         """Mark a grant revoked."""
+
+
+@dataclass(frozen=True)
+class WindowEvent:
+    """A change of a dispensing order, numbered in commit order per database (not per window):
+    what a pharmacy window's event stream sends."""
+
+    seq: int
+    order_id: str
+    kind: Literal["created", "collected", "returned"]
+    at: datetime
+
+
+class OrderRepository(Protocol):
+    """Dispensing orders, their window events, and service requests (exams and lab tests)."""
+
+    def add_dispensing(self, order: DispensingOrder) -> None:
+        """Store a new order (Conflict if the bill has one for this window already)."""
+
+    def dispensing(self, order_id: str, hospital_id: str) -> DispensingOrder | None:
+        """By id, only within the hospital; locks the row until the transaction ends."""
+
+    def save_dispensing(self, order: DispensingOrder) -> None:
+        """Overwrite the lines, status and update time."""
+
+    def dispensing_of_bill(self, bill_id: str) -> list[DispensingOrder]:
+        """Every order of a bill, by window."""
+
+    def window_queue(
+        self, hospital_id: str, window: str, *, limit: int, open_only: bool = True
+    ) -> list[DispensingOrder]:
+        """Up to `limit` orders of one window, oldest first (open ones only by default)."""
+
+    def add_event(
+        self, hospital_id: str, window: str, *, order_id: str, kind: str, at: datetime
+    ) -> None:
+        """Append a window event (its number is given by the database)."""
+
+    def last_event(self, hospital_id: str, window: str) -> int:
+        """The highest event number of the window (0 for none): the cheap poll of a stream."""
+
+    def events_after(
+        self, hospital_id: str, window: str, after: int, *, limit: int
+    ) -> list[WindowEvent]:
+        """The window's events numbered above `after`, in order, at most `limit`."""
+
+    def add_request(self, request: ServiceRequest) -> None:
+        """Store a new service request (Conflict if the bill line has one already)."""
+
+    def request(self, request_id: str, hospital_id: str) -> ServiceRequest | None:
+        """By id, only within the hospital; locks the row until the transaction ends."""
+
+    def save_request(self, request: ServiceRequest) -> None:
+        """Overwrite status, times and result."""
+
+    def worklist(
+        self, hospital_id: str, department: str, *, statuses: Sequence[str], limit: int
+    ) -> list[ServiceRequest]:
+        """Up to `limit` requests of a department in these statuses, oldest first."""
+
+    def requests_of_person(
+        self, hospital_id: str, person_id: str, *, limit: int
+    ) -> list[ServiceRequest]:
+        """A patient's latest requests at the hospital, newest first."""

@@ -371,6 +371,55 @@ MEANINGS: Final[dict[str, str]] = {
         "No insurance policy covers the bill (category, visit type, hospital tier or service "
         "date); check the bill against the region's policies."
     ),
+    # -- pharmacy dispensing and exams (403, 409, 422, 429) --
+    "bad_line_order": (
+        "A bill line's order data is wrong: an unknown kind, an exam or lab line without its "
+        "department or ordering doctor, or order data for a line the bill does not have."
+    ),
+    "bad_ordering_doctor": (
+        "ordered_by is not the staff id of an active doctor of this hospital; send the ordering "
+        "doctor's staff id."
+    ),
+    "duplicate_order": "The bill has a dispensing order for this window already.",
+    "duplicate_request": "The bill line has a service request already.",
+    "unknown_order_line": (
+        "The request names a line that is not on this dispensing order, or names a line twice."
+    ),
+    "order_done": "Everything on this dispensing order was handed over or returned already.",
+    "line_returned": "The line was returned (and refunded); it cannot be handed over or returned.",
+    "line_handed_over": (
+        "Some of the line was handed over, so it cannot be returned: only lines not dispensed "
+        "at all are refunded."
+    ),
+    "bad_handed_quantity": (
+        "A handed-over quantity is 0 or more than is left of the line; send what was handed over."
+    ),
+    "too_many_streams": (
+        "This hospital holds its limit of pharmacy window event streams on this server; close "
+        "one or retry after Retry-After seconds."
+    ),
+    "request_checked_in": "The patient has checked in for this exam already.",
+    "request_not_checked_in": "The patient has not checked in for this exam yet.",
+    "request_done": "The exam was marked done already.",
+    "request_not_done": "The department has not marked the exam done yet; record the result after.",
+    "request_refunded": "The exam was refunded since it was paid; it is not performed.",
+    "result_recorded": "A result was recorded for this exam already.",
+    "result_not_ready": "The result of this exam has not come back yet.",
+    "not_the_ordering_doctor": "Only the doctor who ordered the exam reads its result.",
+    "identification_required": (
+        "A terminal shows results only to the patient it identified: send identification_id."
+    ),
+    "bad_report": (
+        "The report is wrong: an empty or over-long summary, control characters, an unknown "
+        "conclusion, or performed_at in the future."
+    ),
+    "bad_image_ref": (
+        "image_ref is neither a DICOM Study Instance UID nor an http(s), dicomweb or wado URL."
+    ),
+    "embedded_image": (
+        "The report carries what looks like image data (a data: URL or a long base64 run); send "
+        "a reference to the images, never the images."
+    ),
     # -- administration (409, 422) --
     "already_registered": (
         "A person with this ID number is already in the registry; register each person once."

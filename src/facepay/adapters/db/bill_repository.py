@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -32,7 +33,7 @@ from facepay.adapters.db.tables import (
     terminals,
 )
 from facepay.adapters.interchange import parse_bill
-from facepay.hospital.bills import PostedBill
+from facepay.hospital.bills import LineOrder, PostedBill
 from facepay.hospital.tenants import Hospital, Region, StaffUser, TerminalRecord
 from facepay.insurance.model import Bill
 from facepay.services.repositories import PageKey
@@ -65,6 +66,20 @@ def bill_document(bill: Bill) -> str:
     return json.dumps(body, ensure_ascii=False, sort_keys=True)
 
 
+def line_orders_document(orders: tuple[LineOrder, ...]) -> str | None:
+    """The bill's order data as stored in `bills.line_orders` (NULL when it has none)."""
+    if not orders:
+        return None
+    return json.dumps([asdict(order) for order in orders], ensure_ascii=False, sort_keys=True)
+
+
+def parse_line_orders(document: str | None) -> tuple[LineOrder, ...]:
+    """The order data of a stored bill (none for NULL: a bill posted without it)."""
+    if not document:
+        return ()
+    return tuple(LineOrder(**item) for item in json.loads(document))
+
+
 def _bill(row: RowMapping) -> PostedBill:
     return PostedBill(
         id=row["id"],
@@ -77,6 +92,7 @@ def _bill(row: RowMapping) -> PostedBill:
         created_at=utc(row["created_at"]),
         settlement_id=row["settlement_id"],
         paid_at=utc(row["paid_at"]) if row["paid_at"] else None,
+        orders=parse_line_orders(row["line_orders"]),
     )
 
 
@@ -87,8 +103,13 @@ class SqlAlchemyBillRepository:
         self._c = connection
 
     def _values(self, bill: PostedBill) -> dict[str, object]:
-        values = {k: v for k, v in bill.__dict__.items() if k != "bill"}
-        return {**values, "document": bill_document(bill.bill), "total": bill.total}
+        values = {k: v for k, v in bill.__dict__.items() if k not in ("bill", "orders")}
+        return {
+            **values,
+            "document": bill_document(bill.bill),
+            "total": bill.total,
+            "line_orders": line_orders_document(bill.orders),
+        }
 
     def add(self, bill: PostedBill) -> None:
         """Insert; (hospital, external ref) is unique."""

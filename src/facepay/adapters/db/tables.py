@@ -321,6 +321,9 @@ bills = Table(
     Column("settlement_id", String(40), ForeignKey("settlements.id")),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("paid_at", DateTime(timezone=True)),
+    # Hospital-side order data of the lines (migration 0015): JSON [{code, kind, department,
+    # window, ordered_by}], NULL for bills posted without it.
+    Column("line_orders", Text),
     UniqueConstraint("hospital_id", "external_ref"),
 )
 
@@ -434,5 +437,65 @@ proxy_grants = Table(
     CheckConstraint("valid_until > valid_from", name="period_forward"),
     CheckConstraint(
         "basis IN ('patient_consent', 'parent_of_minor', 'court_order')", name="known_basis"
+    ),
+)
+
+# --- Pharmacy dispensing and exams (migration 0015) -------------------------------------------
+
+dispensing_orders = Table(
+    "dispensing_orders",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("bill_id", ID, ForeignKey("bills.id"), nullable=False),
+    Column("person_id", ID, ForeignKey("insured_persons.id"), nullable=False),
+    Column("window", String(60), nullable=False),
+    Column("status", String(16), nullable=False),
+    # JSON [{code, name, quantity, amount, handed, returned}]
+    Column("lines", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("bill_id", "window"),
+    Index("ix_dispensing_orders_window", "hospital_id", "window", "status", "created_at"),
+    CheckConstraint("status IN ('queued', 'partial', 'done')", name="known_status"),
+)
+
+dispensing_events = Table(
+    "dispensing_events",
+    metadata,
+    # What a pharmacy window's event stream sends; each stream polls max(seq) of its window.
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("window", String(60), nullable=False),
+    Column("order_id", ID, ForeignKey("dispensing_orders.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_dispensing_events_window", "hospital_id", "window", "seq"),
+    CheckConstraint("kind IN ('created', 'collected', 'returned')", name="known_kind"),
+)
+
+service_requests = Table(
+    "service_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("bill_id", ID, ForeignKey("bills.id"), nullable=False),
+    Column("line_code", String(40), nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("department", String(60), nullable=False),
+    Column("ordered_by", ID, nullable=False),
+    Column("person_id", ID, ForeignKey("insured_persons.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("checked_in_at", DateTime(timezone=True)),
+    Column("done_at", DateTime(timezone=True)),
+    Column("result", Text),  # JSON {summary, conclusion, image_ref, performed_at, ...}
+    Column("ready_at", DateTime(timezone=True)),
+    UniqueConstraint("bill_id", "line_code"),
+    Index("ix_service_requests_worklist", "hospital_id", "department", "status", "created_at"),
+    Index("ix_service_requests_person", "hospital_id", "person_id", "created_at"),
+    CheckConstraint(
+        "status IN ('requested', 'checked_in', 'done', 'reported')", name="known_status"
     ),
 )

@@ -25,6 +25,7 @@ from facepay.adapters.db.identity_repository import (
     SqlAlchemyTemplateRepository,
 )
 from facepay.adapters.db.ledger_repository import SqlAlchemyLedgerRepository
+from facepay.adapters.db.orders_repository import SqlAlchemyOrderRepository
 from facepay.adapters.db.proxy_repository import SqlAlchemyProxyRepository
 from facepay.adapters.db.settlement_repository import (
     SqlAlchemyAccumulatorRepository,
@@ -55,6 +56,7 @@ class SqlAlchemyUnitOfWork:
     tenants: SqlAlchemyTenantRepository
     audit: SqlAlchemyAuditStore
     proxies: SqlAlchemyProxyRepository
+    orders: SqlAlchemyOrderRepository
 
     def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
         self._engine = engine
@@ -109,6 +111,7 @@ class SqlAlchemyUnitOfWork:
         self.tenants = SqlAlchemyTenantRepository(connection)
         self.audit = SqlAlchemyAuditStore(connection)
         self.proxies = SqlAlchemyProxyRepository(connection)
+        self.orders = SqlAlchemyOrderRepository(connection)
 
     def __exit__(
         self,

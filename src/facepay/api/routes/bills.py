@@ -18,7 +18,7 @@ from facepay.api.access import may
 from facepay.api.deps import IdempotencyKey, StateDep
 from facepay.api.problems import errors
 from facepay.api.schemas import Id, LineFen, PlainText, RequestModel, ResponseModel
-from facepay.hospital.bills import PostedBill
+from facepay.hospital.bills import LineOrder, OrderKind, PostedBill
 from facepay.insurance.model import Bill, BillLine, Settlement
 from facepay.services import bills as bill_service
 from facepay.services import refunds
@@ -26,6 +26,9 @@ from facepay.shared.money import round_half_up
 
 router = APIRouter(prefix="/v1/bills", tags=["bills"])
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Label = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[\w.:\-]+$")]
+"""A department or pharmacy window name (letters of any script, digits, `_ . : -`)."""
+ORDER_FIELDS = frozenset({"kind", "department", "window", "ordered_by"})
 
 
 class BillLineCreate(RequestModel):
@@ -41,6 +44,27 @@ class BillLineCreate(RequestModel):
     selfpay_ratio: Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)] | None = (
         None
     )
+    # Hospital-side order data, outside the insurance line (it does not change the split).
+    kind: OrderKind | None = None
+    """drug lines go to a pharmacy window, exam and lab lines to a department's worklist."""
+    department: Label | None = None
+    """The department that performs an exam or lab line (required for those)."""
+    window: Label | None = None
+    """The pharmacy window that hands out a drug line (default: the site's default window)."""
+    ordered_by: Id | None = None
+    """The ordering doctor's staff id (required for exam and lab lines): they read the result."""
+
+    def line_order(self) -> LineOrder | None:
+        """The order data, if the line carries any."""
+        if not self.model_fields_set & ORDER_FIELDS:
+            return None
+        return LineOrder(
+            code=self.code,
+            kind=self.kind or "other",
+            department=self.department,
+            window=self.window,
+            ordered_by=self.ordered_by,
+        )
 
 
 class BillCreate(RequestModel):
@@ -61,8 +85,14 @@ class BillCreate(RequestModel):
             visit_type=self.visit_type,
             hospital_tier=self.hospital_tier,
             service_date=self.service_date,
-            lines=tuple(BillLine(**line.model_dump()) for line in self.lines),
+            lines=tuple(
+                BillLine(**line.model_dump(exclude=set(ORDER_FIELDS))) for line in self.lines
+            ),
         )
+
+    def line_orders(self) -> tuple[LineOrder, ...]:
+        """The order data of the lines that carry any."""
+        return tuple(order for line in self.lines if (order := line.line_order()) is not None)
 
 
 class BillLineRead(ResponseModel):
@@ -74,6 +104,10 @@ class BillLineRead(ResponseModel):
     unit_price: int
     quantity: Decimal
     amount: int
+    kind: str = "other"
+    department: str | None = None
+    window: str | None = None
+    ordered_by: str | None = None
 
 
 class BillRead(ResponseModel):
@@ -159,6 +193,10 @@ def bill_read(posted: PostedBill) -> BillRead:
             unit_price=line.unit_price,
             quantity=line.quantity,
             amount=round_half_up(line.unit_price * line.quantity),
+            kind=(order := posted.order_of(line.code)).kind,
+            department=order.department,
+            window=order.window,
+            ordered_by=order.ordered_by,
         )
         for line in posted.bill.lines
     ]
@@ -212,6 +250,7 @@ def post_bill(
         external_ref=body.external_ref,
         bill=body.to_domain(),
         point_of_sale=body.point_of_sale,
+        line_orders=body.line_orders(),
     )
     return bill_read(posted)
 
@@ -266,6 +305,7 @@ def pay(
         second_factor=body.second_factor,
     )
     receipt = payment.receipt
+    state.push.notify(who.hospital)  # the windows' streams look for the new orders at once
     state.metrics.settlements.labels("replayed" if receipt.replayed else "settled").inc()
     return PaymentRead(
         bill=bill_read(payment.bill),
