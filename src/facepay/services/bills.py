@@ -19,6 +19,7 @@ from facepay.insurance.model import Bill, Coverage, Settlement
 from facepay.insurance.settlement import settle
 from facepay.ledger.accounts import AccountKind, account_id
 from facepay.services.context import Services
+from facepay.services.emergency_arrears import settle_paid_bill
 from facepay.services.identification import usable_identification
 from facepay.services.payments import Payer, Receipt, settle_in_transaction
 from facepay.services.ports import UnitOfWork
@@ -178,6 +179,8 @@ def pay_bill(
             raise Conflict("this idempotency key paid another bill", code="idempotency_conflict")
         paid = replace(posted, status="paid", settlement_id=receipt.record.id, paid_at=now)
         uow.bills.save(paid)
+        # An emergency record's bill also clears the arrears it carried (same transaction).
+        settle_paid_bill(ctx, uow, bill=paid, actor=actor, now=now)
         uow.identifications.save(replace(identification, used_at=now, used_for=posted.id))
         s = receipt.record.settlement
         audit(

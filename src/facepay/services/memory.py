@@ -15,6 +15,7 @@ from typing import Self
 
 from facepay.insurance.model import Accumulators
 from facepay.ledger.memory import InMemoryLedgerRepository
+from facepay.services.memory_emergency import InMemoryEmergencyRepository
 from facepay.services.memory_identity import (
     InMemoryAlertRepository,
     InMemoryAuditEntries,
@@ -110,6 +111,7 @@ class InMemoryStore:
     alerts: InMemoryAlertRepository = field(default_factory=InMemoryAlertRepository)
     tenants: InMemoryTenantRepository = field(default_factory=InMemoryTenantRepository)
     audit: InMemoryAuditEntries = field(default_factory=InMemoryAuditEntries)
+    emergency: InMemoryEmergencyRepository = field(default_factory=InMemoryEmergencyRepository)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -131,6 +133,7 @@ class InMemoryUnitOfWork:
         self.alerts = store.alerts
         self.tenants = store.tenants
         self.audit = store.audit
+        self.emergency = store.emergency
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -174,4 +177,5 @@ class InMemoryUnitOfWork:
             self.alerts,
             self.tenants,
             self.audit,
+            self.emergency,
         )
