@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         EmergencyRepository,
         IdentificationRepository,
         PersonRepository,
+        ProxyRepository,
         SharedStateRepository,
         TemplateRepository,
         TenantRepository,
@@ -185,6 +186,11 @@ class UnitOfWork(Protocol):
     @property
     def emergency(self) -> EmergencyRepository:
         """Emergency identifications, records and charges (facepay.services.emergency)."""
+        ...
+
+    @property
+    def proxies(self) -> ProxyRepository:
+        """Guardians and carers who may act for a patient."""
         ...
 
     def __enter__(self) -> Self: ...
