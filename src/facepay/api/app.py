@@ -33,6 +33,7 @@ from facepay.api.routes import (
     audit,
     auth,
     bills,
+    emergency,
     liveness,
     lookups,
     orders,
@@ -81,7 +82,9 @@ def create_app(services: Services, access: Access) -> FastAPI:
     problems.install(app)
     # Each router carries its /v1 prefix itself: FastAPI mounts an included router, and only
     # the route's own path reaches `scope["route"]`, which labels the latency metrics.
-    for module in (system, auth, admin, lookups, patients, liveness, bills, audit, proxies, orders):
+    routers = [system, auth, admin, lookups, patients, liveness, bills, audit, proxies]
+    routers += [orders, emergency]
+    for module in routers:
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(
@@ -95,7 +98,14 @@ def create_app(services: Services, access: Access) -> FastAPI:
     return app
 
 
-CAPTURE_PATHS = frozenset({"/v1/identifications", "/v1/identifications/verify", "/v1/enrolments"})
+CAPTURE_PATHS = frozenset(
+    {
+        "/v1/identifications",
+        "/v1/identifications/verify",
+        "/v1/enrolments",
+        "/v1/emergency/identifications",
+    }
+)
 _log = structlog.get_logger("facepay.api")
 
 

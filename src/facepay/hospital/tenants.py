@@ -9,6 +9,7 @@ that include it (`match_scopes`): its own and its region's.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -89,6 +90,12 @@ def template_scope(site: Hospital, reach: Reach) -> str:
 def match_scopes(site: Hospital) -> frozenset[str]:
     """The scopes whose templates may match at `site`: its own and its region's."""
     return frozenset({site_scope(site.id), region_scope(site.region_id)})
+
+
+def region_wide_scopes(region_id: str, site_ids: Iterable[str]) -> frozenset[str]:
+    """Every scope of a region: its own and each of its sites' (the emergency desk's search,
+    facepay.hospital.emergency; nowhere else does a site match another site's templates)."""
+    return frozenset({region_scope(region_id), *(site_scope(site) for site in site_ids)})
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,8 @@ class AccountKind(StrEnum):
     CASH_CLEARING = "cash_clearing"  # owner: cash | bank
     ARREARS = "arrears"  # owner: person id; what a patient still owes
     TERMINAL_SUSPENSE = "terminal_suspense"  # owner: terminal id; provisional offline payments
+    EMERGENCY_ARREARS = "emergency_arrears"  # owner: <hospital id>/<emergency record id>
+    HOSPITAL_UNSETTLED = "hospital_unsettled"  # owner: hospital id; treated, not settled yet
 
 
 _BOUNDED = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
@@ -50,6 +52,10 @@ KIND_RULES: dict[AccountKind, tuple[Side, AccountFlags]] = {
     # A patient can repay no more than they owe.
     AccountKind.ARREARS: (Side.DEBIT, AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS),
     AccountKind.TERMINAL_SUSPENSE: (Side.DEBIT, AccountFlags.NONE),
+    # What an emergency record owes (charged before anyone paid), bounded like a person's arrears;
+    # its other side is the site's unsettled treatment, which settlement later clears.
+    AccountKind.EMERGENCY_ARREARS: (Side.DEBIT, AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS),
+    AccountKind.HOSPITAL_UNSETTLED: (Side.CREDIT, AccountFlags.NONE),
 }
 
 

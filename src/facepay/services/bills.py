@@ -20,6 +20,7 @@ from facepay.insurance.settlement import settle
 from facepay.ledger.accounts import AccountKind, account_id
 from facepay.services import orders
 from facepay.services.context import Services
+from facepay.services.emergency_arrears import settle_paid_bill
 from facepay.services.identification import usable_identification
 from facepay.services.payments import Payer, Receipt, settle_in_transaction
 from facepay.services.ports import UnitOfWork
@@ -204,6 +205,8 @@ def pay_bill(
         paid = replace(posted, status="paid", settlement_id=receipt.record.id, paid_at=now)
         uow.bills.save(paid)
         orders.on_paid(ctx, uow, paid, actor=actor, now=now)
+        # An emergency record's bill also clears the arrears it carried (same transaction).
+        settle_paid_bill(ctx, uow, bill=paid, actor=actor, now=now)
         uow.identifications.save(replace(identification, used_at=now, used_for=posted.id))
         s = receipt.record.settlement
         audit(

@@ -20,7 +20,7 @@ import numpy as np
 
 from facepay.hospital.tenants import match_scopes
 from facepay.identity.id_card import normalise_id_number
-from facepay.identity.matching import decide
+from facepay.identity.matching import Identification, decide
 from facepay.identity.records import (
     IdentificationDecision,
     IdentificationMethod,
@@ -81,19 +81,7 @@ def identify(
     with ctx.uow() as uow:
         # The site's scopes, the 1:N search among them (a few ms) and the rows in one transaction.
         scopes = match_scopes(require_hospital(uow, hospital_id))
-        hits = ctx.gallery.search(embedding, SEARCH_K, scopes=scopes)
-        owners = uow.templates.get_many([h.template_id for h in hits])
-        # The rows decide, inside this transaction: a template erased or quarantined since the
-        # search, or of another scope, is no candidate.
-        local = [
-            h
-            for h in hits
-            if (owner := owners.get(h.template_id)) is not None
-            and owner.usable
-            and owner.scope in scopes
-        ]
-        result = decide(local, policy=ctx.decision_policy)
-        persons = [owners[c.template_id].person_id for c in result.contenders]
+        result, persons = match_in_scopes(ctx, uow, embedding, scopes)
         person_id = persons[0] if result.decision == "match" else None
         record = _new_record(
             ctx,
@@ -121,6 +109,26 @@ def identify(
         person = uow.people.get(person_id) if person_id else None
         uow.commit()
     return _result(record, person)
+
+
+def match_in_scopes(
+    ctx: Services, uow: UnitOfWork, embedding: Embedding, scopes: Collection[str]
+) -> tuple[Identification, list[str]]:
+    """The 1:N decision among the templates of `scopes`, and the person of each contender (the
+    matched one first), inside `uow`'s transaction."""
+    hits = ctx.gallery.search(embedding, SEARCH_K, scopes=scopes)
+    owners = uow.templates.get_many([h.template_id for h in hits])
+    # The rows decide, inside this transaction: a template erased or quarantined since the
+    # search, or of another scope, is no candidate.
+    local = [
+        h
+        for h in hits
+        if (owner := owners.get(h.template_id)) is not None
+        and owner.usable
+        and owner.scope in scopes
+    ]
+    result = decide(local, policy=ctx.decision_policy)
+    return result, [owners[c.template_id].person_id for c in result.contenders]
 
 
 @dataclass(frozen=True)

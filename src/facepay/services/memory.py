@@ -15,6 +15,7 @@ from typing import Self
 
 from facepay.insurance.model import Accumulators
 from facepay.ledger.memory import InMemoryLedgerRepository
+from facepay.services.memory_emergency import InMemoryEmergencyRepository
 from facepay.services.memory_identity import (
     InMemoryAlertRepository,
     InMemoryAuditEntries,
@@ -112,6 +113,7 @@ class InMemoryStore:
     alerts: InMemoryAlertRepository = field(default_factory=InMemoryAlertRepository)
     tenants: InMemoryTenantRepository = field(default_factory=InMemoryTenantRepository)
     audit: InMemoryAuditEntries = field(default_factory=InMemoryAuditEntries)
+    emergency: InMemoryEmergencyRepository = field(default_factory=InMemoryEmergencyRepository)
     proxies: InMemoryProxyRepository = field(default_factory=InMemoryProxyRepository)
     orders: InMemoryOrderRepository = field(default_factory=InMemoryOrderRepository)
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -135,6 +137,7 @@ class InMemoryUnitOfWork:
         self.alerts = store.alerts
         self.tenants = store.tenants
         self.audit = store.audit
+        self.emergency = store.emergency
         self.proxies = store.proxies
         self.orders = store.orders
 
@@ -180,6 +183,7 @@ class InMemoryUnitOfWork:
             self.alerts,
             self.tenants,
             self.audit,
+            self.emergency,
             self.proxies,
             self.orders,
         )

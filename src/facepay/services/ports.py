@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         AlertRepository,
         BillRepository,
         ConsentRepository,
+        EmergencyRepository,
         IdentificationRepository,
         OrderRepository,
         PersonRepository,
@@ -181,6 +182,11 @@ class UnitOfWork(Protocol):
     @property
     def audit(self) -> AuditStore:
         """The hash-chained audit log, appended in the same transaction as the change."""
+        ...
+
+    @property
+    def emergency(self) -> EmergencyRepository:
+        """Emergency identifications, records and charges (facepay.services.emergency)."""
         ...
 
     @property

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal, Protocol
 
 from facepay.hospital.bills import PostedBill
+from facepay.hospital.emergency import EmergencyCharge, EmergencyIdentification, EmergencyRecord
 from facepay.hospital.orders import DispensingOrder, ServiceRequest
 from facepay.hospital.proxies import ProxyGrant
 from facepay.hospital.tenants import Hospital, Region, StaffUser, TerminalRecord
@@ -251,6 +252,50 @@ class SharedStateRepository(Protocol):
 
     def purge_buckets(self, *, before: float) -> int:
         """Forget buckets untouched since `before`."""
+
+
+class EmergencyRepository(Protocol):
+    """Emergency identifications, records and their charges (facepay.hospital.emergency); every
+    read is within one site."""
+
+    def add_identification(self, record: EmergencyIdentification) -> None:
+        """Store a region-wide emergency identification."""
+
+    def identification(
+        self, identification_id: str, hospital_id: str
+    ) -> EmergencyIdentification | None:
+        """Within the site; locked (FOR UPDATE) so that two merges cannot both use it."""
+
+    def save_identification(self, record: EmergencyIdentification) -> None:
+        """Overwrite (marks it used)."""
+
+    def next_number(self, hospital_id: str, day: date) -> int:
+        """The next record number of the site's day (1, 2, ...), counted under a row lock so
+        that two desks opening records at once get different numbers."""
+
+    def add_record(self, record: EmergencyRecord) -> None:
+        """Store a new record ((site, number) is unique)."""
+
+    def record(self, record_id: str, hospital_id: str) -> EmergencyRecord | None:
+        """Within the site; locked (FOR UPDATE): one charge or merge at a time."""
+
+    def save_record(self, record: EmergencyRecord) -> None:
+        """Overwrite."""
+
+    def records(self, hospital_id: str, *, status: str | None, limit: int) -> list[EmergencyRecord]:
+        """The site's records, newest first (only `status` ones when given)."""
+
+    def record_by_bill(self, hospital_id: str, bill_id: str) -> EmergencyRecord | None:
+        """The merged record whose bill this is, locked; None for any other bill."""
+
+    def add_charge(self, charge: EmergencyCharge) -> None:
+        """Store a charge ((site, idempotency key) is unique)."""
+
+    def charge_by_key(self, hospital_id: str, idempotency_key: str) -> EmergencyCharge | None:
+        """The site's charge made with this key, if any."""
+
+    def charges_of(self, record_id: str) -> list[EmergencyCharge]:
+        """A record's charges, oldest first."""
 
 
 class ProxyRepository(Protocol):

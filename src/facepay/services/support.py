@@ -115,6 +115,17 @@ def require_live(ctx: Services, *, capture: Capture, hospital_id: str, actor: st
         _refuse_liveness(ctx, decision, hospital_id=hospital_id, actor=actor)
 
 
+def require_live_assisted(
+    ctx: Services, *, capture: Capture, hospital_id: str, actor: str
+) -> LivenessDecision:
+    """The liveness policy's assisted decision (a patient who cannot act; staff film), refused
+    and audited like `require_live`; returns the decision for the caller's audit entry."""
+    decision = ctx.liveness.evaluate_assisted(capture=capture)
+    if decision.decision is not Decision.LIVE:
+        _refuse_liveness(ctx, decision, hospital_id=hospital_id, actor=actor)
+    return decision
+
+
 def require_fresh_challenge(
     ctx: Services,
     *,

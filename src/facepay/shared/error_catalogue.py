@@ -572,6 +572,51 @@ MEANINGS: Final[dict[str, str]] = {
         "Start-up or CLI: the template key file is not the key of this database; restore the "
         "right key file or point FACEPAY_TEMPLATE_KEY_FILE at it."
     ),
+    # -- emergency desk and records (400, 403, 404, 409, 422) --
+    "bad_emergency": (
+        "An emergency record's field is out of range (visit type, sex M/F/U, estimated age 0 to "
+        "130, notes up to 500 printable characters) or a charge has no lines; correct it."
+    ),
+    "bad_emergency_reason": (
+        "An emergency identification needs a reason code (unconscious, confused, no_documents, "
+        "minor_alone, other); `other` also needs a note."
+    ),
+    "emergency_already_merged": (
+        "The emergency record was merged already; its charges are the open or paid bill named "
+        "in the message (merging twice is refused, nothing changed)."
+    ),
+    "emergency_identification_required": (
+        "The record's patient is unknown: identify them first (card, face, or an emergency "
+        "identification) and send its identification_id with the merge."
+    ),
+    "emergency_person_mismatch": (
+        "The identification is of another person than the one the record was opened for; "
+        "check who the patient is."
+    ),
+    "emergency_record_empty": (
+        "Nothing was charged to the emergency record, so there is no bill to merge; charge the "
+        "treatment first (or leave the record)."
+    ),
+    "emergency_record_full": (
+        "The emergency record holds 500 lines (or a bill's maximum amount); open another "
+        "record for further charges."
+    ),
+    "emergency_record_inconsistent": (
+        "Inside the server: an emergency record's charges do not add up to its total; nothing "
+        "was merged; report it."
+    ),
+    "emergency_record_merged": (
+        "The emergency record is merged into the person's bill and takes no more charges; "
+        "charge the person's visit instead."
+    ),
+    "hospital_tier_required": (
+        "The site has no tier on record, so the merged bill needs hospital_tier (1 to 3) in the "
+        "merge request."
+    ),
+    "not_identified": (
+        "The identification found nobody (no match or ambiguous); it cannot prove whom an "
+        "emergency record is for."
+    ),
     # -- presence at a step of a visit, guardians and proxies --
     "not_the_patient": (
         "The person identified is neither the patient this step is for nor a proxy registered to "

@@ -416,6 +416,83 @@ account_deltas = Table(
     CheckConstraint("debits_posted >= 0 AND credits_posted >= 0", name="posted_not_negative"),
 )
 
+# --- Emergency (migration 0016) ---------------------------------------------------------------
+
+emergency_identifications = Table(
+    "emergency_identifications",
+    metadata,
+    # A region-wide face search at a site's emergency desk: proof of identity for one merge.
+    Column("id", ID, primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False, index=True),
+    Column("actor", String(200), nullable=False),
+    Column("reason_code", String(20), nullable=False),
+    Column("reason_note", String(200)),
+    Column("mode", String(20), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("person_id", ID, ForeignKey("insured_persons.id")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Column("used_for", ID),
+    CheckConstraint(
+        "reason_code IN ('unconscious', 'confused', 'no_documents', 'minor_alone', 'other')",
+        name="known_reason",
+    ),
+    CheckConstraint("mode IN ('cooperative', 'assisted')", name="known_mode"),
+)
+
+emergency_counters = Table(
+    "emergency_counters",
+    metadata,
+    # The last ER-<day>-<n> number given at a site on a day (locked while the next is taken).
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("last", Integer, nullable=False),
+)
+
+emergency_records = Table(
+    "emergency_records",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("number", String(20), nullable=False),
+    Column("visit_type", String(16), nullable=False),
+    Column("sex", String(1), nullable=False),
+    Column("estimated_age", Integer),
+    Column("notes", String(500), nullable=False),
+    Column("person_id", ID, ForeignKey("insured_persons.id"), index=True),
+    Column("status", String(16), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("opened_by", String(200), nullable=False),
+    Column("charged_fen", BigInteger, nullable=False),
+    Column("line_count", Integer, nullable=False),
+    Column("merged_at", DateTime(timezone=True)),
+    Column("merged_by", String(200)),
+    Column("bill_id", ID, ForeignKey("bills.id"), unique=True),
+    UniqueConstraint("hospital_id", "number"),
+    Index("ix_emergency_records_hospital_status", "hospital_id", "status", "opened_at"),
+    CheckConstraint("status IN ('open', 'merged', 'settled')", name="known_status"),
+    CheckConstraint("charged_fen >= 0 AND line_count >= 0", name="counts_not_negative"),
+    CheckConstraint("(status = 'open') = (bill_id IS NULL)", name="bill_once_merged"),
+)
+
+emergency_charges = Table(
+    "emergency_charges",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("record_id", ID, ForeignKey("emergency_records.id"), nullable=False, index=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("idempotency_key", KEY, nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("lines", Text, nullable=False),  # JSON: the bill lines, as in the interchange format
+    Column("total", BigInteger, nullable=False),
+    Column("posting_key", KEY, ForeignKey("posting_records.key"), nullable=False),
+    Column("charged_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    UniqueConstraint("hospital_id", "idempotency_key"),
+    CheckConstraint("total > 0", name="total_positive"),
+)
+
 # Migration 0014: guardians and carers who may act for a patient (facepay.hospital.proxies).
 proxy_grants = Table(
     "proxy_grants",

@@ -16,6 +16,7 @@ from facepay.adapters.db.bill_repository import (
     SqlAlchemyBillRepository,
     SqlAlchemyTenantRepository,
 )
+from facepay.adapters.db.emergency_repository import SqlAlchemyEmergencyRepository
 from facepay.adapters.db.engine import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from facepay.adapters.db.errors import DRIVER_ERRORS, translate
 from facepay.adapters.db.identity_repository import (
@@ -55,6 +56,7 @@ class SqlAlchemyUnitOfWork:
     alerts: SqlAlchemyAlertRepository
     tenants: SqlAlchemyTenantRepository
     audit: SqlAlchemyAuditStore
+    emergency: SqlAlchemyEmergencyRepository
     proxies: SqlAlchemyProxyRepository
     orders: SqlAlchemyOrderRepository
 
@@ -110,6 +112,7 @@ class SqlAlchemyUnitOfWork:
         self.alerts = SqlAlchemyAlertRepository(connection)
         self.tenants = SqlAlchemyTenantRepository(connection)
         self.audit = SqlAlchemyAuditStore(connection)
+        self.emergency = SqlAlchemyEmergencyRepository(connection)
         self.proxies = SqlAlchemyProxyRepository(connection)
         self.orders = SqlAlchemyOrderRepository(connection)
 

@@ -31,8 +31,8 @@ Label = Annotated[str, Field(min_length=1, max_length=60, pattern=r"^[\w.:\-]+$"
 ORDER_FIELDS = frozenset({"kind", "department", "window", "ordered_by"})
 
 
-class BillLineCreate(RequestModel):
-    """One fee line as the hospital system prices it."""
+class FeeLineCreate(RequestModel):
+    """One fee line as the hospital system prices it: what the insurance split reads."""
 
     code: Code
     name: Annotated[PlainText, Field(min_length=1, max_length=120)]
@@ -44,6 +44,15 @@ class BillLineCreate(RequestModel):
     selfpay_ratio: Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)] | None = (
         None
     )
+
+    def to_domain(self) -> BillLine:
+        """The insurance line (order data, if any, stays out of it)."""
+        return BillLine(**self.model_dump(include=set(FeeLineCreate.model_fields)))
+
+
+class BillLineCreate(FeeLineCreate):
+    """A fee line of a posted bill, with the hospital's order data for the line if any."""
+
     # Hospital-side order data, outside the insurance line (it does not change the split).
     kind: OrderKind | None = None
     """drug lines go to a pharmacy window, exam and lab lines to a department's worklist."""
@@ -85,9 +94,7 @@ class BillCreate(RequestModel):
             visit_type=self.visit_type,
             hospital_tier=self.hospital_tier,
             service_date=self.service_date,
-            lines=tuple(
-                BillLine(**line.model_dump(exclude=set(ORDER_FIELDS))) for line in self.lines
-            ),
+            lines=tuple(line.to_domain() for line in self.lines),
         )
 
     def line_orders(self) -> tuple[LineOrder, ...]:

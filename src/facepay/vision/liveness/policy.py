@@ -126,6 +126,41 @@ class LivenessPolicy:
         results = [check.run(evidence) for check in self._checks]
         return _combine(results, challenge)
 
+    def evaluate_assisted(self, *, capture: Capture) -> LivenessDecision:
+        """Decide for a patient who cannot act (unconscious, confused): no challenge, no
+        spontaneous blink; staff film the face while moving the camera round it. Every other
+        check runs as usual, and one that sees the face is a solid head (`motion`: nose
+        parallax as the viewpoint turns, or `depth`) must have had something to judge and passed.
+        Weaker than a challenge against a rigid 3D mask, so the caller keeps it to staff and
+        audits it (facepay.services.emergency)."""
+        if capture.challenge_nonce is not None:
+            return _retry(
+                "An assisted capture answers no challenge.", "assisted capture with a nonce"
+            )
+        if len(capture.frames) < MIN_FRAMES or capture.duration < MIN_SECONDS:
+            return _retry(
+                "Film the face for a few seconds while moving the camera slowly round it.",
+                "too short a capture to judge liveness",
+            )
+        track = track_faces(self._engine, capture)
+        if len(track.good) < max(MIN_FRAMES, 0.6 * len(capture.frames)):
+            return _retry("Keep the whole face in the picture.", "face not found in enough frames")
+        evidence = Evidence(capture=capture, track=track, engine=self._engine, challenge=None)
+        results = [check.run(evidence) for check in self._checks if check.name != "active"]
+        solid = [r for r in results if r.name in SOLID_CHECKS and r.applicable]
+        decision = _combine(results, None)
+        if decision.decision is Decision.LIVE and not any(r.passed for r in solid):
+            return _retry(
+                "Move the camera slowly from one side of the face to the other.",
+                "assisted: nothing showed a solid head (no viewpoint change, no depth)",
+                results,
+            )
+        return decision
+
+
+SOLID_CHECKS = ("motion", "depth")
+"""Checks that can tell a head from a picture without the patient doing anything."""
+
 
 def check_challenge(
     *,
