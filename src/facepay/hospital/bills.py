@@ -9,7 +9,8 @@ from typing import Literal
 from facepay.insurance.model import Bill
 from facepay.shared.money import round_half_up
 
-BillStatus = Literal["open", "paid", "refunded"]
+BillStatus = Literal["open", "paid", "refunded", "cancelled"]
+"""`cancelled`: the bill of a booking cancelled before its fee was paid; it cannot be paid."""
 PointOfSale = Literal["hospital", "pharmacy"]
 
 

@@ -15,6 +15,7 @@ from typing import Self
 
 from facepay.insurance.model import Accumulators
 from facepay.ledger.memory import InMemoryLedgerRepository
+from facepay.services.memory_appointments import InMemoryAppointmentRepository
 from facepay.services.memory_identity import (
     InMemoryAlertRepository,
     InMemoryAuditEntries,
@@ -110,6 +111,9 @@ class InMemoryStore:
     alerts: InMemoryAlertRepository = field(default_factory=InMemoryAlertRepository)
     tenants: InMemoryTenantRepository = field(default_factory=InMemoryTenantRepository)
     audit: InMemoryAuditEntries = field(default_factory=InMemoryAuditEntries)
+    appointments: InMemoryAppointmentRepository = field(
+        default_factory=InMemoryAppointmentRepository
+    )
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -131,6 +135,7 @@ class InMemoryUnitOfWork:
         self.alerts = store.alerts
         self.tenants = store.tenants
         self.audit = store.audit
+        self.appointments = store.appointments
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -174,4 +179,5 @@ class InMemoryUnitOfWork:
             self.alerts,
             self.tenants,
             self.audit,
+            self.appointments,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from facepay.hospital.bills import PostedBill
 from facepay.insurance.model import Bill
@@ -72,59 +73,84 @@ def refund_bill(
     line_codes: Sequence[str] | None = None,
 ) -> Refund:
     """Reverse a paid bill's settlement (all lines, or only `line_codes`), once per key."""
-    now = ctx.clock.now()
-    rest_key = f"{reversal_key}:rest"
     with ctx.uow() as uow:
         posted = hospital_bill(uow, bill_id, hospital_id)
-        if (done := uow.settlements.by_reversal_key(reversal_key)) is not None:
-            return _replayed(
-                uow,
-                posted,
-                line_codes=line_codes,
-                hospital_id=hospital_id,
-                settlement_id=done.id,
-                reversal_key=reversal_key,
-                rest_key=rest_key,
-            )
-        if posted.status != "paid" or posted.settlement_id is None:
-            raise Conflict(f"the bill is {posted.status}", code=f"bill_{posted.status}")
-        keep = _remaining(posted.bill, line_codes)
-        reversal = reverse_in_transaction(
-            uow, settlement_id=posted.settlement_id, reversal_key=reversal_key, now=now
-        )
-        resettlement = None
-        if keep is None:
-            updated = replace(posted, status="refunded")
-        else:
-            person = registered_person(uow, posted.person_id)
-            policy = ctx.policies.pick(service_date=keep.service_date, category=person.category)
-            resettlement = settle_in_transaction(
-                uow,
-                hospital_id=hospital_id,
-                bill=keep,
-                payer=Payer(person.id, person.category, person.medical_assistance),
-                policy=policy,
-                idempotency_key=rest_key,
-                now=now,
-            )
-            updated = replace(posted, bill=keep, settlement_id=resettlement.record.id)
-        uow.bills.save(updated)
-        refunded = Refund(updated, reversal, resettlement).refunded_fen
-        audit(
+        result = refund_in_transaction(
             ctx,
             uow,
+            posted=posted,
             actor=actor,
-            action=REFUND_ACTION,
-            subject=posted.id,
-            details={
-                "hospital": hospital_id,
-                "settlement": reversal.record.id,
-                "resettlement": resettlement.record.id if resettlement else None,
-                "lines": sorted(line_codes) if line_codes else None,
-                "refunded_fen": refunded,
-            },
+            reversal_key=reversal_key,
+            line_codes=line_codes,
+            now=ctx.clock.now(),
         )
-        uow.commit()
+        if not result.reversal.replayed:
+            uow.commit()
+    return result
+
+
+def refund_in_transaction(
+    ctx: Services,
+    uow: UnitOfWork,
+    *,
+    posted: PostedBill,
+    actor: str,
+    reversal_key: str,
+    line_codes: Sequence[str] | None = None,
+    now: datetime,
+) -> Refund:
+    """`refund_bill` of a bill read (and locked) inside a unit of work the caller opened and
+    commits: the cancel of a booking refunds its registration fee in its own transaction."""
+    hospital_id = posted.hospital_id
+    rest_key = f"{reversal_key}:rest"
+    if (done := uow.settlements.by_reversal_key(reversal_key)) is not None:
+        return _replayed(
+            uow,
+            posted,
+            line_codes=line_codes,
+            hospital_id=hospital_id,
+            settlement_id=done.id,
+            reversal_key=reversal_key,
+            rest_key=rest_key,
+        )
+    if posted.status != "paid" or posted.settlement_id is None:
+        raise Conflict(f"the bill is {posted.status}", code=f"bill_{posted.status}")
+    keep = _remaining(posted.bill, line_codes)
+    reversal = reverse_in_transaction(
+        uow, settlement_id=posted.settlement_id, reversal_key=reversal_key, now=now
+    )
+    resettlement = None
+    if keep is None:
+        updated = replace(posted, status="refunded")
+    else:
+        person = registered_person(uow, posted.person_id)
+        policy = ctx.policies.pick(service_date=keep.service_date, category=person.category)
+        resettlement = settle_in_transaction(
+            uow,
+            hospital_id=hospital_id,
+            bill=keep,
+            payer=Payer(person.id, person.category, person.medical_assistance),
+            policy=policy,
+            idempotency_key=rest_key,
+            now=now,
+        )
+        updated = replace(posted, bill=keep, settlement_id=resettlement.record.id)
+    uow.bills.save(updated)
+    refunded = Refund(updated, reversal, resettlement).refunded_fen
+    audit(
+        ctx,
+        uow,
+        actor=actor,
+        action=REFUND_ACTION,
+        subject=posted.id,
+        details={
+            "hospital": hospital_id,
+            "settlement": reversal.record.id,
+            "resettlement": resettlement.record.id if resettlement else None,
+            "lines": sorted(line_codes) if line_codes else None,
+            "refunded_fen": refunded,
+        },
+    )
     return Refund(updated, reversal, resettlement)
 
 

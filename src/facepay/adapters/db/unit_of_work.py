@@ -10,6 +10,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from facepay.adapters.db.appointments_repository import SqlAlchemyAppointmentRepository
 from facepay.adapters.db.audit_store import SqlAlchemyAuditStore
 from facepay.adapters.db.bill_repository import (
     SqlAlchemyAlertRepository,
@@ -53,6 +54,7 @@ class SqlAlchemyUnitOfWork:
     alerts: SqlAlchemyAlertRepository
     tenants: SqlAlchemyTenantRepository
     audit: SqlAlchemyAuditStore
+    appointments: SqlAlchemyAppointmentRepository
 
     def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
         self._engine = engine
@@ -106,6 +108,7 @@ class SqlAlchemyUnitOfWork:
         self.alerts = SqlAlchemyAlertRepository(connection)
         self.tenants = SqlAlchemyTenantRepository(connection)
         self.audit = SqlAlchemyAuditStore(connection)
+        self.appointments = SqlAlchemyAppointmentRepository(connection)
 
     def __exit__(
         self,
