@@ -146,6 +146,11 @@ def session_times(
     moments in UTC, the hospital being `utc_offset` ahead of UTC."""
     if (start is None) != (end is None):
         raise InvalidInput("give both start_time and end_time, or neither", code="bad_schedule")
+    for given in (start, end):
+        if given is not None and (given.tzinfo is not None or given.second or given.microsecond):
+            raise InvalidInput(
+                "session times are local hours and minutes (HH:MM), no offset", code="bad_schedule"
+            )
     if start is None or end is None:
         if period == "custom":
             raise InvalidInput(

@@ -28,6 +28,8 @@ from facepay.shared.ids import new_id
 
 MAX_SCHEDULES = 500
 """Most sessions one listing returns (a day of a large hospital has a few hundred)."""
+BOOKING_HORIZON = timedelta(days=366)
+"""How far ahead a session may be opened."""
 TIER_NUMBERS = {"primary": 1, "secondary": 2, "tertiary": 3}
 
 
@@ -121,6 +123,11 @@ def open_schedule(
     """Open a doctor's session with `capacity` slots and its registration fee."""
     now = ctx.clock.now()
     offset = timedelta(minutes=ctx.settings.hospital_utc_offset_minutes)
+    local_today = (now + offset).date()
+    if not local_today - timedelta(days=1) <= session_date <= local_today + BOOKING_HORIZON:
+        raise InvalidInput(
+            f"session_date: from today to {BOOKING_HORIZON.days} days ahead", code="bad_schedule"
+        )
     start, end, starts_at, ends_at = session_times(
         session_date, period, start_time, end_time, utc_offset=offset
     )

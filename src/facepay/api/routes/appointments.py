@@ -34,7 +34,7 @@ Count = Annotated[int, Field(strict=True, ge=1, le=50)]
 Seconds = Annotated[int, Field(strict=True, ge=0, le=86_400)]
 
 
-class BookingPolicyUpdate(RequestModel):
+class BookingPolicyCreate(RequestModel):
     """The site's booking rules (every field; the settings' defaults apply until set)."""
 
     per_department_day: Count
@@ -117,13 +117,13 @@ class AppointmentCreate(RequestModel):
     """Only from the hospital information system, for its own channels."""
 
 
-class AppointmentCancel(RequestModel):
+class CancellationCreate(RequestModel):
     """Cancel with the booked patient (or proxy) identified; the HIS may cancel without."""
 
     identification_id: Id | None = None
 
 
-class AppointmentCheckIn(RequestModel):
+class CheckInCreate(RequestModel):
     """Check in with a fresh identification of the booked person."""
 
     identification_id: Id
@@ -241,7 +241,7 @@ def get_policy(
     responses=errors(401, 403, 413, 422, 429),
 )
 def put_policy(
-    body: BookingPolicyUpdate,
+    body: BookingPolicyCreate,
     state: StateDep,
     who: Annotated[Principal, may(Permission.APPOINTMENT_SCHEDULE)],
 ) -> BookingPolicyRead:
@@ -370,7 +370,7 @@ def get_appointment(
 )
 def cancel(
     appointment_id: Id,
-    body: AppointmentCancel,
+    body: CancellationCreate,
     key: IdempotencyKey,
     state: StateDep,
     who: Annotated[Principal, may(Permission.APPOINTMENT_CANCEL)],
@@ -397,7 +397,7 @@ def cancel(
 )
 def check_in(
     appointment_id: Id,
-    body: AppointmentCheckIn,
+    body: CheckInCreate,
     state: StateDep,
     who: Annotated[Principal, may(Permission.APPOINTMENT_CHECK_IN)],
 ) -> AppointmentRead:
