@@ -27,6 +27,7 @@ from facepay.services.memory_identity import (
     InMemoryTemplateRepository,
     InMemoryTenantRepository,
 )
+from facepay.services.memory_proxies import InMemoryProxyRepository
 from facepay.services.ports import TOTAL_FIELDS, SettlementRecord, SiteTotals
 from facepay.shared.errors import Conflict
 
@@ -111,6 +112,7 @@ class InMemoryStore:
     alerts: InMemoryAlertRepository = field(default_factory=InMemoryAlertRepository)
     tenants: InMemoryTenantRepository = field(default_factory=InMemoryTenantRepository)
     audit: InMemoryAuditEntries = field(default_factory=InMemoryAuditEntries)
+    proxies: InMemoryProxyRepository = field(default_factory=InMemoryProxyRepository)
     appointments: InMemoryAppointmentRepository = field(
         default_factory=InMemoryAppointmentRepository
     )
@@ -135,6 +137,7 @@ class InMemoryUnitOfWork:
         self.alerts = store.alerts
         self.tenants = store.tenants
         self.audit = store.audit
+        self.proxies = store.proxies
         self.appointments = store.appointments
 
     def __enter__(self) -> Self:
@@ -179,5 +182,6 @@ class InMemoryUnitOfWork:
             self.alerts,
             self.tenants,
             self.audit,
+            self.proxies,
             self.appointments,
         )

@@ -26,6 +26,7 @@ from facepay.adapters.db.identity_repository import (
     SqlAlchemyTemplateRepository,
 )
 from facepay.adapters.db.ledger_repository import SqlAlchemyLedgerRepository
+from facepay.adapters.db.proxy_repository import SqlAlchemyProxyRepository
 from facepay.adapters.db.settlement_repository import (
     SqlAlchemyAccumulatorRepository,
     SqlAlchemySettlementRepository,
@@ -54,6 +55,7 @@ class SqlAlchemyUnitOfWork:
     alerts: SqlAlchemyAlertRepository
     tenants: SqlAlchemyTenantRepository
     audit: SqlAlchemyAuditStore
+    proxies: SqlAlchemyProxyRepository
     appointments: SqlAlchemyAppointmentRepository
 
     def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
@@ -108,6 +110,7 @@ class SqlAlchemyUnitOfWork:
         self.alerts = SqlAlchemyAlertRepository(connection)
         self.tenants = SqlAlchemyTenantRepository(connection)
         self.audit = SqlAlchemyAuditStore(connection)
+        self.proxies = SqlAlchemyProxyRepository(connection)
         self.appointments = SqlAlchemyAppointmentRepository(connection)
 
     def __exit__(
