@@ -463,3 +463,42 @@ def test_free_session_makes_no_bill(world: Any, kit: ModuleType) -> None:
     view = book(world, kit, session)
     assert view.bill is None
     assert view.appointment.bill_id is None
+
+
+def test_a_carer_books_for_the_patient_and_an_expired_grant_cannot_check_in(
+    world: Any, kit: ModuleType
+) -> None:
+    from facepay.services.proxies import register_proxy  # noqa: PLC0415 - this test only
+
+    grant = register_proxy(
+        ctx=world.ctx,
+        hospital_id="h1",
+        actor="staff:desk",
+        proxy_identification_id=card(world, kit, 20),
+        patient_id=world.people["Alice"],
+        patient_identification_id=card(world, kit, 10),
+        relation="carer",
+        basis="patient_consent",
+        acts=["check_in"],
+        valid_until=world.clock.now() + timedelta(days=1, hours=12),
+    )
+    session = open_session(world)
+    view = book(world, kit, session, seed=20, patient_id=world.people["Alice"])
+    assert view.appointment.person_id == world.people["Alice"]
+    assert view.appointment.proxy_grant_id == grant.id
+    (event,) = audit_of(world, "appointment.book")
+    assert (event["patient"], event["present"]) == (world.people["Alice"], world.people["Bob"])
+    assert event["proxy_grant"] == grant.id
+    world.clock.set(session.starts_at)  # the grant ran out at noon the day before
+    with pytest.raises(Forbidden) as expired:
+        svc.check_in(
+            ctx=world.ctx,
+            hospital_id="h1",
+            actor="staff:nurse",
+            channel="desk",
+            appointment_id=view.appointment.id,
+            identification_id=card(world, kit, 20),
+            staff_confirmed=True,
+            may_pay=False,
+        )
+    assert expired.value.code == "proxy_expired"
