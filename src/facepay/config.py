@@ -94,6 +94,22 @@ class Settings(BaseSettings):
     pharmacy_stream_max_seconds: float = Field(default=3_600.0, gt=0, le=86_400)
     """A stream ends after this long; the window reconnects with Last-Event-ID and misses
     nothing."""
+    # Appointments (facepay.services.appointments): every site's defaults; a site's admin may
+    # set its own policy (PUT /v1/appointment-policy).
+    hospital_utc_offset_minutes: int = Field(default=480, ge=-720, le=840)
+    """How far the hospitals' local time is ahead of UTC (China: 480); session times are local."""
+    appointment_per_department_day: int = Field(default=1, ge=1, le=50)
+    """Bookings one person may hold in one department on one day."""
+    appointment_per_week: int = Field(default=3, ge=1, le=50)
+    """Bookings one person may hold across a site in one week (Monday to Sunday)."""
+    appointment_release_min_seconds: int = Field(default=300, ge=0, le=86_400)
+    """A cancelled slot returns to the pool no sooner than this after the cancel."""
+    appointment_release_max_seconds: int = Field(default=1_800, ge=0, le=86_400)
+    """... and no later than this (a random moment in between, so scalpers cannot time it)."""
+    appointment_cancel_cutoff_minutes: int = Field(default=0, ge=0, le=86_400)
+    """A cancel at least this long before the session starts refunds the registration fee."""
+    appointment_check_in_early_minutes: int = Field(default=120, ge=0, le=86_400)
+    """How long before a session starts its patients may check in."""
 
     # Liveness (presentation-attack detection); see README "Liveness".
     liveness_identity_threshold: float = 0.92

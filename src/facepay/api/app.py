@@ -30,6 +30,7 @@ from facepay.api.metrics import ApiMetrics, LatencyMiddleware
 from facepay.api.push import SitePush
 from facepay.api.routes import (
     admin,
+    appointments,
     audit,
     auth,
     bills,
@@ -83,7 +84,7 @@ def create_app(services: Services, access: Access) -> FastAPI:
     # Each router carries its /v1 prefix itself: FastAPI mounts an included router, and only
     # the route's own path reaches `scope["route"]`, which labels the latency metrics.
     routers = [system, auth, admin, lookups, patients, liveness, bills, audit, proxies]
-    routers += [orders, emergency]
+    routers += [orders, emergency, appointments]
     for module in routers:
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)

@@ -10,7 +10,8 @@ from facepay.insurance.model import Bill
 from facepay.shared.errors import InvalidInput
 from facepay.shared.money import round_half_up
 
-BillStatus = Literal["open", "paid", "refunded"]
+BillStatus = Literal["open", "paid", "refunded", "cancelled"]
+"""`cancelled`: the bill of a booking cancelled before its fee was paid; it cannot be paid."""
 PointOfSale = Literal["hospital", "pharmacy"]
 OrderKind = Literal["drug", "exam", "lab", "registration", "bed", "treatment", "material", "other"]
 ORDER_KINDS: tuple[OrderKind, ...] = (

@@ -15,6 +15,7 @@ from typing import Self
 
 from facepay.insurance.model import Accumulators
 from facepay.ledger.memory import InMemoryLedgerRepository
+from facepay.services.memory_appointments import InMemoryAppointmentRepository
 from facepay.services.memory_emergency import InMemoryEmergencyRepository
 from facepay.services.memory_identity import (
     InMemoryAlertRepository,
@@ -116,6 +117,9 @@ class InMemoryStore:
     emergency: InMemoryEmergencyRepository = field(default_factory=InMemoryEmergencyRepository)
     proxies: InMemoryProxyRepository = field(default_factory=InMemoryProxyRepository)
     orders: InMemoryOrderRepository = field(default_factory=InMemoryOrderRepository)
+    appointments: InMemoryAppointmentRepository = field(
+        default_factory=InMemoryAppointmentRepository
+    )
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -140,6 +144,7 @@ class InMemoryUnitOfWork:
         self.emergency = store.emergency
         self.proxies = store.proxies
         self.orders = store.orders
+        self.appointments = store.appointments
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -186,4 +191,5 @@ class InMemoryUnitOfWork:
             self.emergency,
             self.proxies,
             self.orders,
+            self.appointments,
         )

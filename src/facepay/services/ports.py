@@ -20,6 +20,7 @@ from facepay.supervision.audit_store import AuditStore
 if TYPE_CHECKING:
     from facepay.services.repositories import (
         AlertRepository,
+        AppointmentRepository,
         BillRepository,
         ConsentRepository,
         EmergencyRepository,
@@ -177,6 +178,11 @@ class UnitOfWork(Protocol):
     @property
     def tenants(self) -> TenantRepository:
         """The tenants repository of this transaction."""
+        ...
+
+    @property
+    def appointments(self) -> AppointmentRepository:
+        """Booking policies, schedules and appointments (facepay.services.appointments)."""
         ...
 
     @property

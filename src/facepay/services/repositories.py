@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, Protocol
 
+from facepay.hospital.appointments import Appointment, BookingPolicy, Schedule
 from facepay.hospital.bills import PostedBill
 from facepay.hospital.emergency import EmergencyCharge, EmergencyIdentification, EmergencyRecord
 from facepay.hospital.orders import DispensingOrder, ServiceRequest
@@ -379,3 +380,60 @@ class OrderRepository(Protocol):
         self, hospital_id: str, person_id: str, *, limit: int
     ) -> list[ServiceRequest]:
         """A patient's latest requests at the hospital, newest first."""
+
+
+class AppointmentRepository(Protocol):
+    """Booking policies, schedules and appointments of the sites (facepay.hospital.appointments).
+
+    The audit log is the event stream of bookings, cancels and check-ins (actions
+    `appointment.book`, `appointment.cancel`, `appointment.check_in`): this repository keeps the
+    current state only.
+    """
+
+    def policy(self, hospital_id: str) -> BookingPolicy | None:
+        """The site's own booking policy (None: the settings' defaults apply)."""
+
+    def set_policy(self, hospital_id: str, policy: BookingPolicy, *, at: datetime) -> None:
+        """Store (or replace) the site's booking policy."""
+
+    def add_schedule(self, schedule: Schedule) -> None:
+        """Store (Conflict `duplicate_schedule` if the doctor has that session already)."""
+
+    def schedule(
+        self, schedule_id: str, hospital_id: str, *, lock: bool = False
+    ) -> Schedule | None:
+        """By id, only within the hospital; `lock`: until the transaction ends (slot allocation
+        of one session is serialised on this row)."""
+
+    def schedules(
+        self, hospital_id: str, *, session_date: date, department: str | None, limit: int
+    ) -> list[Schedule]:
+        """A day's sessions (of one department), by start time, department, doctor, id."""
+
+    def lock_person(self, hospital_id: str, person_id: str) -> None:
+        """Lock the person's booking row at the site (made on first use) until the transaction
+        ends: their bookings are checked against the limits one at a time."""
+
+    def add(self, appointment: Appointment) -> None:
+        """Store a booking."""
+
+    def get(self, appointment_id: str, hospital_id: str) -> Appointment | None:
+        """By id, only within the hospital; locks the row until the transaction ends."""
+
+    def by_key(self, hospital_id: str, idempotency_key: str) -> Appointment | None:
+        """The booking made with this idempotency key."""
+
+    def by_cancel_key(self, hospital_id: str, cancel_key: str) -> Appointment | None:
+        """The booking cancelled with this idempotency key."""
+
+    def save(self, appointment: Appointment) -> None:
+        """Overwrite status, check-in, cancel and release fields."""
+
+    def of_schedules(self, schedule_ids: Sequence[str]) -> dict[str, list[Appointment]]:
+        """Every booking (cancelled ones too) of these sessions, by slot then booking time."""
+
+    def held_by(
+        self, hospital_id: str, person_id: str, *, start: date, end: date
+    ) -> list[tuple[Appointment, Schedule]]:
+        """The person's active (not cancelled) bookings at the site of sessions from `start`
+        to `end`, each with its session."""

@@ -50,7 +50,7 @@ _UNLISTED_STATUS: Final = 400  # what problems.status_of answers for a class it 
 TEMPLATES: Final[dict[str, tuple[str, ...]]] = {
     # services.bills and services.refunds: the bill's status (open, paid, refunded) when the
     # request needs another one.
-    "bill_{}": ("bill_open", "bill_paid", "bill_refunded"),
+    "bill_{}": ("bill_open", "bill_paid", "bill_refunded", "bill_cancelled"),
     # services.support.LivenessRefused: only a decision other than `live` is refused.
     "liveness_{}": ("liveness_retry", "liveness_spoof"),
 }
@@ -350,6 +350,10 @@ MEANINGS: Final[dict[str, str]] = {
         "The bill is already paid (with another idempotency key); fetch it instead of paying again."
     ),
     "bill_refunded": "The bill was refunded; it cannot be paid, pre-settled or refunded again.",
+    "bill_cancelled": (
+        "The bill was the registration fee of a booking cancelled before the fee was paid; "
+        "there is nothing to pay or refund."
+    ),
     "conflict": "The current state of the object forbids the request; read it and decide again.",
     "duplicate_bill": (
         "A bill with this external_ref already exists at this hospital; send each bill once, or "
@@ -407,7 +411,9 @@ MEANINGS: Final[dict[str, str]] = {
     "result_not_ready": "The result of this exam has not come back yet.",
     "not_the_ordering_doctor": "Only the doctor who ordered the exam reads its result.",
     "identification_required": (
-        "A terminal shows results only to the patient it identified: send identification_id."
+        "This step needs an identification of the patient (or their proxy) from this terminal: "
+        "send identification_id (results at a kiosk, cancelling a booking; only the HIS cancels "
+        "without one)."
     ),
     "bad_report": (
         "The report is wrong: an empty or over-long summary, control characters, an unknown "
@@ -419,6 +425,57 @@ MEANINGS: Final[dict[str, str]] = {
     "embedded_image": (
         "The report carries what looks like image data (a data: URL or a long base64 run); send "
         "a reference to the images, never the images."
+    ),
+    # -- appointments (403, 409, 422) --
+    "bad_policy": (
+        "A booking-policy value is out of range: limits 1 to 50 (per day no more than per week), "
+        "seconds and minutes 0 to 86400, the release window's minimum no more than its maximum."
+    ),
+    "bad_schedule": (
+        "The session cannot be opened as sent: a custom period needs start and end times, the "
+        "end must follow the start and not be past, the fee must stay below the face-payment "
+        "limit, and a site without a registered tier must give hospital_tier (one with a tier "
+        "must not give another)."
+    ),
+    "duplicate_schedule": (
+        "This doctor already has a session of this department starting at that time on that "
+        "day; change the existing one's bookings instead of opening it twice."
+    ),
+    "booking_identity": (
+        "A booking needs exactly one proof of who books: an identification_id (face or card at "
+        "this site) or, from the HIS only, an id_number."
+    ),
+    "his_channel_only": (
+        "Only a terminal of kind `his` may book by ID number (the hospital system verified the "
+        "person); kiosks, windows and staff book with an identification."
+    ),
+    "session_full": (
+        "Every slot of the session is taken (cancelled slots come back only after a random "
+        "delay, and never once the session has begun); choose another session."
+    ),
+    "session_started": "The session has started: it can no longer be booked.",
+    "already_booked": "The person already holds a booking of this session.",
+    "booking_limit_day": (
+        "The person already holds as many bookings in this department on that day as the "
+        "site's policy allows (default 1)."
+    ),
+    "booking_limit_week": (
+        "The person already holds as many bookings at this site in that week (Monday to "
+        "Sunday) as the site's policy allows (default 3)."
+    ),
+    "appointment_cancelled": "The booking was cancelled; it cannot be cancelled again or used.",
+    "appointment_checked_in": (
+        "The patient has checked in already (with another identification); the booking can no "
+        "longer be cancelled or checked in again."
+    ),
+    "check_in_not_open": (
+        "Check-in for this session has not opened yet (it opens the policy's "
+        "check_in_early_minutes before the start)."
+    ),
+    "session_ended": "The session is over: the booking can no longer be checked in.",
+    "fee_unpaid": (
+        "The booking's registration fee is unpaid and this caller cannot take payments; pay "
+        "the bill at a cashier or kiosk (POST /v1/bills/{id}/payments), then check in."
     ),
     # -- administration (409, 422) --
     "already_registered": (

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import text as text_clause
 
 # Stable constraint names, so that migrations can refer to them on both databases.
 metadata = MetaData(
@@ -574,5 +575,95 @@ service_requests = Table(
     Index("ix_service_requests_person", "hospital_id", "person_id", "created_at"),
     CheckConstraint(
         "status IN ('requested', 'checked_in', 'done', 'reported')", name="known_status"
+    ),
+)
+
+# --- Appointments bound to the person (migration 0017) ---------------------------------------
+
+appointment_policies = Table(
+    "appointment_policies",
+    metadata,
+    # A site's booking rules; a site without a row uses the settings' defaults.
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), primary_key=True),
+    Column("per_department_day", Integer, nullable=False),
+    Column("per_week", Integer, nullable=False),
+    Column("release_min_seconds", Integer, nullable=False),
+    Column("release_max_seconds", Integer, nullable=False),
+    Column("cancel_cutoff_minutes", Integer, nullable=False),
+    Column("check_in_early_minutes", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+appointment_schedules = Table(
+    "appointment_schedules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("department", String(40), nullable=False),
+    Column("doctor", String(40), nullable=False),
+    Column("doctor_name", String(120), nullable=False),
+    Column("session_date", Date, nullable=False),
+    Column("period", String(10), nullable=False),
+    Column("start_time", String(5), nullable=False),  # local HH:MM
+    Column("end_time", String(5), nullable=False),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("fee_code", String(40), nullable=False),
+    Column("fee_name", String(120), nullable=False),
+    Column("fee_item_class", String(1), nullable=False),
+    Column("fee_fen", BigInteger, nullable=False),
+    Column("hospital_tier", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("capacity >= 1", name="capacity_positive"),
+    CheckConstraint("fee_fen >= 0", name="fee_not_negative"),
+    UniqueConstraint("hospital_id", "department", "doctor", "session_date", "start_time"),
+    Index("ix_appointment_schedules_day", "hospital_id", "session_date", "department"),
+)
+
+appointment_holders = Table(
+    "appointment_holders",
+    metadata,
+    # One row per person who ever booked at a site: locked by every booking of that person, so
+    # that two bookings at once cannot both pass the person's limits.
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), primary_key=True),
+    Column("person_id", ID, ForeignKey("insured_persons.id"), primary_key=True),
+)
+
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("schedule_id", ID, ForeignKey("appointment_schedules.id"), nullable=False, index=True),
+    Column("person_id", ID, ForeignKey("insured_persons.id"), nullable=False),
+    Column("slot", Integer, nullable=False),
+    Column("channel", String(10), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("idempotency_key", KEY, nullable=False),
+    Column("booked_at", DateTime(timezone=True), nullable=False),
+    Column("booked_by", String(200), nullable=False),
+    Column("bill_id", ID, ForeignKey("bills.id")),
+    Column("proxy_grant_id", ID),
+    Column("checked_in_at", DateTime(timezone=True)),
+    Column("check_in_identification", ID),
+    Column("cancelled_at", DateTime(timezone=True)),
+    Column("cancel_key", KEY),
+    Column("release_at", DateTime(timezone=True)),
+    Column("refunded", Boolean, nullable=False),
+    CheckConstraint("status IN ('booked', 'checked_in', 'cancelled')", name="known_status"),
+    CheckConstraint("channel IN ('kiosk', 'window', 'desk', 'his')", name="known_channel"),
+    CheckConstraint("slot >= 1", name="slot_positive"),
+    UniqueConstraint("hospital_id", "idempotency_key"),
+    UniqueConstraint("hospital_id", "cancel_key", name="uq_appointments_cancel_key"),
+    Index("ix_appointments_person", "hospital_id", "person_id"),
+    # The database's own guard against two live bookings of one slot.
+    Index(
+        "uq_appointments_live_slot",
+        "schedule_id",
+        "slot",
+        unique=True,
+        sqlite_where=text_clause("status <> 'cancelled'"),
+        postgresql_where=text_clause("status <> 'cancelled'"),
     ),
 )

@@ -10,6 +10,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine, RootTransaction
 
+from facepay.adapters.db.appointments_repository import SqlAlchemyAppointmentRepository
 from facepay.adapters.db.audit_store import SqlAlchemyAuditStore
 from facepay.adapters.db.bill_repository import (
     SqlAlchemyAlertRepository,
@@ -59,6 +60,7 @@ class SqlAlchemyUnitOfWork:
     emergency: SqlAlchemyEmergencyRepository
     proxies: SqlAlchemyProxyRepository
     orders: SqlAlchemyOrderRepository
+    appointments: SqlAlchemyAppointmentRepository
 
     def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
         self._engine = engine
@@ -115,6 +117,7 @@ class SqlAlchemyUnitOfWork:
         self.emergency = SqlAlchemyEmergencyRepository(connection)
         self.proxies = SqlAlchemyProxyRepository(connection)
         self.orders = SqlAlchemyOrderRepository(connection)
+        self.appointments = SqlAlchemyAppointmentRepository(connection)
 
     def __exit__(
         self,

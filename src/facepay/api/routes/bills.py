@@ -123,7 +123,7 @@ class BillRead(ResponseModel):
     id: str
     external_ref: str
     person_id: str
-    status: Literal["open", "paid", "refunded"]
+    status: Literal["open", "paid", "refunded", "cancelled"]
     point_of_sale: str
     visit_type: str
     service_date: date
