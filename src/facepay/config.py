@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal, Self
 
@@ -81,6 +82,17 @@ class Settings(BaseSettings):
     """How old a bill's service date may be when the hospital posts it (two years)."""
     face_pay_limit_pharmacy_fen: int = Field(default=500_000, ge=0)
     """The same limit at a pharmacy (5,000 yuan), INSURANCE.md §5."""
+
+    # Inpatient stays (facepay.services.inpatient)
+    inpatient_low_deposit_fen: int = Field(default=100_000, ge=0, le=10**10)
+    """A stay's deposit is low when what is left of it after the charges so far is below this
+    many fen (1,000 yuan): the stay read says so and one `low_deposit` alert is raised."""
+    inpatient_low_deposit_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    """Or below this percentage of the charges so far, when that is more (0: the fixed amount
+    only)."""
+    inpatient_utc_offset_minutes: int = Field(default=480, ge=-720, le=840)
+    """The hospitals' local time against UTC (China: +480): the day of a bedside check-in and
+    the latest date a charge may carry."""
 
     # Liveness (presentation-attack detection); see README "Liveness".
     liveness_identity_threshold: float = 0.92

@@ -26,6 +26,7 @@ from facepay.services.memory_identity import (
     InMemoryTemplateRepository,
     InMemoryTenantRepository,
 )
+from facepay.services.memory_inpatient import InMemoryInpatientRepository
 from facepay.services.ports import TOTAL_FIELDS, SettlementRecord, SiteTotals
 from facepay.shared.errors import Conflict
 
@@ -109,6 +110,7 @@ class InMemoryStore:
     bills: InMemoryBillRepository = field(default_factory=InMemoryBillRepository)
     alerts: InMemoryAlertRepository = field(default_factory=InMemoryAlertRepository)
     tenants: InMemoryTenantRepository = field(default_factory=InMemoryTenantRepository)
+    inpatient: InMemoryInpatientRepository = field(default_factory=InMemoryInpatientRepository)
     audit: InMemoryAuditEntries = field(default_factory=InMemoryAuditEntries)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -130,6 +132,7 @@ class InMemoryUnitOfWork:
         self.bills = store.bills
         self.alerts = store.alerts
         self.tenants = store.tenants
+        self.inpatient = store.inpatient
         self.audit = store.audit
 
     def __enter__(self) -> Self:
@@ -173,5 +176,6 @@ class InMemoryUnitOfWork:
             self.bills,
             self.alerts,
             self.tenants,
+            self.inpatient,
             self.audit,
         )

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         BillRepository,
         ConsentRepository,
         IdentificationRepository,
+        InpatientRepository,
         PersonRepository,
         SharedStateRepository,
         TemplateRepository,
@@ -174,6 +175,11 @@ class UnitOfWork(Protocol):
     @property
     def tenants(self) -> TenantRepository:
         """The tenants repository of this transaction."""
+        ...
+
+    @property
+    def inpatient(self) -> InpatientRepository:
+        """Inpatient stays and their deposits, charges, check-ins and discharges."""
         ...
 
     @property

@@ -24,6 +24,7 @@ from facepay.adapters.db.identity_repository import (
     SqlAlchemyPersonRepository,
     SqlAlchemyTemplateRepository,
 )
+from facepay.adapters.db.inpatient_repository import SqlAlchemyInpatientRepository
 from facepay.adapters.db.ledger_repository import SqlAlchemyLedgerRepository
 from facepay.adapters.db.settlement_repository import (
     SqlAlchemyAccumulatorRepository,
@@ -52,6 +53,7 @@ class SqlAlchemyUnitOfWork:
     bills: SqlAlchemyBillRepository
     alerts: SqlAlchemyAlertRepository
     tenants: SqlAlchemyTenantRepository
+    inpatient: SqlAlchemyInpatientRepository
     audit: SqlAlchemyAuditStore
 
     def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
@@ -105,6 +107,7 @@ class SqlAlchemyUnitOfWork:
         self.bills = SqlAlchemyBillRepository(connection)
         self.alerts = SqlAlchemyAlertRepository(connection)
         self.tenants = SqlAlchemyTenantRepository(connection)
+        self.inpatient = SqlAlchemyInpatientRepository(connection)
         self.audit = SqlAlchemyAuditStore(connection)
 
     def __exit__(
