@@ -27,7 +27,17 @@ from facepay.api.deps import ApiState
 from facepay.api.limits import BodySizeLimit, CaptureAdmission
 from facepay.api.logging import RequestContext
 from facepay.api.metrics import ApiMetrics, LatencyMiddleware
-from facepay.api.routes import admin, audit, auth, bills, liveness, lookups, patients, system
+from facepay.api.routes import (
+    admin,
+    audit,
+    auth,
+    bills,
+    inpatient,
+    liveness,
+    lookups,
+    patients,
+    system,
+)
 from facepay.services.context import Services
 from facepay.services.gallery_sync import follow_journal
 from facepay.services.upkeep import run_upkeep
@@ -68,7 +78,7 @@ def create_app(services: Services, access: Access) -> FastAPI:
     problems.install(app)
     # Each router carries its /v1 prefix itself: FastAPI mounts an included router, and only
     # the route's own path reaches `scope["route"]`, which labels the latency metrics.
-    for module in (system, auth, admin, lookups, patients, liveness, bills, audit):
+    for module in (system, auth, admin, lookups, patients, liveness, bills, inpatient, audit):
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(

@@ -238,7 +238,8 @@ MEANINGS: Final[dict[str, str]] = {
     ),
     "bad_service_date": (
         "The bill's service date is in the future or older than FACEPAY_BILL_MAX_AGE_DAYS (730 "
-        "by default); send the real date of the visit."
+        "by default); send the real date of the visit. An inpatient charge is dated from the "
+        "day of admission to today."
     ),
     "bad_signing_input": (
         "The terminal client was asked to sign a request whose terminal id, method, path, "
@@ -371,6 +372,42 @@ MEANINGS: Final[dict[str, str]] = {
         "No insurance policy covers the bill (category, visit type, hospital tier or service "
         "date); check the bill against the region's policies."
     ),
+    # -- inpatient stays (409, 422) --
+    "already_admitted": (
+        "The patient has an open stay already, at this or another site of the region; discharge "
+        "it first."
+    ),
+    "attending_not_a_doctor": (
+        "The attending doctor must be the staff id of an active doctor of this site."
+    ),
+    "bad_deposit_source": "A deposit is paid in cash or by bank card: source cash or bank.",
+    "bad_diagnosis": "The admitting diagnosis needs an ICD-10 code such as J18.900 and a text.",
+    "bad_hospital_tier": (
+        "The hospital tier is 1, 2 or 3, and the site's own tier when it has one on record."
+    ),
+    "bed_occupied": "The bed holds another patient's open stay; choose another bed.",
+    "bedside_checked_in": (
+        "The patient was checked in at the bed today already (one check-in a stay a day)."
+    ),
+    "charge_reference_conflict": (
+        "This charge reference was posted to the stay with other lines; send a correction under "
+        "a new reference, and the same reference only to retry the same lines."
+    ),
+    "hospital_tier_required": (
+        "The site has no tier on record: give the admission a hospital_tier (1, 2 or 3)."
+    ),
+    "identification_required": (
+        "A deposit at a terminal needs an identification of the patient (or their proxy)."
+    ),
+    "not_covered_inpatient": (
+        "The patient's insurance policy does not cover inpatient stays for their category."
+    ),
+    "stay_discharged": (
+        "The stay is discharged: it takes no more deposits, charges, check-ins or discharge; "
+        "reverse the discharge settlement first to correct it."
+    ),
+    "stay_has_no_charges": "The stay has no charges yet: there is nothing to settle.",
+    "stay_not_discharged": "The stay has no discharge settlement to reverse.",
     # -- administration (409, 422) --
     "already_registered": (
         "A person with this ID number is already in the registry; register each person once."
