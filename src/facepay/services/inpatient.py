@@ -48,6 +48,8 @@ from facepay.shared.errors import Conflict, InvalidInput, NotFound
 from facepay.shared.ids import new_id
 from facepay.supervision.alerts import Alert
 
+MAX_LATE_ADMISSION_DAYS = 7
+"""How many days late an admission may be recorded (a night admission entered next morning)."""
 LOW_DEPOSIT = "low_deposit"
 """The alert kind of a stay whose deposit fell below the level."""
 MAX_KEY = 150
@@ -182,17 +184,25 @@ def admit(
     diagnosis: Diagnosis,
     attending_doctor_id: str,
     hospital_tier: int | None = None,
+    admitted_on: date | None = None,
 ) -> StayView:
     """Admit the identified patient to a bed, unless they are admitted anywhere in the region
-    or the bed holds someone."""
+    or the bed holds someone. `admitted_on` (default today) may lie up to
+    MAX_LATE_ADMISSION_DAYS back."""
     now = ctx.clock.now()
     today = local_day(ctx, now)
+    day = admitted_on or today
+    if not today - timedelta(days=MAX_LATE_ADMISSION_DAYS) <= day <= today:
+        raise InvalidInput(
+            f"admitted_on: today or up to {MAX_LATE_ADMISSION_DAYS} days back",
+            code="bad_admission_date",
+        )
     with ctx.uow() as uow:
         site = require_hospital(uow, hospital_id)
         tier = _tier(site, hospital_tier)
         person = registered_person(uow, person_id)
         # The inpatient policy must cover the person on the day of admission.
-        _inpatient_policy(ctx, person, today)
+        _inpatient_policy(ctx, person, day)
         _check_doctor(uow, hospital_id, attending_doctor_id)
         if uow.inpatient.open_stay_of_person(person.id) is not None:
             raise Conflict(
@@ -223,7 +233,7 @@ def admit(
             diagnosis=diagnosis,
             attending_doctor_id=attending_doctor_id,
             hospital_tier=tier,
-            admitted_on=today,
+            admitted_on=day,
             admitted_at=now,
             admitted_by=actor,
             identification_id=presence.identification_id,
@@ -244,7 +254,7 @@ def admit(
                 "diagnosis_code": diagnosis.code,
                 "attending_doctor": attending_doctor_id,
                 "hospital_tier": tier,
-                "admitted_on": today.isoformat(),
+                "admitted_on": day.isoformat(),
                 **presence.audit_details(),
             },
         )

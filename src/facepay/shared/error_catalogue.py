@@ -377,6 +377,9 @@ MEANINGS: Final[dict[str, str]] = {
         "The patient has an open stay already, at this or another site of the region; discharge "
         "it first."
     ),
+    "bad_admission_date": (
+        "An admission is dated today or, when recorded late, up to 7 days back."
+    ),
     "attending_not_a_doctor": (
         "The attending doctor must be the staff id of an active doctor of this site."
     ),

@@ -463,3 +463,16 @@ def test_netting_takes_the_oldest_deposit_first() -> None:
     short = net_deposit(700, deposits)
     assert (short.applied, short.released, short.arrears) == (600, 0, 100)
     assert net_deposit(0, deposits).voids == ("d0", "d1", "d2")
+
+
+def test_a_late_recorded_admission(ward: Any, kit: ModuleType) -> None:
+    today = inpatient.local_day(ward.ctx)
+    with pytest.raises(InvalidInput) as bad:
+        admit(ward, kit, 30, "Carol", admitted_on=today - timedelta(days=8))
+    assert bad.value.code == "bad_admission_date"
+    with pytest.raises(InvalidInput) as bad:
+        admit(ward, kit, 30, "Carol", admitted_on=today + timedelta(days=1))
+    assert bad.value.code == "bad_admission_date"
+    stay = admit(ward, kit, 30, "Carol", admitted_on=today - timedelta(days=3))
+    charge(ward, stay, today - timedelta(days=3))
+    assert inpatient.get_stay(ctx=ward.ctx, hospital_id="h1", stay_id=stay.id).lines

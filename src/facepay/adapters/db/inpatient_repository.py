@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, Table, insert, select, update
+from sqlalchemy import Connection, Executable, RowMapping, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from facepay.adapters.db.ledger_repository import utc
@@ -90,6 +90,17 @@ class SqlAlchemyInpatientRepository:
     def _rows(self, table: Table, *where: Any, order: Sequence[Any] = ()) -> list[RowMapping]:
         return list(self._c.execute(select(table).where(*where).order_by(*order)).mappings())
 
+    def _refused(self, statement: Executable) -> bool:
+        """Run `statement` in a savepoint; True when a unique rule refused it. The caller
+        raises its Conflict outside the `except`: one raised inside would carry the driver's
+        error as its context, which the unit of work turns into StorageBusy."""
+        try:
+            with self._c.begin_nested():
+                self._c.execute(statement)
+        except IntegrityError:
+            return True
+        return False
+
     def _open_rule_broken(self, stay: Stay) -> Conflict:
         """Which open-stay rule a refused write broke (read after the winner committed)."""
         other = self.open_stay_of_person(stay.person_id)
@@ -99,11 +110,9 @@ class SqlAlchemyInpatientRepository:
 
     def add_stay(self, stay: Stay) -> None:
         """Insert; the partial unique indexes refuse a second open stay of a person or bed."""
-        try:
-            with self._c.begin_nested():
-                self._c.execute(insert(inpatient_stays).values(**_stay_values(stay)))
-        except IntegrityError:
-            raise self._open_rule_broken(stay) from None
+        if not self._refused(insert(inpatient_stays).values(**_stay_values(stay))):
+            return
+        raise self._open_rule_broken(stay)
 
     def stay(self, stay_id: str, hospital_id: str) -> Stay | None:
         """Within the hospital; FOR UPDATE."""
@@ -138,11 +147,8 @@ class SqlAlchemyInpatientRepository:
             "discharged_at": stay.discharged_at,
             "low_deposit_alerted": stay.low_deposit_alerted,
         }
-        try:
-            with self._c.begin_nested():
-                self._c.execute(update(t).where(t.c.id == stay.id).values(**values))
-        except IntegrityError:
-            raise self._open_rule_broken(stay) from None
+        if self._refused(update(t).where(t.c.id == stay.id).values(**values)):
+            raise self._open_rule_broken(stay)
 
     def add_deposit(self, deposit: Deposit) -> None:
         """Insert (the key is unique: a concurrent twin loses with StorageBusy, then replays)."""
@@ -193,13 +199,10 @@ class SqlAlchemyInpatientRepository:
 
     def add_check_in(self, check_in: BedsideCheckIn) -> None:
         """Insert; (stay, day) is unique."""
-        try:
-            with self._c.begin_nested():
-                self._c.execute(insert(inpatient_bedside).values(**check_in.__dict__))
-        except IntegrityError:
+        if self._refused(insert(inpatient_bedside).values(**check_in.__dict__)):
             raise Conflict(
                 "the patient was checked in at the bed today already", code="bedside_checked_in"
-            ) from None
+            )
 
     def check_ins_of(self, stay_id: str) -> list[BedsideCheckIn]:
         """By day."""

@@ -56,6 +56,8 @@ class StayCreate(RequestModel):
     """A doctor (staff id) of this site."""
     hospital_tier: Annotated[int, Field(strict=True, ge=1, le=3)] | None = None
     """Only for a site with no tier on record; otherwise the site's own tier applies."""
+    admitted_on: date | None = None
+    """The day of admission when it is recorded late (up to 7 days back); default today."""
 
 
 class DepositCreate(RequestModel):
@@ -322,6 +324,7 @@ def admit(
         diagnosis=Diagnosis(body.diagnosis_code, body.diagnosis_text),
         attending_doctor_id=body.attending_doctor_id,
         hospital_tier=body.hospital_tier,
+        admitted_on=body.admitted_on,
     )
     return stay_read(view)
 
