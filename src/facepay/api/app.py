@@ -36,6 +36,7 @@ from facepay.api.routes import (
     liveness,
     lookups,
     patients,
+    proxies,
     system,
 )
 from facepay.services.context import Services
@@ -78,7 +79,8 @@ def create_app(services: Services, access: Access) -> FastAPI:
     problems.install(app)
     # Each router carries its /v1 prefix itself: FastAPI mounts an included router, and only
     # the route's own path reaches `scope["route"]`, which labels the latency metrics.
-    for module in (system, auth, admin, lookups, patients, liveness, bills, inpatient, audit):
+    routers = (system, auth, admin, lookups, patients, liveness, bills, inpatient, audit, proxies)
+    for module in routers:
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(
@@ -92,7 +94,7 @@ def create_app(services: Services, access: Access) -> FastAPI:
     return app
 
 
-CAPTURE_PATHS = frozenset({"/v1/identifications", "/v1/enrolments"})
+CAPTURE_PATHS = frozenset({"/v1/identifications", "/v1/identifications/verify", "/v1/enrolments"})
 _log = structlog.get_logger("facepay.api")
 
 

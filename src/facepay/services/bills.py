@@ -10,7 +10,7 @@ insurance card, or one already resolved by a second factor, has no such limit.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from facepay.hospital.bills import PointOfSale, PostedBill
 from facepay.identity.id_card import normalise_id_number
@@ -22,6 +22,7 @@ from facepay.services.context import Services
 from facepay.services.identification import usable_identification
 from facepay.services.payments import Payer, Receipt, settle_in_transaction
 from facepay.services.ports import UnitOfWork
+from facepay.services.presence import Presence, check_presence
 from facepay.services.support import audit, face_pay_limit, require_hospital
 from facepay.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from facepay.shared.ids import new_id
@@ -157,14 +158,15 @@ def pay_bill(
         if posted.status != "open":
             return _replay(uow, posted, payer, policy_id=policy.id, key=idempotency_key, ctx=ctx)
         identification = usable_identification(uow, identification_id, hospital_id, now)
-        if identification.decision != "match" or identification.person_id != person.id:
-            raise Forbidden(
-                "this identification is not of the bill's patient", code="wrong_patient"
-            )
+        presence = _payer(uow, identification_id, hospital_id, person.id, now)
         if identification.method == "face" and posted.total >= face_pay_limit(
             ctx, posted.point_of_sale
         ):
-            _check_second_factor(person, second_factor)
+            # The digits of whoever stands there: the patient's, or their proxy's.
+            present = (
+                person if not presence.by_proxy else registered_person(uow, presence.person_id)
+            )
+            _check_second_factor(present, second_factor)
         receipt = settle_in_transaction(
             uow,
             hospital_id=hospital_id,
@@ -196,10 +198,36 @@ def pay_bill(
                 "fund_fen": s.fund_pay_sumamt,
                 "account_fen": s.acct_pay,
                 "cash_fen": s.psn_cash_pay,
+                "proxy": presence.person_id if presence.by_proxy else None,
+                "proxy_grant": presence.proxy_grant_id,
             },
         )
         uow.commit()
     return Payment(paid, receipt)
+
+
+def _payer(
+    uow: UnitOfWork, identification_id: str, hospital_id: str, patient_id: str, now: datetime
+) -> Presence:
+    """The bill's patient, or a proxy whose grant covers paying for them, was identified (a
+    card pays at a kiosk as before: no staff confirmation is asked for a payment)."""
+    try:
+        return check_presence(
+            uow,
+            identification_id=identification_id,
+            hospital_id=hospital_id,
+            patient_id=patient_id,
+            act="pay",
+            now=now,
+            staff_confirmed=True,
+            card_needs_staff=False,
+        )
+    except Forbidden as refused:
+        if refused.code != "not_the_patient":
+            raise
+        raise Forbidden(
+            "this identification is not of the bill's patient", code="wrong_patient"
+        ) from None
 
 
 def _replay(

@@ -12,8 +12,11 @@ worker's gallery has not followed the journal yet.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+
+import numpy as np
 
 from facepay.hospital.tenants import match_scopes
 from facepay.identity.id_card import normalise_id_number
@@ -23,6 +26,7 @@ from facepay.identity.records import (
     IdentificationMethod,
     IdentificationRecord,
     InsuredPerson,
+    TemplateRecord,
 )
 from facepay.services.context import Services
 from facepay.services.ports import UnitOfWork
@@ -37,9 +41,12 @@ from facepay.services.support import (
 from facepay.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from facepay.shared.ids import new_id
 from facepay.vision.liveness import Capture, Challenge, issue_challenge
+from facepay.vision.types import Embedding
 
 SEARCH_K = 10
 MAX_SECOND_FACTOR_ATTEMPTS = 3
+MAX_VERIFY_PERSONS = 5
+"""A 1:1 check names the patient and at most a few proxies expected with them."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +121,93 @@ def identify(
         person = uow.people.get(person_id) if person_id else None
         uow.commit()
     return _result(record, person)
+
+
+@dataclass(frozen=True)
+class _Scored:
+    template_id: str
+    score: float
+
+
+def verify(
+    *,
+    ctx: Services,
+    hospital_id: str,
+    actor: str,
+    capture: Capture,
+    person_ids: Sequence[str],
+) -> IdentificationResult:
+    """Liveness, then 1:1 against the named persons only (the patient a step is for, and their
+    proxies): their usable templates that may match at this site, opened from the database.
+    The same threshold, margin and band as 1:N decide; the record is used like any other."""
+    wanted = list(dict.fromkeys(person_ids))
+    if not 1 <= len(wanted) <= MAX_VERIFY_PERSONS:
+        raise InvalidInput(
+            f"name 1 to {MAX_VERIFY_PERSONS} persons to verify against", code="bad_person_ids"
+        )
+    require_live(ctx, capture=capture, hospital_id=hospital_id, actor=actor)
+    embedding = capture_embedding(ctx, capture, frames=IDENTIFY_FRAMES)
+    with ctx.uow() as uow:
+        scopes = match_scopes(require_hospital(uow, hospital_id))
+        best: dict[str, _Scored] = {}
+        owner_of: dict[str, str] = {}
+        for candidate in wanted:
+            for template in uow.templates.of_person(candidate):
+                score = _score(ctx, template, embedding, scopes)
+                if score is not None and (candidate not in best or score > best[candidate].score):
+                    best[candidate] = _Scored(template.id, score)
+                    owner_of[template.id] = candidate
+        # One candidate per person: two templates of one person are not a close second.
+        result = decide(best.values(), policy=ctx.decision_policy)
+        matched = [owner_of[c.template_id] for c in result.contenders]
+        person_id = matched[0] if result.decision == "match" else None
+        record = _new_record(
+            ctx,
+            hospital_id,
+            method="face",
+            decision=result.decision,
+            person_id=person_id,
+            contenders=tuple(matched),
+        )
+        uow.identifications.add(record)
+        audit(
+            ctx,
+            uow,
+            actor=actor,
+            action="patient.verify",
+            subject=record.id,
+            details={
+                "hospital": hospital_id,
+                "decision": result.decision,
+                "why": result.why,
+                "person": person_id,
+                "against": len(wanted),
+            },
+        )
+        person = uow.people.get(person_id) if person_id else None
+        uow.commit()
+    return _result(record, person)
+
+
+def _score(
+    ctx: Services, template: TemplateRecord, embedding: Embedding, scopes: Collection[str]
+) -> float | None:
+    """The cosine of the probe and a template that may match here (None: it may not, or its
+    sealed bytes fail authentication - the integrity check quarantines those)."""
+    if not template.usable or template.scope not in scopes:
+        return None
+    if template.model_version != ctx.gallery.model_version:
+        return None
+    try:
+        plain = ctx.sealer.open(
+            template.sealed, template_id=template.id, model_version=template.model_version
+        )
+    except InvalidInput:
+        return None
+    vector = np.frombuffer(plain, dtype="<f4")
+    if vector.shape != embedding.shape:
+        return None
+    return float(np.dot(vector, embedding))
 
 
 def resolve_second_factor(

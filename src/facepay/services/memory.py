@@ -27,6 +27,7 @@ from facepay.services.memory_identity import (
     InMemoryTenantRepository,
 )
 from facepay.services.memory_inpatient import InMemoryInpatientRepository
+from facepay.services.memory_proxies import InMemoryProxyRepository
 from facepay.services.ports import TOTAL_FIELDS, SettlementRecord, SiteTotals
 from facepay.shared.errors import Conflict
 
@@ -112,6 +113,7 @@ class InMemoryStore:
     tenants: InMemoryTenantRepository = field(default_factory=InMemoryTenantRepository)
     inpatient: InMemoryInpatientRepository = field(default_factory=InMemoryInpatientRepository)
     audit: InMemoryAuditEntries = field(default_factory=InMemoryAuditEntries)
+    proxies: InMemoryProxyRepository = field(default_factory=InMemoryProxyRepository)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -134,6 +136,7 @@ class InMemoryUnitOfWork:
         self.tenants = store.tenants
         self.inpatient = store.inpatient
         self.audit = store.audit
+        self.proxies = store.proxies
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -178,4 +181,5 @@ class InMemoryUnitOfWork:
             self.tenants,
             self.inpatient,
             self.audit,
+            self.proxies,
         )

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         IdentificationRepository,
         InpatientRepository,
         PersonRepository,
+        ProxyRepository,
         SharedStateRepository,
         TemplateRepository,
         TenantRepository,
@@ -185,6 +186,11 @@ class UnitOfWork(Protocol):
     @property
     def audit(self) -> AuditStore:
         """The hash-chained audit log, appended in the same transaction as the change."""
+        ...
+
+    @property
+    def proxies(self) -> ProxyRepository:
+        """Guardians and carers who may act for a patient."""
         ...
 
     def __enter__(self) -> Self: ...

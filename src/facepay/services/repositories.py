@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 
 from facepay.hospital.bills import PostedBill
 from facepay.hospital.inpatient import BedsideCheckIn, ChargeLine, Deposit, Discharge, Stay
+from facepay.hospital.proxies import ProxyGrant
 from facepay.hospital.tenants import Hospital, Region, StaffUser, TerminalRecord
 from facepay.identity.records import (
     ConsentRecord,
@@ -315,3 +316,22 @@ class InpatientRepository(Protocol):
 
     def discharge_by_reversal_key(self, reversal_key: str) -> Discharge | None:
         """The discharge that the reversal `reversal_key` cancelled."""
+
+
+class ProxyRepository(Protocol):
+    """Grants that let a guardian or carer act for a patient (facepay.hospital.proxies)."""
+
+    def add(self, grant: ProxyGrant) -> None:
+        """Store a new grant."""
+
+    def get(self, grant_id: str) -> ProxyGrant | None:
+        """By id, at any site (a grant holds across the region)."""
+
+    def between(self, patient_id: str, proxy_id: str) -> list[ProxyGrant]:
+        """Every grant, live or not, that lets `proxy_id` act for `patient_id`."""
+
+    def of_patient(self, patient_id: str) -> list[ProxyGrant]:
+        """Every grant for a patient, oldest first."""
+
+    def revoke(self, grant_id: str, *, at: datetime, by: str) -> None:
+        """Mark a grant revoked."""

@@ -563,6 +563,51 @@ MEANINGS: Final[dict[str, str]] = {
         "Start-up or CLI: the template key file is not the key of this database; restore the "
         "right key file or point FACEPAY_TEMPLATE_KEY_FILE at it."
     ),
+    # -- presence at a step of a visit, guardians and proxies --
+    "not_the_patient": (
+        "The person identified is neither the patient this step is for nor a proxy registered to "
+        "act for them; the patient (or their registered proxy) must come in person."
+    ),
+    "proxy_expired": (
+        "The proxy's grant for this patient has expired or was revoked; register it again at a "
+        "desk."
+    ),
+    "proxy_act_not_granted": (
+        "The proxy's grant does not cover this act (paying, collecting or checking in); register a "
+        "grant that does."
+    ),
+    "staff_confirmation_required": (
+        "An ID number and insurance card alone are not enough for this step at a terminal: a "
+        "member of staff confirms who the patient is, or the patient uses their face."
+    ),
+    "proxy_not_identified": "The proxy's identification found nobody; identify the proxy again.",
+    "proxy_already_granted": (
+        "This proxy already holds a live grant for the patient; revoke it before registering a "
+        "new one."
+    ),
+    "self_proxy": "A person cannot be registered as their own proxy.",
+    "bad_relation": "The relation is not one of parent, guardian, spouse, child, relative, carer.",
+    "bad_basis": "The basis is not one of patient_consent, parent_of_minor, court_order.",
+    "bad_acts": "The acts are not a non-empty subset of pay, collect, check_in.",
+    "bad_period": "The grant would end before it begins.",
+    "bad_evidence": "The evidence reference is empty, too long or not printable.",
+    "patient_is_minor": (
+        "A patient under 18 cannot consent to a proxy: register the parent (parent_of_minor) or "
+        "the guardian's court order."
+    ),
+    "patient_consent_missing": (
+        "A grant on the patient's consent needs the patient's own identification at the desk."
+    ),
+    "patient_not_minor": "The patient is an adult: a parent's grant does not apply.",
+    "grant_too_long": (
+        "The grant lasts longer than its basis allows (a year on consent, the 18th birthday for a "
+        "parent, three years for a court order)."
+    ),
+    "evidence_missing": (
+        "A parent's or a court's grant names its evidence (household register or court order "
+        "number)."
+    ),
+    "bad_person_ids": "A 1:1 check names 1 to 5 persons to compare the face with.",
 }
 
 

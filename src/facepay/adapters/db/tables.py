@@ -192,7 +192,10 @@ terminals = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # Migration 0008: the kind was a `kind:` prefix of the name before.
     Column("kind", String(16), nullable=False),
-    CheckConstraint("kind IN ('kiosk', 'window', 'his')", name="known_kind"),
+    # Migration 0014 adds the ward, exam-room and lab/imaging kinds.
+    CheckConstraint(
+        "kind IN ('kiosk', 'window', 'his', 'ward', 'exam_room', 'lis_pacs')", name="known_kind"
+    ),
 )
 
 staff_users = Table(
@@ -527,4 +530,27 @@ inpatient_discharges = Table(
     Column("reversed_at", DateTime(timezone=True)),
     CheckConstraint("applied + arrears = cash_share", name="cash_share_met"),
     CheckConstraint("status IN ('settled', 'reversed')", name="known_status"),
+)
+# Migration 0014: guardians and carers who may act for a patient (facepay.hospital.proxies).
+proxy_grants = Table(
+    "proxy_grants",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("patient_id", ID, ForeignKey("insured_persons.id"), nullable=False, index=True),
+    Column("proxy_id", ID, ForeignKey("insured_persons.id"), nullable=False, index=True),
+    Column("relation", String(20), nullable=False),
+    Column("basis", String(20), nullable=False),
+    Column("acts", String(60), nullable=False),  # sorted, comma-separated
+    Column("valid_from", DateTime(timezone=True), nullable=False),
+    Column("valid_until", DateTime(timezone=True), nullable=False),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False, index=True),
+    Column("created_by", String(200), nullable=False),
+    Column("evidence_ref", String(100)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_by", String(200)),
+    CheckConstraint("patient_id <> proxy_id", name="not_own_proxy"),
+    CheckConstraint("valid_until > valid_from", name="period_forward"),
+    CheckConstraint(
+        "basis IN ('patient_consent', 'parent_of_minor', 'court_order')", name="known_basis"
+    ),
 )

@@ -26,6 +26,7 @@ from facepay.adapters.db.identity_repository import (
 )
 from facepay.adapters.db.inpatient_repository import SqlAlchemyInpatientRepository
 from facepay.adapters.db.ledger_repository import SqlAlchemyLedgerRepository
+from facepay.adapters.db.proxy_repository import SqlAlchemyProxyRepository
 from facepay.adapters.db.settlement_repository import (
     SqlAlchemyAccumulatorRepository,
     SqlAlchemySettlementRepository,
@@ -55,6 +56,7 @@ class SqlAlchemyUnitOfWork:
     tenants: SqlAlchemyTenantRepository
     inpatient: SqlAlchemyInpatientRepository
     audit: SqlAlchemyAuditStore
+    proxies: SqlAlchemyProxyRepository
 
     def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
         self._engine = engine
@@ -109,6 +111,7 @@ class SqlAlchemyUnitOfWork:
         self.tenants = SqlAlchemyTenantRepository(connection)
         self.inpatient = SqlAlchemyInpatientRepository(connection)
         self.audit = SqlAlchemyAuditStore(connection)
+        self.proxies = SqlAlchemyProxyRepository(connection)
 
     def __exit__(
         self,

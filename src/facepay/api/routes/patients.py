@@ -77,6 +77,14 @@ class IdentificationCreate(RequestModel):
     capture: CaptureCreate
 
 
+class VerificationCreate(RequestModel):
+    """A capture to compare 1:1 with the persons a step expects: the patient it is for, and at
+    most a few of their proxies (from the appointment, order or stay the terminal shows)."""
+
+    capture: CaptureCreate
+    person_ids: Annotated[list[Id], Field(min_length=1, max_length=5)]
+
+
 class CredentialIdentificationCreate(RequestModel):
     """Identification without a face: ID number and insurance card number."""
 
@@ -242,6 +250,31 @@ def identify(
         capture = decoded_capture(state, who, body.capture)
         result = identification.identify(
             ctx=state.services, hospital_id=who.hospital, actor=who.actor, capture=capture
+        )
+    return _read(result, state)
+
+
+@router.post(
+    "/identifications/verify",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IdentificationRead,
+    responses=errors(401, 403, 413, 422, 429),
+)
+def verify(
+    body: VerificationCreate,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.PATIENT_IDENTIFY)],
+) -> IdentificationRead:
+    """Liveness + 1:1 against the named persons' faces that may match at this hospital; the
+    identification is then used by the step (check-in, pick-up, bedside) like any other."""
+    with counted_liveness(state):
+        capture = decoded_capture(state, who, body.capture)
+        result = identification.verify(
+            ctx=state.services,
+            hospital_id=who.hospital,
+            actor=who.actor,
+            capture=capture,
+            person_ids=body.person_ids,
         )
     return _read(result, state)
 
