@@ -238,8 +238,8 @@ MEANINGS: Final[dict[str, str]] = {
     ),
     "bad_service_date": (
         "The bill's service date is in the future or older than FACEPAY_BILL_MAX_AGE_DAYS (730 "
-        "by default); send the real date of the visit. An inpatient charge is dated from the "
-        "day of admission to today."
+        "by default), or an inpatient charge's is outside the stay (admission to today); send "
+        "the real date of the visit."
     ),
     "bad_signing_input": (
         "The terminal client was asked to sign a request whose terminal id, method, path, "
