@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal, Self
 
@@ -110,6 +111,13 @@ class Settings(BaseSettings):
     """A cancel at least this long before the session starts refunds the registration fee."""
     appointment_check_in_early_minutes: int = Field(default=120, ge=0, le=86_400)
     """How long before a session starts its patients may check in."""
+    # Inpatient stays (facepay.services.inpatient)
+    inpatient_low_deposit_fen: int = Field(default=100_000, ge=0, le=10**10)
+    """A stay's deposit is low when what is left of it after the charges so far is below this
+    many fen (1,000 yuan): the stay read says so and one `low_deposit` alert is raised."""
+    inpatient_low_deposit_percent: Decimal = Field(default=Decimal(0), ge=0, le=100)
+    """Or below this percentage of the charges so far, when that is more (0: the fixed amount
+    only)."""
 
     # Liveness (presentation-attack detection); see README "Liveness".
     liveness_identity_threshold: float = 0.92

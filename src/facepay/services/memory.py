@@ -28,6 +28,7 @@ from facepay.services.memory_identity import (
     InMemoryTemplateRepository,
     InMemoryTenantRepository,
 )
+from facepay.services.memory_inpatient import InMemoryInpatientRepository
 from facepay.services.memory_orders import InMemoryOrderRepository
 from facepay.services.memory_proxies import InMemoryProxyRepository
 from facepay.services.ports import TOTAL_FIELDS, SettlementRecord, SiteTotals
@@ -113,6 +114,7 @@ class InMemoryStore:
     bills: InMemoryBillRepository = field(default_factory=InMemoryBillRepository)
     alerts: InMemoryAlertRepository = field(default_factory=InMemoryAlertRepository)
     tenants: InMemoryTenantRepository = field(default_factory=InMemoryTenantRepository)
+    inpatient: InMemoryInpatientRepository = field(default_factory=InMemoryInpatientRepository)
     audit: InMemoryAuditEntries = field(default_factory=InMemoryAuditEntries)
     emergency: InMemoryEmergencyRepository = field(default_factory=InMemoryEmergencyRepository)
     proxies: InMemoryProxyRepository = field(default_factory=InMemoryProxyRepository)
@@ -140,6 +142,7 @@ class InMemoryUnitOfWork:
         self.bills = store.bills
         self.alerts = store.alerts
         self.tenants = store.tenants
+        self.inpatient = store.inpatient
         self.audit = store.audit
         self.emergency = store.emergency
         self.proxies = store.proxies
@@ -187,6 +190,7 @@ class InMemoryUnitOfWork:
             self.bills,
             self.alerts,
             self.tenants,
+            self.inpatient,
             self.audit,
             self.emergency,
             self.proxies,

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         ConsentRepository,
         EmergencyRepository,
         IdentificationRepository,
+        InpatientRepository,
         OrderRepository,
         PersonRepository,
         ProxyRepository,
@@ -183,6 +184,11 @@ class UnitOfWork(Protocol):
     @property
     def appointments(self) -> AppointmentRepository:
         """Booking policies, schedules and appointments (facepay.services.appointments)."""
+        ...
+
+    @property
+    def inpatient(self) -> InpatientRepository:
+        """Inpatient stays and their deposits, charges, check-ins and discharges."""
         ...
 
     @property

@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 from facepay.hospital.appointments import Appointment, BookingPolicy, Schedule
 from facepay.hospital.bills import PostedBill
 from facepay.hospital.emergency import EmergencyCharge, EmergencyIdentification, EmergencyRecord
+from facepay.hospital.inpatient import BedsideCheckIn, ChargeLine, Deposit, Discharge, Stay
 from facepay.hospital.orders import DispensingOrder, ServiceRequest
 from facepay.hospital.proxies import ProxyGrant
 from facepay.hospital.tenants import Hospital, Region, StaffUser, TerminalRecord
@@ -297,6 +298,71 @@ class EmergencyRepository(Protocol):
 
     def charges_of(self, record_id: str) -> list[EmergencyCharge]:
         """A record's charges, oldest first."""
+
+
+class InpatientRepository(Protocol):
+    """Stays, their deposits, charge lines, bedside check-ins and discharge settlements.
+
+    Race-proof by the storage itself: at most one open stay per person in the whole region and
+    one per bed (`add_stay` and `save_stay` raise Conflict `already_admitted` / `bed_occupied`
+    when a concurrent admission won), one check-in per stay and day (`bedside_checked_in`)."""
+
+    def add_stay(self, stay: Stay) -> None:
+        """Store a new stay."""
+
+    def stay(self, stay_id: str, hospital_id: str) -> Stay | None:
+        """Within the hospital; locked until the transaction ends (one change at a time)."""
+
+    def open_stay_of_person(self, person_id: str) -> Stay | None:
+        """The person's open stay at any site of the region, if any."""
+
+    def open_stay_in_bed(self, hospital_id: str, ward: str, bed: str) -> Stay | None:
+        """The open stay that holds this bed, if any."""
+
+    def save_stay(self, stay: Stay) -> None:
+        """Overwrite a stay's status, discharge time and alert flag."""
+
+    def add_deposit(self, deposit: Deposit) -> None:
+        """Store a deposit (its idempotency key is unique)."""
+
+    def deposit_by_key(self, idempotency_key: str) -> Deposit | None:
+        """The deposit made with this idempotency key."""
+
+    def deposits_of(self, stay_id: str) -> list[Deposit]:
+        """A stay's deposits, oldest first."""
+
+    def save_deposit(self, deposit: Deposit) -> None:
+        """Overwrite a deposit's hold and applied amount."""
+
+    def add_charge_lines(self, lines: Sequence[ChargeLine]) -> None:
+        """Store the lines of one charge reference."""
+
+    def charge_lines(self, stay_id: str, reference: str) -> list[ChargeLine]:
+        """The lines posted under one charge reference, by line number."""
+
+    def charges_of(self, stay_id: str) -> list[ChargeLine]:
+        """Every charge line of a stay, by service date, reference and line number."""
+
+    def add_check_in(self, check_in: BedsideCheckIn) -> None:
+        """Store a bedside check-in (Conflict `bedside_checked_in` for a second one a day)."""
+
+    def check_ins_of(self, stay_id: str) -> list[BedsideCheckIn]:
+        """A stay's bedside check-ins, by day."""
+
+    def add_discharge(self, discharge: Discharge) -> None:
+        """Store a discharge settlement."""
+
+    def save_discharge(self, discharge: Discharge) -> None:
+        """Overwrite a discharge's status and reversal."""
+
+    def discharges_of(self, stay_id: str) -> list[Discharge]:
+        """A stay's discharge settlements, oldest first."""
+
+    def discharge_by_key(self, idempotency_key: str) -> Discharge | None:
+        """The discharge made with this idempotency key."""
+
+    def discharge_by_reversal_key(self, reversal_key: str) -> Discharge | None:
+        """The discharge that the reversal `reversal_key` cancelled."""
 
 
 class ProxyRepository(Protocol):

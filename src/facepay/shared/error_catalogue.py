@@ -238,7 +238,8 @@ MEANINGS: Final[dict[str, str]] = {
     ),
     "bad_service_date": (
         "The bill's service date is in the future or older than FACEPAY_BILL_MAX_AGE_DAYS (730 "
-        "by default); send the real date of the visit."
+        "by default), or an inpatient charge's is outside the stay (admission to today); send "
+        "the real date of the visit."
     ),
     "bad_signing_input": (
         "The terminal client was asked to sign a request whose terminal id, method, path, "
@@ -412,8 +413,8 @@ MEANINGS: Final[dict[str, str]] = {
     "not_the_ordering_doctor": "Only the doctor who ordered the exam reads its result.",
     "identification_required": (
         "This step needs an identification of the patient (or their proxy) from this terminal: "
-        "send identification_id (results at a kiosk, cancelling a booking; only the HIS cancels "
-        "without one)."
+        "send identification_id (results at a kiosk, a deposit at a terminal, cancelling a "
+        "booking; only the HIS cancels without one)."
     ),
     "bad_report": (
         "The report is wrong: an empty or over-long summary, control characters, an unknown "
@@ -477,6 +478,39 @@ MEANINGS: Final[dict[str, str]] = {
         "The booking's registration fee is unpaid and this caller cannot take payments; pay "
         "the bill at a cashier or kiosk (POST /v1/bills/{id}/payments), then check in."
     ),
+    # -- inpatient stays (409, 422) --
+    "already_admitted": (
+        "The patient has an open stay already, at this or another site of the region; discharge "
+        "it first."
+    ),
+    "bad_admission_date": (
+        "An admission is dated today or, when recorded late, up to 7 days back."
+    ),
+    "attending_not_a_doctor": (
+        "The attending doctor must be the staff id of an active doctor of this site."
+    ),
+    "bad_deposit_source": "A deposit is paid in cash or by bank card: source cash or bank.",
+    "bad_diagnosis": "The admitting diagnosis needs an ICD-10 code such as J18.900 and a text.",
+    "bad_hospital_tier": (
+        "The hospital tier is 1, 2 or 3, and the site's own tier when it has one on record."
+    ),
+    "bed_occupied": "The bed holds another patient's open stay; choose another bed.",
+    "bedside_checked_in": (
+        "The patient was checked in at the bed today already (one check-in a stay a day)."
+    ),
+    "charge_reference_conflict": (
+        "This charge reference was posted to the stay with other lines; send a correction under "
+        "a new reference, and the same reference only to retry the same lines."
+    ),
+    "not_covered_inpatient": (
+        "The patient's insurance policy does not cover inpatient stays for their category."
+    ),
+    "stay_discharged": (
+        "The stay is discharged: it takes no more deposits, charges, check-ins or discharge; "
+        "reverse the discharge settlement first to correct it."
+    ),
+    "stay_has_no_charges": "The stay has no charges yet: there is nothing to settle.",
+    "stay_not_discharged": "The stay has no discharge settlement to reverse.",
     # -- administration (409, 422) --
     "already_registered": (
         "A person with this ID number is already in the registry; register each person once."
@@ -667,8 +701,8 @@ MEANINGS: Final[dict[str, str]] = {
         "charge the person's visit instead."
     ),
     "hospital_tier_required": (
-        "The site has no tier on record, so the merged bill needs hospital_tier (1 to 3) in the "
-        "merge request."
+        "The site has no tier on record: give the admission, or the merge of an emergency "
+        "record, a hospital_tier (1, 2 or 3)."
     ),
     "not_identified": (
         "The identification found nobody (no match or ambiguous); it cannot prove whom an "

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy import text as text_clause
 
@@ -494,6 +495,123 @@ emergency_charges = Table(
     CheckConstraint("total > 0", name="total_positive"),
 )
 
+# --- Inpatient stays (migration 0018) ----------------------------------------------------------
+
+OPEN_STAY = "status = 'admitted'"
+inpatient_stays = Table(
+    "inpatient_stays",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("person_id", ID, ForeignKey("insured_persons.id"), nullable=False, index=True),
+    Column("ward", String(40), nullable=False),
+    Column("bed", String(40), nullable=False),
+    Column("diagnosis_code", String(20), nullable=False),
+    Column("diagnosis_text", String(200), nullable=False),
+    Column("attending_doctor_id", ID, ForeignKey("staff_users.id"), nullable=False),
+    Column("hospital_tier", Integer, nullable=False),
+    Column("admitted_on", Date, nullable=False),
+    Column("admitted_at", DateTime(timezone=True), nullable=False),
+    Column("admitted_by", String(200), nullable=False),
+    Column("identification_id", ID, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("discharged_at", DateTime(timezone=True)),
+    Column("low_deposit_alerted", Boolean, nullable=False),
+    CheckConstraint("status IN ('admitted', 'discharged')", name="known_status"),
+    # The race-proof rules: one open stay per person in the whole region, and per bed.
+    Index(
+        "uq_inpatient_stays_open_person",
+        "person_id",
+        unique=True,
+        sqlite_where=text(OPEN_STAY),
+        postgresql_where=text(OPEN_STAY),
+    ),
+    Index(
+        "uq_inpatient_stays_open_bed",
+        "hospital_id",
+        "ward",
+        "bed",
+        unique=True,
+        sqlite_where=text(OPEN_STAY),
+        postgresql_where=text(OPEN_STAY),
+    ),
+)
+
+inpatient_deposits = Table(
+    "inpatient_deposits",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("stay_id", ID, ForeignKey("inpatient_stays.id"), nullable=False, index=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("source", String(8), nullable=False),
+    Column("idempotency_key", KEY, nullable=False, unique=True),
+    Column("hold_id", String(40), ForeignKey("transfers.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("identification_id", ID),
+    Column("present_person_id", ID),
+    Column("applied", BigInteger, nullable=False),
+    CheckConstraint("amount > 0 AND applied >= 0 AND applied <= amount", name="amounts"),
+    CheckConstraint("source IN ('cash', 'bank')", name="known_source"),
+)
+
+inpatient_charges = Table(
+    "inpatient_charges",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("stay_id", ID, ForeignKey("inpatient_stays.id"), nullable=False),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("reference", String(64), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("service_date", Date, nullable=False),
+    Column("code", String(40), nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("item_class", String(1), nullable=False),
+    Column("unit_price", BigInteger, nullable=False),
+    Column("quantity", String(24), nullable=False),  # the Decimal as text: exact on both
+    Column("amount", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    UniqueConstraint("stay_id", "reference", "line_no"),
+)
+
+inpatient_bedside = Table(
+    "inpatient_bedside",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("stay_id", ID, ForeignKey("inpatient_stays.id"), nullable=False),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("identification_id", ID, nullable=False),
+    Column("present_person_id", ID, nullable=False),
+    Column("method", String(20), nullable=False),
+    Column("proxy_grant_id", ID),
+    UniqueConstraint("stay_id", "day"),
+)
+
+inpatient_discharges = Table(
+    "inpatient_discharges",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("stay_id", ID, ForeignKey("inpatient_stays.id"), nullable=False, index=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("idempotency_key", KEY, nullable=False, unique=True),
+    Column("settlement_id", String(40), ForeignKey("settlements.id"), nullable=False),
+    Column("cash_share", BigInteger, nullable=False),
+    Column("applied", BigInteger, nullable=False),
+    Column("released", BigInteger, nullable=False),
+    Column("arrears", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reversal_key", KEY, unique=True),
+    Column("reversed_at", DateTime(timezone=True)),
+    CheckConstraint("applied + arrears = cash_share", name="cash_share_met"),
+    CheckConstraint("status IN ('settled', 'reversed')", name="known_status"),
+)
 # Migration 0014: guardians and carers who may act for a patient (facepay.hospital.proxies).
 proxy_grants = Table(
     "proxy_grants",

@@ -26,6 +26,7 @@ from facepay.adapters.db.identity_repository import (
     SqlAlchemyPersonRepository,
     SqlAlchemyTemplateRepository,
 )
+from facepay.adapters.db.inpatient_repository import SqlAlchemyInpatientRepository
 from facepay.adapters.db.ledger_repository import SqlAlchemyLedgerRepository
 from facepay.adapters.db.orders_repository import SqlAlchemyOrderRepository
 from facepay.adapters.db.proxy_repository import SqlAlchemyProxyRepository
@@ -56,6 +57,7 @@ class SqlAlchemyUnitOfWork:
     bills: SqlAlchemyBillRepository
     alerts: SqlAlchemyAlertRepository
     tenants: SqlAlchemyTenantRepository
+    inpatient: SqlAlchemyInpatientRepository
     audit: SqlAlchemyAuditStore
     emergency: SqlAlchemyEmergencyRepository
     proxies: SqlAlchemyProxyRepository
@@ -113,6 +115,7 @@ class SqlAlchemyUnitOfWork:
         self.bills = SqlAlchemyBillRepository(connection)
         self.alerts = SqlAlchemyAlertRepository(connection)
         self.tenants = SqlAlchemyTenantRepository(connection)
+        self.inpatient = SqlAlchemyInpatientRepository(connection)
         self.audit = SqlAlchemyAuditStore(connection)
         self.emergency = SqlAlchemyEmergencyRepository(connection)
         self.proxies = SqlAlchemyProxyRepository(connection)
