@@ -23,7 +23,7 @@ def walked(api: Any, site_a: Site) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def pharmacist(api: Any, site_a: Site) -> Any:
-    session, _ = walker._staff(site_a, api.http, "pharmacist")
+    session, _ = site_a.add_staff("pharmacist")
     return session
 
 
@@ -79,7 +79,7 @@ def test_bills_without_order_data_are_as_before(site_a: Site) -> None:
 
 def test_another_site_sees_nothing(site_a: Site, site_b: Site, pharmacist: Any) -> None:
     order = _paid_order(site_a, pharmacist)
-    other, _ = walker._staff(site_b, site_b.admin.http, "pharmacist")
+    other, _ = site_b.add_staff("pharmacist")
     assert other.request("GET", f"/v1/dispensing-orders/{order['id']}").status_code == 404
     ident = site_b.identify_by_card()
     response = other.request(
@@ -142,7 +142,7 @@ def test_returns_replay_and_refuse(site_a: Site, pharmacist: Any) -> None:
 def test_results_refuse_embedded_images_and_unidentified_patients(
     api: Any, site_a: Site, walked: dict[str, Any]
 ) -> None:
-    pacs = walker._terminal(site_a, api.http, "lis_pacs")
+    pacs = site_a.add_terminal("lis_pacs")
     request_id = walked["exam"]["request"]
     for ref, code in (
         ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==", "embedded_image"),

@@ -7,11 +7,14 @@ that stores nothing; the largest bill accepted is settled and posted on both dat
 
 from __future__ import annotations
 
+import base64
+import io
 import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from facepay.demo.people import id_number
 from facepay.demo.world import Site
@@ -128,3 +131,30 @@ def test_other_text_fields_refuse_control_characters_too(site_a: Site, bad: str)
     _refused(site_a.operator.request("POST", "/v1/hospitals", hospital))
     terminal = {"name": f"lobby{bad}", "kind": "kiosk"}
     _refused(site_a.admin.request("POST", "/v1/terminals", terminal))
+
+
+@pytest.mark.parametrize("nonce", ['LÍç\x00"abcdefgh', "a" * 7 + "\n", "nonce with spaces"])
+def test_a_challenge_nonce_the_server_could_not_have_issued_is_422(
+    site_a: Site, nonce: str
+) -> None:
+    """Found by the fuzzer: a NUL byte in the nonce reached PostgreSQL (a 500 there)."""
+    frame = {"t": 0.0, "image": base64.b64encode(_PNG).decode()}
+    capture = {
+        "challenge_nonce": nonce,
+        "started_at": datetime.now(UTC).isoformat(),
+        "frames": [frame],
+    }
+    for path in ("/v1/identifications", "/v1/identifications/verify"):
+        body: dict[str, Any] = {"capture": capture}
+        if path.endswith("verify"):
+            body["person_ids"] = [site_a.person["person_id"]]
+        _refused(site_a.kiosk.request("POST", path, body))
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(out, format="PNG")
+    return out.getvalue()
+
+
+_PNG = _png()

@@ -1,21 +1,25 @@
 """Property-based fuzzing of every operation from the OpenAPI schema (schemathesis): no input
 produces a 5xx, every error is problem+json, and every documented response schema holds.
 
-Requests carry a cashier's token (an admin's on admin and audit paths) so that generated input
-reaches the handlers, not only the authentication layer. Run size: MAX_EXAMPLES per operation;
-the total number of requests is printed at the end of the module.
+Requests carry the token of a staff role the operation grants (its "Who may call" sentence names
+them; the cashier when it names none of the site's roles) so that generated input reaches the
+handlers, not only the access check. Run size: MAX_EXAMPLES per operation; the total number of
+requests is printed at the end of the module.
 """
 
 from __future__ import annotations
+
+import re
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
+from facepay.client import StaffSession
 from facepay.demo.world import Site, make_site
 
-MAX_EXAMPLES = 40
-ADMIN_PATHS = ("/v1/hospitals", "/v1/terminals", "/v1/staff", "/v1/insured-persons", "/v1/audit")
+MAX_EXAMPLES = 25
+ROLES = ("cashier", "admin", "auditor", "nurse", "doctor", "pharmacist")
 SENT = {"requests": 0, "by_status": {}}
 
 
@@ -24,9 +28,26 @@ def fuzz_site(api) -> Site:
     return make_site(api.http, api.operator, serial=4242)
 
 
-def _check(case, api, site: Site) -> None:
-    admin_path = case.operation.path.startswith(ADMIN_PATHS)
-    session = site.admin if admin_path else site.cashier
+@pytest.fixture(scope="module")
+def sessions(fuzz_site: Site) -> dict[str, StaffSession]:
+    """A logged-in member of each hospital role at the fuzzed site."""
+    made = {"cashier": fuzz_site.cashier, "admin": fuzz_site.admin, "auditor": fuzz_site.auditor}
+    for role in ("nurse", "doctor", "pharmacist"):
+        made[role] = fuzz_site.add_staff(role)[0]
+    return made
+
+
+def session_for(operation, sessions: dict[str, StaffSession]) -> StaffSession:
+    """The first of the site's roles the operation's "Who may call" sentence grants."""
+    sentence = (operation.definition.raw.get("description") or "").split("Who may call:")[-1]
+    staff = sentence.split(";")[0]
+    for role in ROLES:
+        if re.search(rf"\b{role}\b", staff):
+            return sessions[role]
+    return sessions["cashier"]
+
+
+def _check(case, api, session: StaffSession) -> None:
     response = case.call(base_url=api.url, headers=dict(session._auth))
     SENT["requests"] += 1
     SENT["by_status"][response.status_code] = SENT["by_status"].get(response.status_code, 0) + 1
@@ -39,24 +60,29 @@ def _check(case, api, site: Site) -> None:
         assert body["status"] == response.status_code
 
 
-def test_no_server_error_on_generated_input(api, fuzz_site: Site, capsys) -> None:
+def fuzz_operation(operation, api, session: StaffSession) -> None:
+    """Send MAX_EXAMPLES generated requests to one operation as `session`."""
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def fuzz(case) -> None:
+        _check(case, api, session)
+
+    fuzz()
+
+
+def test_no_server_error_on_generated_input(api, sessions: dict[str, StaffSession], capsys) -> None:
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 15
     for operation in operations:
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=MAX_EXAMPLES,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def fuzz(case) -> None:
-            _check(case, api, fuzz_site)
-
-        fuzz()
+        fuzz_operation(operation, api, session_for(operation, sessions))
     summary = f"schemathesis: {len(operations)} operations, {SENT['requests']} requests"
     with capsys.disabled():
         print(f"\n{summary}, by status {dict(sorted(SENT['by_status'].items()))}")

@@ -89,7 +89,10 @@ class FrameCreate(RequestModel):
 class CaptureCreate(RequestModel):
     """A short video answering a liveness challenge."""
 
-    challenge_nonce: Annotated[str, Field(min_length=8, max_length=64)] | None = None
+    challenge_nonce: (
+        Annotated[str, Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")] | None
+    ) = None
+    """The nonce of POST /v1/liveness/challenges, as issued (URL-safe base64)."""
     started_at: datetime
     frames: Annotated[list[FrameCreate], Field(min_length=1, max_length=600)]
 

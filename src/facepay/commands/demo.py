@@ -6,10 +6,12 @@ it as an operator, a hospital admin, a cashier and a signed kiosk (facepay.demo.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +20,7 @@ import typer
 from rich.console import Console
 
 from facepay.bootstrap import build_face_engine, load_settings
+from facepay.client import StaffSession
 from facepay.demo.process import serve_process
 
 OPERATOR = ("operator", "demo-" + "operator-pass-2026")
@@ -29,14 +32,32 @@ def demo(
         Path | None, typer.Option("--data", help="Keep the data here (default: a temp folder).")
     ] = None,
     payments: Annotated[int, typer.Option(min=2, max=500, help="Face payments to time.")] = 30,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the day's machine-readable report (every flow's inputs and outcomes, "
+            "every settlement with what it was computed from) on stdout; progress goes to "
+            "stderr.",
+        ),
+    ] = False,
+    only_day: Annotated[
+        bool,
+        typer.Option(
+            "--only-day",
+            help="Skip the face-payment scenario (no face models): only the day's flows.",
+        ),
+    ] = False,
 ) -> None:
-    """Start a server and run the scripted kiosk scenario against it."""
-    from facepay.demo.report import print_report  # noqa: PLC0415 - heavy imports on demand
+    """Start a server, run the scripted kiosk scenario, then a whole day at one hospital."""
+    from facepay.demo.day import run_day  # noqa: PLC0415 - heavy imports on demand
+    from facepay.demo.report import day_summary, print_day, print_report  # noqa: PLC0415
     from facepay.demo.scenario import run  # noqa: PLC0415
 
     # Piped output (CI logs) gets 120 columns so that the tables do not wrap.
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
-    if not (IMAGES / "obama.jpg").exists():
+    out = sys.stderr if as_json else sys.stdout
+    console = Console(highlight=False, width=None if out.isatty() else 120, file=out)
+    if not only_day and not (IMAGES / "obama.jpg").exists():
         console.print("[red]sample photos missing[/red]: run `make test-data`")
         raise typer.Exit(code=2)
     folder = data or Path(tempfile.mkdtemp(prefix="facepay-demo-"))
@@ -52,18 +73,35 @@ def demo(
         with serve_process(folder, env=env, operator=OPERATOR, log_path=log) as server:
             url = server.url
             console.print(f"server at {url} (OpenAPI: {url}/docs)")
-            engine = build_face_engine(load_settings())
             with httpx.Client(base_url=url, timeout=60) as http:
-                report = run(
+                report = None
+                if not only_day:
+                    report = run(
+                        http,
+                        operator=OPERATOR,
+                        engine=build_face_engine(load_settings()),
+                        images_dir=IMAGES,
+                        payments=payments,
+                        console=console,
+                    )
+                console.print("a day at one hospital: every flow")
+                day = run_day(
                     http,
-                    operator=OPERATOR,
-                    engine=engine,
-                    images_dir=IMAGES,
-                    payments=payments,
+                    platform=StaffSession.login(http, *OPERATOR),
+                    today=datetime.now(UTC).date(),
                     console=console,
                 )
                 metrics = http.get("/metrics").text
-        print_report(console, report, metrics)
+        if report is not None:
+            print_report(console, report, metrics)
+        print_day(console, day)
+        if as_json:
+            payments_seen = report.payments if report is not None else []
+            kiosk = {"payments": [day_summary(p) for p in payments_seen]}
+            json.dump({"kiosk": kiosk, "day": day}, sys.stdout, indent=2, ensure_ascii=False)
+            sys.stdout.write("\n")
+        if day["recomputed"]["differences"]:
+            raise typer.Exit(code=1)
     finally:
         if data is None:
             shutil.rmtree(folder, ignore_errors=True)

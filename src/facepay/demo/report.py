@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.table import Table
 
-from facepay.demo.scenario import DemoReport
+from facepay.demo.scenario import DemoReport, PaymentSeen
+from facepay.shared.error_catalogue import MEANINGS
 from facepay.shared.money import fen_to_yuan_str
 
 
@@ -107,3 +110,59 @@ def _counters(metrics: str) -> str:
             label = line[line.index('="') + 2 : line.index('"}')]
             parts.append(f"{label}={float(line.rsplit(' ', 1)[1]):.0f}")
     return " ".join(parts) or "-"
+
+
+def day_summary(payment: PaymentSeen) -> dict[str, Any]:
+    """What the JSON report keeps of one timed kiosk payment."""
+    return {
+        "patient": payment.patient,
+        "decision": payment.decision,
+        "bill_id": payment.bill_id,
+        "server_ms": round(payment.server_ms, 1),
+        "liveness_retries": payment.liveness_retries,
+        "split": payment.split,
+    }
+
+
+def refusal_codes(report: object) -> list[str]:
+    """Every stable error code a walker's report holds, wherever it put it."""
+    if isinstance(report, str):
+        return [report] if report in MEANINGS else []
+    if isinstance(report, dict):
+        return [code for value in report.values() for code in refusal_codes(value)]
+    if isinstance(report, list):
+        return [code for value in report for code in refusal_codes(value)]
+    return []
+
+
+def print_day(console: Console, day: dict[str, Any]) -> None:
+    """The day at one hospital: each flow and how long its walk took, the settlements made
+    (under the national field names) and whether each recomputes from the report."""
+    flows = Table(title=f"A day at hospital {day['hospital_id']} ({day['date']})")
+    for column in ("flow", "walk ms", "refusals shown (stable codes)"):
+        flows.add_column(column)
+    for name, report in day["flows"].items():
+        codes = sorted(set(refusal_codes(report)))
+        flows.add_row(name, f"{day['flow_ms'][name]:.0f}", ", ".join(codes) or "-")
+    console.print(flows)
+    money = Table(title="Settlements of the day (yuan), recomputed from their inputs")
+    for column in ("settlement", "visit", "status", "total", "fund", "account", "cash"):
+        money.add_column(column)
+    for read in day["settlements"]:
+        split = read["split"]
+        visit = read["bill"]["visit_type"] if read["bill"] else "?"
+        money.add_row(
+            read["id"][:16],
+            visit,
+            read["status"],
+            _yuan(split["medfee_sumamt"]),
+            _yuan(split["fund_pay_sumamt"]),
+            _yuan(split["acct_pay"]),
+            _yuan(split["psn_cash_pay"]),
+        )
+    console.print(money)
+    checked = day["recomputed"]
+    verdict = "every fen matches" if not checked["differences"] else "DIFFERENCES FOUND"
+    console.print(f"{checked['settlements']} settlements recomputed: {verdict}")
+    for problem in checked["differences"]:
+        console.print(f"  [red]{problem}[/red]")

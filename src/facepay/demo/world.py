@@ -64,6 +64,19 @@ class Site:
             201,
         )
 
+    def add_staff(self, role: str) -> tuple[StaffSession, str]:
+        """A new staff member of `role`, logged in; returns the session and the staff id."""
+        name = f"{role}-{secrets.token_hex(3)}"
+        body = {"username": name, "password": STAFF_PASSWORD, "role": role}
+        made = expect(self.admin.request("POST", "/v1/staff", body), 201)
+        return StaffSession.login(self.admin.http, name, STAFF_PASSWORD), str(made["id"])
+
+    def add_terminal(self, kind: str) -> TerminalSession:
+        """A new terminal of `kind` (kiosk, window, his, ward, exam_room, lis_pacs)."""
+        body = {"name": f"{kind}-{secrets.token_hex(2)}", "kind": kind}
+        made = expect(self.admin.request("POST", "/v1/terminals", body), 201)
+        return TerminalSession.from_pem(self.kiosk.http, made["id"], made["private_key_pem"])
+
     def add_kiosks(self, count: int) -> list[TerminalSession]:
         """Register `count` more kiosks; returns every kiosk of the site, the first one first."""
         kiosks = [self.kiosk]

@@ -16,11 +16,12 @@ from facepay.hospital.tenants import StaffUser, TerminalRecord
 from facepay.identity.id_card import normalise_id_number
 from facepay.identity.records import InsuredPerson
 from facepay.services.context import Storage
+from facepay.services.ports import SettlementRecord, UnitOfWork
 from facepay.services.repositories import PageKey
 from facepay.shared.errors import NotFound
 
 T = TypeVar("T")
-R = TypeVar("R", TerminalRecord, StaffUser)
+R = TypeVar("R", TerminalRecord, StaffUser, SettlementRecord)
 """A record listed by creation time and id."""
 
 
@@ -87,15 +88,41 @@ def find_person(*, ctx: Storage, id_number: str, hospital_id: str | None) -> Ins
         person = uow.people.by_id_number(number)
         if person is None or hospital_id is None:
             return person
-        known = (
-            uow.bills.has_person(hospital_id, person.id)
-            or bool(uow.consents.active(person.id, hospital_id))
-            or bool(uow.consents.erasures(person.id, hospital_id))
-        )
+        known = is_patient_of(uow, hospital_id, person.id)
     return person if known else None
+
+
+def is_patient_of(uow: UnitOfWork, hospital_id: str, person_id: str) -> bool:
+    """Whether the hospital knows the person as its patient: it posted a bill for them, they
+    enrolled or withdrew consent there, or they are in one of its beds."""
+    stay = uow.inpatient.open_stay_of_person(person_id)
+    return (
+        uow.bills.has_person(hospital_id, person_id)
+        or bool(uow.consents.active(person_id, hospital_id))
+        or bool(uow.consents.erasures(person_id, hospital_id))
+        or (stay is not None and stay.hospital_id == hospital_id)
+    )
 
 
 def find_bill(*, ctx: Storage, hospital_id: str, external_ref: str) -> PostedBill | None:
     """The hospital's bill with this reference of the hospital system, if it posted one."""
     with ctx.uow() as uow:
         return uow.bills.by_external_ref(hospital_id, external_ref)
+
+
+def list_settlements(
+    *, ctx: Storage, hospital_id: str, after: PageKey | None, limit: int
+) -> Page[SettlementRecord]:
+    """The hospital's settlements, oldest first, with what each was computed from."""
+    with ctx.uow() as uow:
+        rows = uow.settlements.of_site(hospital_id, after=after, limit=limit + 1)
+    return _page(rows, limit)
+
+
+def get_settlement(*, ctx: Storage, hospital_id: str, settlement_id: str) -> SettlementRecord:
+    """One settlement of the hospital (NotFound for another's, whether it exists or not)."""
+    with ctx.uow() as uow:
+        record = uow.settlements.get(settlement_id)
+    if record is None or record.hospital_id != hospital_id:
+        raise NotFound("no such settlement")
+    return record

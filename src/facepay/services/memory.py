@@ -58,6 +58,16 @@ class InMemorySettlementRepository:
             raise Conflict("duplicate settlement")
         self.records[record.id] = record
 
+    def of_site(
+        self, hospital_id: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[SettlementRecord]:
+        """A page of the site's settlements, oldest first."""
+        rows = sorted(
+            (r for r in self.records.values() if r.hospital_id == hospital_id),
+            key=lambda r: (r.created_at, r.id),
+        )
+        return [r for r in rows if after is None or (r.created_at, r.id) > after][:limit]
+
     def get(self, settlement_id: str) -> SettlementRecord | None:
         """By id."""
         return self.records.get(settlement_id)

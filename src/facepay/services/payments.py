@@ -116,6 +116,8 @@ def settle_in_transaction(
         posting_key=request.key if request else None,
         status="settled",
         created_at=now,
+        bill=bill,
+        coverage=coverage,
     )
     uow.settlements.add(record)
     uow.accumulators.save(payer.person_id, settlement.accumulators_after)

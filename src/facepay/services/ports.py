@@ -12,7 +12,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Protocol, Self
 
-from facepay.insurance.model import Accumulators, Settlement
+from facepay.insurance.model import Accumulators, Bill, Coverage, Settlement
 from facepay.ledger.ports import LedgerRepository
 from facepay.shared.errors import Conflict, Unavailable
 from facepay.supervision.audit_store import AuditStore
@@ -70,6 +70,16 @@ class SettlementRecord:
     created_at: datetime
     reversal_key: str | None = None
     reversed_at: datetime | None = None
+    bill: Bill | None = None
+    """What was settled: the bill as the policy saw it (None for settlements made before the
+    inputs were kept, migration 0019)."""
+    coverage: Coverage | None = None
+    """Who paid, as `settle` saw them: category, assistance, the personal account available."""
+
+    @property
+    def accumulators_before(self) -> Accumulators:
+        """The year's accumulators the split was computed on."""
+        return self.settlement.accumulators_after.minus(self.settlement.deltas)
 
 
 @dataclass(frozen=True)
@@ -98,6 +108,11 @@ class SettlementRepository(Protocol):
 
     def add(self, record: SettlementRecord) -> None:
         """Store a new settlement."""
+
+    def of_site(
+        self, hospital_id: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[SettlementRecord]:
+        """The site's settlements in (created_at, id) order, after `after`, at most `limit`."""
 
     def get(self, settlement_id: str) -> SettlementRecord | None:
         """By id."""

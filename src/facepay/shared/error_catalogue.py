@@ -753,6 +753,7 @@ MEANINGS: Final[dict[str, str]] = {
         "number)."
     ),
     "bad_person_ids": "A 1:1 check names 1 to 5 persons to compare the face with.",
+    "bad_year": "The year is before 2000 or after next year.",
 }
 
 

@@ -7,12 +7,23 @@ from dataclasses import asdict, fields
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from facepay.adapters.db.ledger_repository import utc
 from facepay.adapters.db.tables import ACCUMULATOR_FIELDS, accumulators, settlements
-from facepay.insurance.model import Accumulators, ExplanationStep, Settlement
+from facepay.adapters.interchange import parse_bill
+from facepay.insurance.model import Accumulators, Bill, Coverage, ExplanationStep, Settlement
 from facepay.services.ports import TOTAL_FIELDS, SettlementRecord, SettlementStatus, SiteTotals
 
 _AMOUNTS = (
@@ -57,8 +68,24 @@ def settlement_from_document(text: str) -> Settlement:
     return Settlement(**values)
 
 
+def inputs_document(record: SettlementRecord) -> str | None:
+    """The bill and the coverage a settlement was computed from, as JSON (None if unknown)."""
+    if record.bill is None or record.coverage is None:
+        return None
+    body = {"bill": asdict(record.bill), "coverage": asdict(record.coverage)}
+    return json.dumps(body, default=str, ensure_ascii=False, sort_keys=True)
+
+
+def _inputs(text: str | None) -> tuple[Bill | None, Coverage | None]:
+    if text is None:
+        return None, None
+    raw: dict[str, Any] = json.loads(text)
+    return parse_bill(raw["bill"]), Coverage(**raw["coverage"])
+
+
 def _record(row: RowMapping) -> SettlementRecord:
     status: SettlementStatus = "reversed" if row["status"] == "reversed" else "settled"
+    bill, coverage = _inputs(row["inputs"])
     return SettlementRecord(
         id=row["id"],
         hospital_id=row["hospital_id"],
@@ -71,6 +98,8 @@ def _record(row: RowMapping) -> SettlementRecord:
         created_at=utc(row["created_at"]),
         reversal_key=row["reversal_key"],
         reversed_at=utc(row["reversed_at"]) if row["reversed_at"] is not None else None,
+        bill=bill,
+        coverage=coverage,
     )
 
 
@@ -113,12 +142,25 @@ class SqlAlchemySettlementRepository:
                 "visit_type": s.visit_type,
                 "service_date": s.service_date,
                 "document": settlement_document(s),
+                "inputs": inputs_document(record),
                 "posting_key": record.posting_key,
                 "status": record.status,
                 "created_at": record.created_at,
                 **{name: getattr(s, name) for name in _AMOUNTS},
             },
         )
+
+    def of_site(
+        self, hospital_id: str, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[SettlementRecord]:
+        """A page of the site's settlements, oldest first."""
+        t = settlements
+        query = select(t).where(t.c.hospital_id == hospital_id)
+        if after is not None:
+            at, last = after
+            query = query.where(or_(t.c.created_at > at, and_(t.c.created_at == at, t.c.id > last)))
+        query = query.order_by(t.c.created_at, t.c.id).limit(limit)
+        return [_record(row) for row in self._conn.execute(query).mappings()]
 
     def get(self, settlement_id: str) -> SettlementRecord | None:
         """By id."""

@@ -123,6 +123,8 @@ settlements = Table(
     Column("reversal_key", KEY, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("reversed_at", DateTime(timezone=True)),
+    # The bill and coverage it was computed from, as JSON (migration 0019; NULL before).
+    Column("inputs", Text),
     CheckConstraint("medfee_sumamt = fund_pay_sumamt + psn_part_amt", name="sum_identity"),
     CheckConstraint("psn_part_amt = acct_pay + psn_cash_pay", name="person_identity"),
 )

@@ -78,7 +78,7 @@ class PresenceRead(ResponseModel):
     method: str
 
 
-class HandedLine(RequestModel):
+class HandedLineCreate(RequestModel):
     """How much of one line was handed over."""
 
     code: Code
@@ -90,7 +90,7 @@ class CollectionCreate(RequestModel):
     every remaining line (no `lines`) or these quantities of these lines."""
 
     identification_id: Id
-    lines: Annotated[list[HandedLine], Field(min_length=1, max_length=200)] | None = None
+    lines: Annotated[list[HandedLineCreate], Field(min_length=1, max_length=200)] | None = None
 
 
 class CollectionRead(ResponseModel):
@@ -142,13 +142,13 @@ class WorklistRead(ResponseModel):
     requests: list[ServiceRequestRead]
 
 
-class CheckInCreate(RequestModel):
+class ExamCheckInCreate(RequestModel):
     """The identification of the patient (or proxy) at the exam room."""
 
     identification_id: Id
 
 
-class CheckInRead(ResponseModel):
+class ExamCheckInRead(ResponseModel):
     """The request after check-in, and who checked in."""
 
     request: ServiceRequestRead
@@ -481,15 +481,15 @@ def get_request(
 @router.post(
     "/v1/service-requests/{request_id}/check-in",
     status_code=status.HTTP_201_CREATED,
-    response_model=CheckInRead,
+    response_model=ExamCheckInRead,
     responses=errors(401, 403, 404, 409, 422, 429),
 )
 def check_in(
     request_id: Id,
-    body: CheckInCreate,
+    body: ExamCheckInCreate,
     state: StateDep,
     who: Annotated[Principal, may(Permission.EXAM_CHECK_IN)],
-) -> CheckInRead:
+) -> ExamCheckInRead:
     """The patient (or proxy) identified at the exam room checks in; a card identification
     needs a staff member to confirm."""
     done = exams.check_in(
@@ -500,7 +500,9 @@ def check_in(
         identification_id=body.identification_id,
         staff_confirmed=who.kind is PrincipalKind.STAFF,
     )
-    return CheckInRead(request=request_read(done.request), presence=presence_read(done.presence))
+    return ExamCheckInRead(
+        request=request_read(done.request), presence=presence_read(done.presence)
+    )
 
 
 @router.post(

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 from pydantic import Field
 
 from facepay.access.rbac import Permission, Principal
@@ -28,6 +28,7 @@ from facepay.api.schemas import (
 )
 from facepay.identity.records import BiometricConsent
 from facepay.services import consent as consent_service
+from facepay.services import coverage as coverage_service
 from facepay.services import enrolment, identification, support
 from facepay.services.identification import IdentificationResult
 from facepay.services.support import LivenessRefused
@@ -349,4 +350,58 @@ def withdraw_consent(
         templates_deleted=erasure.record.templates_deleted,
         consents_withdrawn=erasure.consents_withdrawn,
         at=erasure.record.at,
+    )
+
+
+class AccumulatorsRead(ResponseModel):
+    """A person's year-to-date totals in fen (the national platform's running sums)."""
+
+    year: int
+    outpatient_deductible_used: int
+    outpatient_eligible: int
+    outpatient_fund_paid: int
+    inpatient_admissions: int
+    inpatient_eligible: int
+    inpatient_fund_paid: int
+    burden: int
+    critical_illness_paid: int
+    assistance_paid: int
+
+
+class CoverageRead(ResponseModel):
+    """What a split is computed from besides the bill: category, assistance, the year's
+    accumulators and what the personal account can still pay."""
+
+    person_id: str
+    category: str
+    medical_assistance: bool
+    accumulators: AccumulatorsRead
+    personal_account_fen: int
+
+
+@router.get(
+    "/patients/{person_id}/coverage",
+    response_model=CoverageRead,
+    responses=errors(401, 403, 404, 422, 429),
+)
+def coverage(
+    person_id: Id,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.PATIENT_READ, terminals=False)],
+    year: Annotated[int | None, Query(ge=2000, le=9999)] = None,
+) -> CoverageRead:
+    """A patient's standing for a year (default: this year), as the cashier's screen shows it."""
+    services = state.services
+    found = coverage_service.patient_coverage(
+        ctx=services,
+        hospital_id=who.hospital,
+        person_id=person_id,
+        year=year or services.clock.now().year,
+    )
+    return CoverageRead(
+        person_id=found.person_id,
+        category=found.category,
+        medical_assistance=found.medical_assistance,
+        accumulators=AccumulatorsRead(**found.accumulators.__dict__),
+        personal_account_fen=found.personal_account_fen,
     )

@@ -11,32 +11,11 @@ from typing import Any
 import httpx
 
 from facepay.client import StaffSession, TerminalSession
+from facepay.demo.flows.steps import SPLIT_FIELDS, idempotency, refusal
 from facepay.demo.scenario import expect
 from facepay.demo.world import Site, register_person
 
 FEE_FEN = 5_000
-SPLIT_FIELDS = (
-    "policy_id",
-    "medfee_sumamt",
-    "fund_pay_sumamt",
-    "hifp_pay",
-    "hifmi_pay",
-    "maf_pay",
-    "acct_pay",
-    "psn_cash_pay",
-    "psn_part_amt",
-    "balc",
-)
-
-
-def _key() -> dict[str, str]:
-    return {"Idempotency-Key": f"demo-{secrets.token_hex(8)}"}
-
-
-def _refusal(response: httpx.Response, status: int) -> dict[str, Any]:
-    """A refusal the walk expects: its status and stable code."""
-    body = expect(response, status)
-    return {"status": response.status_code, "code": body.get("code")}
 
 
 def _open(admin: StaffSession, body: dict[str, Any]) -> dict[str, Any]:
@@ -129,7 +108,7 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
                 "schedule_id": sessions["cardiology_am"]["id"],
                 "identification_id": ident["identification_id"],
             },
-            headers=_key(),
+            headers=idempotency(),
         ),
         201,
     )
@@ -142,9 +121,9 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
             "schedule_id": sessions["cardiology_am_2"]["id"],
             "identification_id": site.identify_by_card()["identification_id"],
         },
-        headers=_key(),
+        headers=idempotency(),
     )
-    steps.append({"step": "second_cardiology_booking_same_day", **_refusal(again, 409)})
+    steps.append({"step": "second_cardiology_booking_same_day", **refusal(again, 409)})
 
     buyer = register_person(
         site.operator, serial=200_000 + secrets.randbelow(10**6), name="Ticket Buyer"
@@ -155,13 +134,13 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
         f"/v1/appointments/{booked['id']}/check-in",
         {"identification_id": site.identify_by_card(buyer)["identification_id"]},
     )
-    steps.append({"step": "check_in_by_the_buyer_of_a_resold_booking", **_refusal(resold, 403)})
+    steps.append({"step": "check_in_by_the_buyer_of_a_resold_booking", **refusal(resold, 403)})
     unconfirmed = site.kiosk.request(
         "POST",
         f"/v1/appointments/{booked['id']}/check-in",
         {"identification_id": site.identify_by_card()["identification_id"]},
     )
-    steps.append({"step": "check_in_by_card_without_staff", **_refusal(unconfirmed, 403)})
+    steps.append({"step": "check_in_by_card_without_staff", **refusal(unconfirmed, 403)})
     checked = expect(
         site.cashier.request(
             "POST",
@@ -181,13 +160,14 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
             "POST",
             "/v1/appointments",
             {"schedule_id": sessions["dermatology_am"]["id"], "id_number": patient["id_number"]},
-            headers=_key(),
+            headers=idempotency(),
         ),
         201,
     )
     steps.append({"step": "book_by_his_for_its_app", "booking": _booking(by_his)})
     his_cancel = expect(
-        his.request("POST", f"/v1/appointments/{by_his['id']}/cancel", {}, headers=_key()), 200
+        his.request("POST", f"/v1/appointments/{by_his['id']}/cancel", {}, headers=idempotency()),
+        200,
     )
     steps.append({"step": "his_cancels_unpaid_booking", "booking": _booking(his_cancel)})
 
@@ -199,7 +179,7 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
                 "schedule_id": sessions["dermatology_am"]["id"],
                 "identification_id": site.identify_by_card()["identification_id"],
             },
-            headers=_key(),
+            headers=idempotency(),
         ),
         201,
     )
@@ -209,7 +189,7 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
             "POST",
             f"/v1/appointments/{rebooked['id']}/cancel",
             {"identification_id": site.identify_by_card()["identification_id"]},
-            headers=_key(),
+            headers=idempotency(),
         ),
         200,
     )

@@ -9,14 +9,13 @@ not film anyone (the HTTP tests do), and says so in its report.
 
 from __future__ import annotations
 
-import secrets
 from datetime import date
 from typing import Any
 
 import httpx
 
-from facepay.client import StaffSession
-from facepay.demo.scenario import STAFF_PASSWORD, expect
+from facepay.demo.flows.steps import refusal
+from facepay.demo.scenario import expect
 from facepay.demo.world import Site
 
 CHARGES: tuple[tuple[str, list[dict[str, Any]]], ...] = (
@@ -41,21 +40,9 @@ CHARGES: tuple[tuple[str, list[dict[str, Any]]], ...] = (
 )  # fmt: skip
 
 
-def _staff(site: Site, http: httpx.Client, role: str) -> StaffSession:
-    name = f"{role}-er-{secrets.token_hex(3)}"
-    body = {"username": name, "password": STAFF_PASSWORD, "role": role}
-    expect(site.admin.request("POST", "/v1/staff", body), 201)
-    return StaffSession.login(http, name, STAFF_PASSWORD)
-
-
-def _refusal(response: httpx.Response) -> dict[str, Any]:
-    body = response.json() if response.content else {}
-    return {"status": response.status_code, "code": body.get("code")}
-
-
 def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
     """Walk the emergency flow at `site`; returns the report."""
-    nurse, doctor = _staff(site, http, "nurse"), _staff(site, http, "doctor")
+    nurse, doctor = site.add_staff("nurse")[0], site.add_staff("doctor")[0]
     report: dict[str, Any] = {"flow": "emergency", "hospital": site.hospital_id, "day": str(today)}
     opened_with = {"visit_type": "outpatient", "sex": "M", "estimated_age": 45,
                    "notes": "found unconscious at the bus station, no documents"}  # fmt: skip
@@ -83,9 +70,9 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
     report["before_merge"] = {"charged_fen": before["charged_fen"],
                               "record_arrears_fen": before["arrears_fen"]}  # fmt: skip
     report["refusals"] = {
-        "kiosk_opens_record": _refusal(site.kiosk.request("POST", "/v1/emergency/records", {})),
-        "nurse_merges": _refusal(nurse.request("POST", f"{path}/merge", {})),
-        "merge_without_identification": _refusal(
+        "kiosk_opens_record": refusal(site.kiosk.request("POST", "/v1/emergency/records", {})),
+        "nurse_merges": refusal(nurse.request("POST", f"{path}/merge", {})),
+        "merge_without_identification": refusal(
             site.cashier.request("POST", f"{path}/merge", {"hospital_tier": 3})
         ),
     }
@@ -106,7 +93,7 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
             "lines": bill["lines"],
         },
     }
-    report["refusals"]["charge_after_merge"] = _refusal(
+    report["refusals"]["charge_after_merge"] = refusal(
         doctor.request(
             "POST",
             f"{path}/charges",
@@ -114,7 +101,7 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
             {"Idempotency-Key": f"er-late-{record['id']}"},
         )
     )
-    report["refusals"]["merge_twice"] = _refusal(
+    report["refusals"]["merge_twice"] = refusal(
         site.cashier.request("POST", f"{path}/merge", merge_body)
     )
     paid = site.pay_by_card(bill)

@@ -15,29 +15,25 @@ from typing import Any
 
 import httpx
 
-from facepay.client import StaffSession, TerminalSession
-from facepay.demo.scenario import STAFF_PASSWORD, expect
+from facepay.demo.flows.steps import card_identification, idempotency, refusal, split_of
+from facepay.demo.scenario import expect
 from facepay.demo.world import Site, register_person
 
 DAYS = 4
 """Days of charges: the admission is recorded DAYS - 1 days late, charges run to today."""
-SPLIT_FIELDS = (
-    "policy_id",
-    "medfee_sumamt",
-    "fund_pay_sumamt",
-    "hifp_pay",
-    "hifmi_pay",
-    "maf_pay",
-    "acct_pay",
-    "psn_cash_pay",
-    "psn_part_amt",
-    "balc",
-)
 
 
 def day_lines(day: int) -> list[dict[str, Any]]:
-    """A day on a tier-3 medical ward: bed, nursing, a class-B drug, a class-C supplement."""
+    """A day on a tier-3 medical ward: bed, nursing, a class-B drug, a class-C supplement; the
+    first day also a chest CT and a bronchoscopy, which take the stay past its deductible."""
+    first = [
+        {"code": "CT-CHEST", "name": "chest CT", "item_class": "B",
+         "unit_price": 48_000, "quantity": "1"},
+        {"code": "BRONCH", "name": "bronchoscopy", "item_class": "A",
+         "unit_price": 160_000, "quantity": "1"},
+    ] if day == 0 else []  # fmt: skip
     return [
+        *first,
         {"code": "BED-3", "name": "ward bed, 3-bed room", "item_class": "A",
          "unit_price": 6_000, "quantity": "1"},
         {"code": "NURSE-1", "name": "level-1 nursing", "item_class": "A",
@@ -49,49 +45,12 @@ def day_lines(day: int) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def _key() -> dict[str, str]:
-    return {"Idempotency-Key": f"demo-{secrets.token_hex(8)}"}
-
-
-def _refusal(response: httpx.Response, status: int) -> str:
-    body = expect(response, status)
-    return str(body.get("code"))
-
-
-def _split(split: dict[str, Any]) -> dict[str, Any]:
-    return {name: split[name] for name in SPLIT_FIELDS}
-
-
-def _staff(site: Site, http: httpx.Client, role: str) -> tuple[str, StaffSession]:
-    name = f"{role}-{secrets.token_hex(3)}"
-    made = expect(
-        site.admin.request(
-            "POST", "/v1/staff", {"username": name, "password": STAFF_PASSWORD, "role": role}
-        ),
-        201,
-    )
-    return made["id"], StaffSession.login(http, name, STAFF_PASSWORD)
-
-
-def _terminal(site: Site, http: httpx.Client, kind: str) -> TerminalSession:
-    made = expect(
-        site.admin.request("POST", "/v1/terminals", {"name": f"{kind}-demo", "kind": kind}), 201
-    )
-    return TerminalSession.from_pem(http, made["id"], made["private_key_pem"])
-
-
-def _card(terminal: TerminalSession, person: dict[str, Any]) -> str:
-    body = {"id_number": person["id_number"], "insurance_card_number": person["card"]}
-    found = expect(terminal.request("POST", "/v1/identifications/by-credentials", body), 201)
-    return str(found["identification_id"])
-
-
 def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
     """Walk one stay from admission to a re-done discharge; the report of every step."""
-    doctor_id, _ = _staff(site, http, "doctor")
-    _, nurse = _staff(site, http, "nurse")
-    ward = _terminal(site, http, "ward")
-    his = _terminal(site, http, "his")
+    _, doctor_id = site.add_staff("doctor")
+    nurse, _ = site.add_staff("nurse")
+    ward = site.add_terminal("ward")
+    his = site.add_terminal("his")
     fund = 30_000
     patient = register_person(
         site.operator, serial=secrets.randbelow(400) + 500, name="Inpatient Demo", fund_fen=fund
@@ -103,7 +62,7 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
     admitted_on = today - timedelta(days=DAYS - 1)
     admission = {
         "person_id": patient["person_id"],
-        "identification_id": _card(site.kiosk, patient),
+        "identification_id": card_identification(site.kiosk, patient),
         "ward": "Internal medicine 3",
         "bed": f"{secrets.randbelow(900) + 100}",
         "diagnosis_code": "J18.900",
@@ -120,19 +79,27 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
         "stay_id": stay["id"],
         "status": stay["status"],
     }
-    again = {**admission, "identification_id": _card(site.kiosk, patient), "bed": "999"}
+    again = {
+        **admission,
+        "identification_id": card_identification(site.kiosk, patient),
+        "bed": "999",
+    }
     report["second_admission"] = {
-        "refused": _refusal(nurse.request("POST", "/v1/stays", again), 409)
+        "refused": refused_code(nurse.request("POST", "/v1/stays", again), 409)
     }
 
     cash = expect(
         site.cashier.request(
-            "POST", f"{path}/deposits", {"amount": 150_000, "source": "cash"}, _key()
+            "POST", f"{path}/deposits", {"amount": 150_000, "source": "cash"}, idempotency()
         ),
         201,
     )
-    top_up_body = {"amount": 50_000, "source": "bank", "identification_id": _card(ward, patient)}
-    top_up = expect(ward.request("POST", f"{path}/deposits", top_up_body, _key()), 201)
+    top_up_body = {
+        "amount": 50_000,
+        "source": "bank",
+        "identification_id": card_identification(ward, patient),
+    }
+    top_up = expect(ward.request("POST", f"{path}/deposits", top_up_body, idempotency()), 201)
     report["deposits"] = [
         {"by": "cashier", "amount": 150_000, "source": "cash", "hold": cash["deposit"]["hold_id"]},
         {"by": "ward terminal (card)", "amount": 50_000, "source": "bank",
@@ -154,50 +121,56 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
     interim = expect(nurse.request("GET", f"{path}/statement"), 200)
     report["interim_statement"] = {
         "final": interim["final"],
-        "split": _split(interim["split"]),
+        "split": split_of(interim["split"]),
         "netting": interim["netting"],
     }
 
-    stranger = _card(ward, site.person)
+    stranger = card_identification(ward, site.person)
     bedside: dict[str, Any] = {
-        "stranger": _refusal(
+        "stranger": refused_code(
             nurse.request("POST", f"{path}/bedside-check-ins", {"identification_id": stranger}),
             403,
         ),
-        "card_at_terminal_without_staff": _refusal(
+        "card_at_terminal_without_staff": refused_code(
             ward.request(
-                "POST", f"{path}/bedside-check-ins", {"identification_id": _card(ward, patient)}
+                "POST",
+                f"{path}/bedside-check-ins",
+                {"identification_id": card_identification(ward, patient)},
             ),
             403,
         ),
     }
     made = expect(
         nurse.request(
-            "POST", f"{path}/bedside-check-ins", {"identification_id": _card(ward, patient)}
+            "POST",
+            f"{path}/bedside-check-ins",
+            {"identification_id": card_identification(ward, patient)},
         ),
         201,
     )
     bedside["checked_in"] = {"day": made["day"], "method": made["method"]}
-    bedside["second_today"] = _refusal(
+    bedside["second_today"] = refused_code(
         nurse.request(
-            "POST", f"{path}/bedside-check-ins", {"identification_id": _card(ward, patient)}
+            "POST",
+            f"{path}/bedside-check-ins",
+            {"identification_id": card_identification(ward, patient)},
         ),
         409,
     )
     report["bedside"] = bedside
 
-    first = expect(site.cashier.request("POST", f"{path}/discharge", None, _key()), 201)
-    report["discharge"] = {"split": _split(first["split"]), "netting": first["discharge"]}
+    first = expect(site.cashier.request("POST", f"{path}/discharge", None, idempotency()), 201)
+    report["discharge"] = {"split": split_of(first["split"]), "netting": first["discharge"]}
     reversed_ = expect(
-        site.cashier.request("POST", f"{path}/discharge/reversal", None, _key()), 201
+        site.cashier.request("POST", f"{path}/discharge/reversal", None, idempotency()), 201
     )
     report["reversal"] = {
         "reversed_settlement_id": reversed_["reversed_settlement_id"],
         "status": reversed_["stay"]["status"],
         "deposit_fen": reversed_["stay"]["deposit_fen"],
     }
-    second = expect(site.cashier.request("POST", f"{path}/discharge", None, _key()), 201)
-    report["discharge_again"] = {"split": _split(second["split"]), "netting": second["discharge"]}
+    second = expect(site.cashier.request("POST", f"{path}/discharge", None, idempotency()), 201)
+    report["discharge_again"] = {"split": split_of(second["split"]), "netting": second["discharge"]}
     s, d = second["split"], second["discharge"]
     report["check"] = {
         "charges_fen": sum(c["amount"] for c in charges),
@@ -209,3 +182,8 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
         "applied_plus_released": d["applied"] + d["released"],
     }
     return report
+
+
+def refused_code(response: httpx.Response, status: int) -> str:
+    """The stable code of a refusal the walk expects."""
+    return str(refusal(response, status)["code"])

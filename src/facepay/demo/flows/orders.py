@@ -15,38 +15,9 @@ from typing import Any
 
 import httpx
 
-from facepay.client import StaffSession, TerminalSession
-from facepay.demo.scenario import STAFF_PASSWORD, expect
+from facepay.demo.flows.steps import refusal, split_of
+from facepay.demo.scenario import expect
 from facepay.demo.world import Site, register_person
-
-SPLIT_FIELDS = (
-    "policy_id", "medfee_sumamt", "fund_pay_sumamt", "hifp_pay", "hifmi_pay", "maf_pay",
-    "acct_pay", "psn_cash_pay", "psn_part_amt", "balc",
-)  # fmt: skip
-
-
-def _staff(site: Site, http: httpx.Client, role: str) -> tuple[StaffSession, str]:
-    name = f"{role}-{secrets.token_hex(3)}"
-    made = expect(
-        site.admin.request(
-            "POST", "/v1/staff", {"username": name, "password": STAFF_PASSWORD, "role": role}
-        ),
-        201,
-    )
-    return StaffSession.login(http, name, STAFF_PASSWORD), made["id"]
-
-
-def _terminal(site: Site, http: httpx.Client, kind: str) -> TerminalSession:
-    made = expect(site.admin.request("POST", "/v1/terminals", {"name": kind, "kind": kind}), 201)
-    return TerminalSession.from_pem(http, made["id"], made["private_key_pem"])
-
-
-def _split(split: dict[str, Any]) -> dict[str, Any]:
-    return {name: split[name] for name in SPLIT_FIELDS}
-
-
-def _refusal(response: httpx.Response) -> dict[str, Any]:
-    return {"status": response.status_code, "code": response.json().get("code")}
 
 
 def sse_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
@@ -64,11 +35,11 @@ def sse_events(lines: Iterator[str]) -> Iterator[dict[str, Any]]:
 
 def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
     """Walk the flow at `site` through `http`; returns what each step sent and got back."""
-    pharmacist, _ = _staff(site, http, "pharmacist")
-    doctor, doctor_id = _staff(site, http, "doctor")
-    other_doctor, _ = _staff(site, http, "doctor")
-    nurse, _ = _staff(site, http, "nurse")
-    pacs = _terminal(site, http, "lis_pacs")
+    pharmacist, _ = site.add_staff("pharmacist")
+    doctor, doctor_id = site.add_staff("doctor")
+    other_doctor, _ = site.add_staff("doctor")
+    nurse, _ = site.add_staff("nurse")
+    pacs = site.add_terminal("lis_pacs")
     lines = [
         {"code": "D01", "name": "amoxicillin 0.25 g x 24", "item_class": "A", "unit_price": 1_850,
          "quantity": "2", "kind": "drug", "window": "W1", "ordered_by": doctor_id},
@@ -94,7 +65,7 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
     report: dict[str, Any] = {
         "bill": {"id": bill["id"], "lines": bill["lines"], "total": bill["total"]},
         "person": {"id": site.person["person_id"]},
-        "presettlement": _split(pre["split"]),
+        "presettlement": split_of(pre["split"]),
     }
     # The window's stream is open before the payment: the order appears when it commits.
     stream_path = "/v1/pharmacy/windows/W1/events"
@@ -116,7 +87,7 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
         event = next(sse_events(lines_in))
         pushed_ms = round((time.perf_counter() - paid_at) * 1000, 1)
     order = json.loads(event["data"])["order"]
-    report["payment"] = {"settlement_id": paid["settlement_id"], **_split(paid["split"])}
+    report["payment"] = {"settlement_id": paid["settlement_id"], **split_of(paid["split"])}
     report["window_event"] = {
         "opening": opening,
         "id": event["id"],
@@ -135,7 +106,7 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
         f"/v1/dispensing-orders/{order['id']}/collection",
         {"identification_id": wrong["identification_id"]},
     )
-    report["refusals"] = {"stranger_collects": _refusal(refused)}
+    report["refusals"] = {"stranger_collects": refusal(refused)}
     started = time.perf_counter()
     picked = expect(
         pharmacist.request(
@@ -167,7 +138,7 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
         "lines": ["D03"],
         "refunded_fen": back["refunded_fen"],
         "reversed_settlement_id": back["reversed_settlement_id"],
-        "resettlement": _split(back["resettlement"]) if back["resettlement"] else None,
+        "resettlement": split_of(back["resettlement"]) if back["resettlement"] else None,
         "status": back["order"]["status"],
     }
     worklist = expect(nurse.request("GET", "/v1/worklists/radiology"), 200)
@@ -192,7 +163,7 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
     )
     result = expect(doctor.request("GET", f"/v1/service-requests/{exam['id']}/result"), 200)
     other = other_doctor.request("GET", f"/v1/service-requests/{exam['id']}/result")
-    report["refusals"]["another_doctor_reads"] = _refusal(other)
+    report["refusals"]["another_doctor_reads"] = refusal(other)
     status_ident = site.identify_by_card()["identification_id"]
     ready = expect(
         site.kiosk.request(
