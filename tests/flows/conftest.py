@@ -1,8 +1,48 @@
-"""The hospital flows over HTTP: a real uvicorn per test module on SQLite and on PostgreSQL,
-with two onboarded hospitals (the fixtures of the security tests)."""
+"""The hospital flows over HTTP: a real uvicorn on SQLite and one on PostgreSQL, shared by every
+flow module of a test process (each module onboards its own two hospitals, so nothing one module
+does is seen by another: the tenancy the tests check is also what isolates them)."""
 
 from __future__ import annotations
 
-from tests.security.conftest import Api, api, site_a, site_b
+from collections.abc import Iterator
+
+import pytest
+
+from facepay.demo.world import Site, make_site
+from tests.security.conftest import (
+    BACKENDS,
+    SERIALS,
+    Api,
+    ServeApi,
+    api_settings,
+    running_api,
+)
 
 __all__ = ["Api", "api", "site_a", "site_b"]
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def api(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    serve_api: ServeApi,
+) -> Iterator[Api]:
+    """One API per test process and database."""
+    overrides: dict[str, object] = {}
+    if request.param == "postgresql":
+        create_database = request.getfixturevalue("create_postgres_database")
+        overrides["database_url"] = create_database("facepay_flows_")
+    settings = api_settings(tmp_path_factory.mktemp("flows-api"), **overrides)
+    yield from running_api(settings, serve_api)
+
+
+@pytest.fixture(scope="module")
+def site_a(api: Api) -> Site:
+    """Hospital A of this module."""
+    return make_site(api.http, api.operator, serial=next(SERIALS))
+
+
+@pytest.fixture(scope="module")
+def site_b(api: Api) -> Site:
+    """Hospital B of this module."""
+    return make_site(api.http, api.operator, serial=next(SERIALS))
