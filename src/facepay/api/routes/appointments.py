@@ -123,7 +123,7 @@ class CancellationCreate(RequestModel):
     identification_id: Id | None = None
 
 
-class CheckInCreate(RequestModel):
+class AppointmentCheckInCreate(RequestModel):
     """Check in with a fresh identification of the booked person."""
 
     identification_id: Id
@@ -397,7 +397,7 @@ def cancel(
 )
 def check_in(
     appointment_id: Id,
-    body: CheckInCreate,
+    body: AppointmentCheckInCreate,
     state: StateDep,
     who: Annotated[Principal, may(Permission.APPOINTMENT_CHECK_IN)],
 ) -> AppointmentRead:

@@ -106,7 +106,7 @@ class DepositRead(ResponseModel):
     present_person_id: str | None
 
 
-class CheckInRead(ResponseModel):
+class BedsideCheckInRead(ResponseModel):
     """One bedside check-in."""
 
     id: str
@@ -155,7 +155,7 @@ class StayRead(ResponseModel):
     low_deposit: bool
     charge_lines: int
     deposits: list[DepositRead]
-    bedside_check_ins: list[CheckInRead]
+    bedside_check_ins: list[BedsideCheckInRead]
     discharges: list[DischargeRead]
 
 
@@ -241,8 +241,8 @@ def _deposit(d: Deposit) -> DepositRead:
     )
 
 
-def _check_in(c: BedsideCheckIn) -> CheckInRead:
-    return CheckInRead(
+def _check_in(c: BedsideCheckIn) -> BedsideCheckInRead:
+    return BedsideCheckInRead(
         id=c.id,
         day=c.day,
         at=c.at,
@@ -436,7 +436,7 @@ def statement(
 @router.post(
     "/{stay_id}/bedside-check-ins",
     status_code=status.HTTP_201_CREATED,
-    response_model=CheckInRead,
+    response_model=BedsideCheckInRead,
     responses=errors(401, 403, 404, 409, 413, 422, 429, 503),
 )
 def bedside_check_in(
@@ -444,7 +444,7 @@ def bedside_check_in(
     body: BedsideCreate,
     state: StateDep,
     who: Annotated[Principal, may(Permission.INPATIENT_BEDSIDE)],
-) -> CheckInRead:
+) -> BedsideCheckInRead:
     """The daily check-in at the bed (a ward terminal by face, or a nurse); one a day."""
     made = inpatient.bedside_check_in(
         ctx=state.services,
