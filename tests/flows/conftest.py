@@ -7,8 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
-from facepay.demo.world import Site, make_site
 from tests.security.conftest import (
     BACKENDS,
     SERIALS,
@@ -17,6 +15,8 @@ from tests.security.conftest import (
     api_settings,
     running_api,
 )
+
+from facepay.demo.world import Site, make_site
 
 __all__ = ["Api", "api", "site_a", "site_b"]
 

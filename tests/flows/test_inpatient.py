@@ -58,14 +58,21 @@ def test_the_demo_walk_and_its_money(api: Api, site_a: Site) -> None:
     assert report["bedside"]["card_at_terminal_without_staff"] == "staff_confirmation_required"
     assert report["bedside"]["second_today"] == "bedside_checked_in"
     first, second = report["discharge"], report["discharge_again"]
-    # Reversed and settled again on the same charges: the same money.
+    # Reversed and settled again on the same charges: the same split, the same share taken
+    # from the deposit; the surplus the first discharge handed back is not held or handed back
+    # again (the reversal holds only what the first discharge took).
     assert first["split"] == second["split"]
-    money = ("cash_share", "applied", "released", "arrears")
+    money = ("cash_share", "applied", "arrears")
     assert [first["netting"][k] for k in money] == [second["netting"][k] for k in money]
+    assert first["netting"]["released"] > 0
+    assert report["reversal"]["deposit_fen"] == first["netting"]["applied"]
+    assert second["netting"]["released"] == 0
     assert report["interim_statement"]["split"] == first["split"]
     check = report["check"]
     assert check["deposit_applied_plus_arrears_plus_fund_plus_account"] == check["charges_fen"]
-    assert check["applied_plus_released"] == check["deposit_fen"] == 200_000
+    assert check["deposit_fen"] == 200_000
+    handed_back = first["netting"]["released"] + second["netting"]["released"]
+    assert second["netting"]["applied"] + handed_back == check["deposit_fen"]
     assert second["split"]["medfee_sumamt"] == check["charges_fen"]
     assert second["netting"]["cash_share"] == second["split"]["psn_cash_pay"]
     assert report["reversal"]["status"] == "admitted"

@@ -102,7 +102,9 @@ class Stay:
 class Deposit:
     """Money paid for the stay, held on its payment source by the ledger hold `hold_id` until
     the discharge settlement posts what the patient owes and releases the rest. `applied` is
-    what the standing discharge took of it (0 while the stay is open)."""
+    what the standing discharge took of it (0 while the stay is open). `returned` is what a
+    discharge since reversed released of it: handed back to its source, so no longer held
+    (`held`), and never taken or handed back again."""
 
     id: str
     stay_id: str
@@ -116,6 +118,7 @@ class Deposit:
     identification_id: str | None = None
     present_person_id: str | None = None
     applied: int = 0
+    returned: int = 0
 
     def __post_init__(self) -> None:
         _fen(self.amount, "deposit amount", positive=True)
@@ -124,8 +127,14 @@ class Deposit:
         if self.source not in DEPOSIT_SOURCES:
             raise InvalidInput("deposit source: cash or bank", code="bad_deposit_source")
         _fen(self.applied, "applied")
-        if self.applied > self.amount:
+        _fen(self.returned, "returned")
+        if self.applied + self.returned > self.amount:
             raise InvalidInput("a deposit cannot pay more than it holds")
+
+    @property
+    def held(self) -> int:
+        """What the hospital still holds of it for the stay."""
+        return self.amount - self.returned
 
 
 @dataclass(frozen=True)
@@ -251,20 +260,23 @@ class Netting:
 
 
 def net_deposit(cash_share: int, deposits: Sequence[Deposit]) -> Netting:
-    """Take min(deposit, cash share) from the deposits, oldest first; release the surplus;
-    what the deposit does not cover is arrears."""
+    """Take min(deposit held, cash share) from the deposits, oldest first; release the
+    surplus; what the deposit does not cover is arrears. A deposit handed back whole by a
+    reversed discharge (nothing held) has no hold to take or release."""
     _fen(cash_share, "cash share")
     owed = cash_share
     posts: list[tuple[str, int]] = []
     voids: list[str] = []
     for deposit in sorted(deposits, key=lambda d: (d.created_at, d.id)):
-        take = min(owed, deposit.amount)
+        if not deposit.held:
+            continue
+        take = min(owed, deposit.held)
         if take:
             posts.append((deposit.id, take))
         else:
             voids.append(deposit.id)
         owed -= take
-    total = sum(d.amount for d in deposits)
+    total = sum(d.held for d in deposits)
     applied = cash_share - owed
     return Netting(cash_share, tuple(posts), tuple(voids), total, applied, total - applied, owed)
 
@@ -311,4 +323,4 @@ def deposit_position(
 ) -> DepositPosition:
     """The deposit held for the stay against what it has cost so far."""
     charged = charges_fen(lines)
-    return DepositPosition(sum(d.amount for d in deposits), charged, level.of(charged))
+    return DepositPosition(sum(d.held for d in deposits), charged, level.of(charged))

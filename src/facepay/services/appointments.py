@@ -9,7 +9,9 @@ once can neither pass a limit together nor take the last slot twice.
 
 The registration fee becomes an outpatient bill of one line for the patient. A booking made with
 the patient present pays it in the same transaction through the existing settlement; an HIS
-booking leaves it open, to be paid at check-in (by a caller who may settle) or like any bill.
+booking leaves it open, to be paid at check-in (by a caller who may settle) or like any bill;
+so does a booking by a proxy whose grant does not cover paying (a grant to check in spends none
+of the patient's money, at booking or at check-in).
 The fee's settlement key is derived from the booking (`appointment:<id>:fee`), so it is paid once
 however it is paid. A timely cancel refunds it in full (services.refunds); a late cancel or a
 no-show does not.
@@ -48,7 +50,7 @@ from facepay.services.bills import hospital_bill, registered_person
 from facepay.services.context import Services
 from facepay.services.payments import Payer, Receipt, settle_in_transaction
 from facepay.services.ports import UnitOfWork
-from facepay.services.presence import Presence, attend
+from facepay.services.presence import Presence, attend, check_presence
 from facepay.services.refunds import Refund, refund_in_transaction
 from facepay.services.schedules import site_policy, site_schedule
 from facepay.services.support import audit, require_hospital
@@ -116,6 +118,7 @@ def book(
         presence = None
         if identification_id is not None:
             patient = patient_id or _identified_person(uow, identification_id, hospital_id)
+            pays = _may_pay(uow, identification_id, hospital_id, patient, now)
             presence = attend(
                 uow,
                 identification_id=identification_id,
@@ -143,7 +146,7 @@ def book(
             raise Conflict("every slot of this session is taken", code="session_full")
         bill = _fee_bill(ctx, uow, schedule, person, appointment_id, actor=actor, now=now)
         receipt = None
-        if bill is not None and presence is not None:
+        if bill is not None and presence is not None and pays:
             bill, receipt = _pay_fee(
                 ctx,
                 uow,
@@ -308,6 +311,7 @@ def check_in(
                 return replace(_view(uow, appointment), replayed=True)
             schedule = site_schedule(uow, appointment.schedule_id, hospital_id)
             check_check_in(site_policy(ctx, uow, hospital_id), schedule, appointment, now)
+            pays = _may_pay(uow, identification_id, hospital_id, appointment.person_id, now)
             presence = attend(
                 uow,
                 identification_id=identification_id,
@@ -327,6 +331,10 @@ def check_in(
                         raise Conflict(
                             "the registration fee is unpaid: pay it at a cashier or kiosk first",
                             code="fee_unpaid",
+                        )
+                    if not pays:
+                        raise Forbidden(
+                            "the proxy may not pay for this patient", code="proxy_act_not_granted"
                         )
                     person = registered_person(uow, appointment.person_id)
                     bill, receipt = _pay_fee(
@@ -418,6 +426,28 @@ def _event(
         "slot": appointment.slot,
         **(presence.audit_details() if presence else {}),
     }
+
+
+def _may_pay(
+    uow: UnitOfWork, identification_id: str, hospital_id: str, patient_id: str, now: datetime
+) -> bool:
+    """Whether whoever was identified may pay for the patient (the patient, or a proxy whose
+    grant covers paying): a grant to check in does not spend the patient's money. Asked before
+    `attend` consumes the identification; `attend` then gives the refusal that stops the step."""
+    try:
+        check_presence(
+            uow,
+            identification_id=identification_id,
+            hospital_id=hospital_id,
+            patient_id=patient_id,
+            act="pay",
+            now=now,
+            staff_confirmed=True,
+            card_needs_staff=False,
+        )
+    except (Forbidden, Conflict, NotFound):
+        return False
+    return True
 
 
 def _identified_person(uow: UnitOfWork, identification_id: str, hospital_id: str) -> str:

@@ -13,7 +13,8 @@ One transaction settles the stay's inpatient bill and nets the deposit against t
 Hence deposit applied + arrears + fund + personal account == the charges, to the fen.
 
 A reversal undoes the settlement (`reverse_in_transaction`), reverses the posted holds and the
-arrears, and holds every deposit again in full; the stay is open again (same bed) and can be
+arrears, and holds again what the discharge took of each deposit (what it released went back to
+its source and stays there: `Deposit.returned`); the stay is open again (same bed) and can be
 charged and settled anew under a new idempotency key.
 """
 
@@ -236,10 +237,22 @@ def reverse_discharge(
                 key=f"inpatient.unapply:{reversal_key}",
                 now=now,
             )
+        # What the discharge took is the hospital's again to hold for the stay; what it
+        # released went back to its source (the cash handed back, the card's hold lifted) and
+        # is not held again: the patient would otherwise be paid it back twice.
         deposits = uow.inpatient.deposits_of(stay.id)
-        holds = _hold_again(uow, deposits, person_id=stay.person_id, key=reversal_key, now=now)
-        for held, hold in zip(deposits, holds, strict=True):
-            uow.inpatient.save_deposit(replace(held, hold_id=hold.id, applied=0))
+        taken = [d for d in deposits if d.applied]
+        holds = _hold_again(uow, taken, person_id=stay.person_id, key=reversal_key, now=now)
+        rehold = {d.id: hold.id for d, hold in zip(taken, holds, strict=True)}
+        for held in deposits:
+            uow.inpatient.save_deposit(
+                replace(
+                    held,
+                    hold_id=rehold.get(held.id, held.hold_id),
+                    applied=0,
+                    returned=held.amount - held.applied,
+                )
+            )
         cancelled = replace(current, status="reversed", reversal_key=reversal_key, reversed_at=now)
         uow.inpatient.save_discharge(cancelled)
         stay = replace(stay, status="admitted", discharged_at=None)
@@ -258,7 +271,7 @@ def reverse_discharge(
                 "discharge": current.id,
                 "settlement": current.settlement_id,
                 "cash_fen": current.cash_share,
-                "deposit_held_fen": sum(d.amount for d in deposits),
+                "deposit_held_fen": sum(d.applied for d in taken),
                 "arrears_cancelled_fen": current.arrears,
             },
         )
@@ -270,14 +283,14 @@ def reverse_discharge(
 def _hold_again(
     uow: UnitOfWork, deposits: list[Deposit], *, person_id: str, key: str, now: datetime
 ) -> tuple[Transfer, ...]:
-    """A new hold for every deposit, in full, as when it was paid."""
+    """A new hold for each deposit of what the reversed discharge took of it."""
     if not deposits:
         return ()
     specs = tuple(
         TransferSpec.hold(
             clearing_account(d.source),
             wallet_account(person_id),
-            d.amount,
+            d.applied,
             "inpatient.deposit",
             timeout_seconds=None,
         )

@@ -502,3 +502,81 @@ def test_a_carer_books_for_the_patient_and_an_expired_grant_cannot_check_in(
             may_pay=False,
         )
     assert expired.value.code == "proxy_expired"
+
+
+def test_a_carer_who_may_not_pay_books_but_does_not_spend_the_patients_money(
+    world: Any, kit: ModuleType
+) -> None:
+    """A grant to check in is no grant to pay: the fee stays open (the patient's personal
+    account untouched) and the carer cannot pay it at check-in either."""
+    from facepay.services.proxies import register_proxy  # noqa: PLC0415 - this test only
+
+    register_proxy(
+        ctx=world.ctx,
+        hospital_id="h1",
+        actor="staff:desk",
+        proxy_identification_id=card(world, kit, 20),
+        patient_id=world.people["Alice"],
+        patient_identification_id=card(world, kit, 10),
+        relation="carer",
+        basis="patient_consent",
+        acts=["check_in"],
+        valid_until=world.clock.now() + timedelta(days=30),
+    )
+    session = open_session(world)
+    view = book(world, kit, session, seed=20, patient_id=world.people["Alice"])
+    assert view.receipt is None
+    assert view.bill is not None
+    assert view.bill.status == "open"
+    assert not audit_of(world, "payment.settle")
+    (event,) = audit_of(world, "appointment.book")
+    assert event["fee_paid"] is False
+    world.clock.set(session.starts_at)
+    with pytest.raises(Forbidden) as refused:
+        svc.check_in(
+            ctx=world.ctx,
+            hospital_id="h1",
+            actor="terminal:kiosk",
+            channel="kiosk",
+            appointment_id=view.appointment.id,
+            identification_id=card(world, kit, 20),
+            staff_confirmed=True,
+            may_pay=True,
+        )
+    assert refused.value.code == "proxy_act_not_granted"
+    assert not audit_of(world, "payment.settle")
+    # The patient herself pays it at check-in.
+    done = svc.check_in(
+        ctx=world.ctx,
+        hospital_id="h1",
+        actor="terminal:kiosk",
+        channel="kiosk",
+        appointment_id=view.appointment.id,
+        identification_id=card(world, kit, 10),
+        staff_confirmed=True,
+        may_pay=True,
+    )
+    assert done.receipt is not None
+    assert done.bill is not None
+    assert done.bill.status == "paid"
+
+
+def test_a_carer_who_may_pay_pays_the_fee_at_booking(world: Any, kit: ModuleType) -> None:
+    from facepay.services.proxies import register_proxy  # noqa: PLC0415 - this test only
+
+    register_proxy(
+        ctx=world.ctx,
+        hospital_id="h1",
+        actor="staff:desk",
+        proxy_identification_id=card(world, kit, 20),
+        patient_id=world.people["Alice"],
+        patient_identification_id=card(world, kit, 10),
+        relation="carer",
+        basis="patient_consent",
+        acts=["check_in", "pay"],
+        valid_until=world.clock.now() + timedelta(days=30),
+    )
+    view = book(world, kit, open_session(world), seed=20, patient_id=world.people["Alice"])
+    assert view.receipt is not None
+    assert view.bill is not None
+    assert view.bill.status == "paid"

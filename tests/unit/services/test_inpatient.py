@@ -476,3 +476,38 @@ def test_a_late_recorded_admission(ward: Any, kit: ModuleType) -> None:
     stay = admit(ward, kit, 30, "Carol", admitted_on=today - timedelta(days=3))
     charge(ward, stay, today - timedelta(days=3))
     assert inpatient.get_stay(ctx=ward.ctx, hospital_id="h1", stay_id=stay.id).lines
+
+
+def test_a_reversal_does_not_hold_again_the_surplus_handed_back(ward: Any, kit: ModuleType) -> None:
+    """The first discharge released the surplus to its source (the cash handed back): after
+    its reversal only what it took is held again, so settling again cannot release it twice."""
+    carol = ward.people["Carol"]
+    stay = admit(ward, kit, 30, "Carol")
+    pay_in(ward, stay, 400_000, "dep-1")
+    ward.clock.set(ward.clock.now() + timedelta(minutes=1))  # the cash deposit is the older
+    pay_in(ward, stay, 300_000, "dep-2", source="bank")
+    today = inpatient.local_day(ward.ctx)
+    charge(ward, stay, today)
+    first = discharge(ward, stay, "dis-1").discharge
+    assert first.released > 300_000  # the bank deposit came back whole, the cash in part
+    assert first.arrears == 0
+
+    back = inpatient_discharge.reverse_discharge(
+        ctx=ward.ctx, hospital_id="h1", actor="staff:cashier", stay_id=stay.id, reversal_key="rev-1"
+    )
+    assert back.view.position.deposit == first.applied
+    pending = balances(ward, carol)
+    assert pending["cash"][1] == first.applied  # held again: what the hospital still has
+    assert pending["bank"][1] == 0  # the card's money went back and is not taken again
+    shown = inpatient.statement(ctx=ward.ctx, hospital_id="h1", stay_id=stay.id)
+    assert shown.netting is not None
+    assert shown.netting.deposit == first.applied
+
+    charge(ward, stay, today, fen=1_000, ref="correction")
+    second = discharge(ward, stay, "dis-2").discharge
+    # Every fen of the deposits is taken once or handed back once.
+    assert first.released + second.applied + second.released == 700_000
+    assert second.applied + second.arrears == second.cash_share
+    after = balances(ward, carol)
+    assert after["wallet"] == (0, 0)
+    assert after["cash"][1] == after["bank"][1] == 0

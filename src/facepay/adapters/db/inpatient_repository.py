@@ -167,12 +167,12 @@ class SqlAlchemyInpatientRepository:
         return [_deposit(r) for r in rows]
 
     def save_deposit(self, deposit: Deposit) -> None:
-        """Update the hold and the applied amount."""
+        """Update the hold, the applied and the returned amounts."""
         t = inpatient_deposits
         self._c.execute(
             update(t)
             .where(t.c.id == deposit.id)
-            .values(hold_id=deposit.hold_id, applied=deposit.applied)
+            .values(hold_id=deposit.hold_id, applied=deposit.applied, returned=deposit.returned)
         )
 
     def add_charge_lines(self, lines: Sequence[ChargeLine]) -> None:

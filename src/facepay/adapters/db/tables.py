@@ -554,7 +554,10 @@ inpatient_deposits = Table(
     Column("identification_id", ID),
     Column("present_person_id", ID),
     Column("applied", BigInteger, nullable=False),
+    # Released by a discharge since reversed: handed back, no longer held (migration 0020).
+    Column("returned", BigInteger, nullable=False, server_default="0"),
     CheckConstraint("amount > 0 AND applied >= 0 AND applied <= amount", name="amounts"),
+    CheckConstraint("returned >= 0 AND applied + returned <= amount", name="returned_within"),
     CheckConstraint("source IN ('cash', 'bank')", name="known_source"),
 )
 

@@ -100,6 +100,8 @@ class DepositRead(ResponseModel):
     hold_id: str
     applied: int
     """What the standing discharge settlement took of it (0 while the stay is open)."""
+    returned: int
+    """What a discharge since reversed handed back of it (no longer held for the stay)."""
     created_at: datetime
     present_person_id: str | None
 
@@ -233,6 +235,7 @@ def _deposit(d: Deposit) -> DepositRead:
         source=d.source,
         hold_id=d.hold_id,
         applied=d.applied,
+        returned=d.returned,
         created_at=d.created_at,
         present_person_id=d.present_person_id,
     )

@@ -179,7 +179,10 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
         + s["fund_pay_sumamt"]
         + s["acct_pay"],
         "deposit_fen": report["deposit_fen"],
-        "applied_plus_released": d["applied"] + d["released"],
+        # The first discharge handed its surplus back; the second applies what was held again.
+        "released_first_plus_applied_plus_released_again": first["discharge"]["released"]
+        + d["applied"]
+        + d["released"],
     }
     return report
 
