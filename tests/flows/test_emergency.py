@@ -7,7 +7,7 @@ import base64
 import io
 import secrets
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from PIL import Image
@@ -16,7 +16,7 @@ from tests.flows.conftest import Api
 from facepay.client import StaffSession
 from facepay.demo.flows.emergency import walk
 from facepay.demo.scenario import STAFF_PASSWORD, expect
-from facepay.demo.world import Site
+from facepay.demo.world import Site, register_person
 from facepay.ledger.accounts import AccountKind, account_id
 
 B_KEY = {"Idempotency-Key": "site-b-key-1"}
@@ -173,3 +173,58 @@ def test_refusals_tenancy_and_races(api: Api, site_a: Site, site_b: Site) -> Non
     assert cashier_b.request("GET", f"/v1/bills/{merged['bill_id']}").status_code == 404
     listed = expect(nurse.request("GET", "/v1/emergency/records?status=merged"), 200)
     assert opened["id"] in [r["id"] for r in listed]
+
+
+def test_a_registered_carer_opens_and_merges_for_the_patient(api: Api, site_a: Site) -> None:
+    """Review: a proxy with a check_in grant acts at the desk for the patient, audited under
+    both persons; one without it, or a stranger, is refused."""
+    nurse = staff(site_a, api, "nurse")
+    carer = register_person(api.operator, serial=9_000 + secrets.randbelow(900), name="Carer")
+    patient = site_a.person
+    grant = {
+        "patient_id": patient["person_id"],
+        "proxy_identification_id": site_a.identify_by_card(carer)["identification_id"],
+        "patient_identification_id": site_a.identify_by_card(patient)["identification_id"],
+        "relation": "carer",
+        "basis": "patient_consent",
+        "acts": ["check_in"],
+        "valid_until": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+    }
+    granted = expect(site_a.cashier.request("POST", "/v1/proxies", grant), 201)
+
+    def by_carer() -> str:
+        return str(site_a.identify_by_card(carer)["identification_id"])
+
+    opened = expect(
+        nurse.request(
+            "POST",
+            "/v1/emergency/records",
+            {"identification_id": by_carer(), "patient_id": patient["person_id"]},
+        ),
+        201,
+    )
+    assert opened["person_id"] == patient["person_id"]
+    unknown = expect(nurse.request("POST", "/v1/emergency/records", {}), 201)
+    path = f"/v1/emergency/records/{unknown['id']}"
+    key = {"Idempotency-Key": f"px-{unknown['id']}"}
+    expect(nurse.request("POST", f"{path}/charges", {"lines": [LINE]}, key), 201)
+    other = register_person(api.operator, serial=9_000 + secrets.randbelow(900), name="Other")
+    body = {"identification_id": by_carer(), "hospital_tier": 2, "patient_id": other["person_id"]}
+    stranger = site_a.cashier.request("POST", f"{path}/merge", body)
+    assert code(stranger) == (409, "emergency_person_mismatch")  # no grant for that patient
+    merged = expect(
+        site_a.cashier.request(
+            "POST",
+            f"{path}/merge",
+            {**body, "identification_id": by_carer(), "patient_id": patient["person_id"]},
+        ),
+        201,
+    )
+    assert merged["bill"]["person_id"] == patient["person_id"]
+    entries = expect(site_a.auditor.request("GET", "/v1/audit/entries?limit=500"), 200)["items"]
+    wanted = {("emergency.open", opened["id"]), ("emergency.merge", unknown["id"])}
+    done = {e["action"]: e["details"] for e in entries if (e["action"], e["subject"]) in wanted}
+    for action in ("emergency.open", "emergency.merge"):
+        assert done[action]["present"] == carer["person_id"]
+        assert done[action]["patient"] == patient["person_id"]
+        assert done[action]["proxy_grant"] == granted["id"]

@@ -75,37 +75,39 @@ class SitePush:
 
 
 class EventCursor:
-    """Which window events a stream has sent. Numbers come from a database sequence, so on
+    """Which window events a stream has sent. Numbers come from one database sequence shared
+    by every window and site, so a window's own numbers are rarely consecutive, and on
     PostgreSQL a lower one can commit after a higher one (or never, when its transaction rolls
-    back): the stream reads from `floor` (everything at or below it was sent or given up) and
-    gives up on a gap after `gap_seconds`."""
+    back): the stream reads from `floor` (everything at or below it was sent or given up),
+    moves the floor over a sent number at once when it follows the floor, and otherwise once
+    it was sent `gap_seconds` ago (a transaction holding a lower number of this window has
+    committed or rolled back by then)."""
 
     def __init__(self, start: int, *, gap_seconds: float = 5.0) -> None:
         self.floor = start
-        self._sent: set[int] = set()
-        self._gap_since: float | None = None
+        self._sent: dict[int, float | None] = {}
+        """Sent numbers above the floor, and when `advance` first saw each."""
         self._gap_seconds = gap_seconds
 
     def fresh(self, seqs: list[int]) -> list[int]:
         """Those of `seqs` not sent yet (the caller sends them, in order)."""
         new = [seq for seq in seqs if seq > self.floor and seq not in self._sent]
-        self._sent.update(new)
+        self._sent.update(dict.fromkeys(new))
         return new
 
     def advance(self, now: float) -> None:
-        """Move the floor over every sent number in a row, and over a gap open too long."""
-        while self.floor + 1 in self._sent:
-            self.floor += 1
-            self._sent.discard(self.floor)
-        if not self._sent:
-            self._gap_since = None
-            return
-        if self._gap_since is None:
-            self._gap_since = now
-        elif now - self._gap_since >= self._gap_seconds:
-            self.floor = min(self._sent) - 1
-            self._gap_since = None
-            self.advance(now)
+        """Move the floor over the sent numbers in order: one that follows the floor, or one
+        sent long enough ago that no gap below it can still fill."""
+        for seq, seen in self._sent.items():
+            if seen is None:
+                self._sent[seq] = now
+        for seq in sorted(self._sent):
+            seen = self._sent[seq]
+            assert seen is not None
+            if seq != self.floor + 1 and now - seen < self._gap_seconds:
+                break
+            self.floor = seq
+            del self._sent[seq]
 
     @property
     def last(self) -> int:

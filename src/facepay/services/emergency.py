@@ -32,6 +32,7 @@ from facepay.services.context import Services
 from facepay.services.emergency_arrears import post_charge, post_merge, record_arrears
 from facepay.services.identification import match_in_scopes, usable_identification
 from facepay.services.ports import UnitOfWork
+from facepay.services.presence import attend
 from facepay.services.support import (
     IDENTIFY_FRAMES,
     audit,
@@ -178,9 +179,12 @@ def open_record(
     estimated_age: int | None,
     notes: str,
     identification_id: str | None = None,
+    patient_id: str | None = None,
+    staff_confirmed: bool = True,
 ) -> EmergencyRecord:
     """Open a record with the day's next ER number: for an unknown patient, or (with an
-    identification) a known one who cannot pay now."""
+    identification) a known one who cannot pay now - identified themself, or through a proxy
+    with a live check_in grant for `patient_id`."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
         require_hospital(uow, hospital_id)
@@ -189,7 +193,18 @@ def open_record(
         person_id = None
         if identification_id is not None:
             person_id, evidence = _identified(
-                uow, hospital_id, identification_id, now, used_for=record_id
+                uow,
+                hospital_id,
+                identification_id,
+                now,
+                patient_id=patient_id,
+                used_for=record_id,
+                staff_confirmed=staff_confirmed,
+            )
+        elif patient_id is not None:
+            raise InvalidInput(
+                "identify the patient, or their proxy, first (an identification id)",
+                code="emergency_identification_required",
             )
         number = uow.emergency.next_number(hospital_id, now.date())
         record = EmergencyRecord(
@@ -294,9 +309,12 @@ def merge_record(
     record_id: str,
     identification_id: str | None,
     hospital_tier: int | None = None,
+    patient_id: str | None = None,
+    staff_confirmed: bool = True,
 ) -> MergeResult:
-    """Give a record's charges to the identified person: one open bill of theirs at this site,
-    the arrears moved to them; the record takes no more charges."""
+    """Give a record's charges to the identified person (or to `patient_id`, whose proxy with a
+    live check_in grant was identified): one open bill of theirs at this site, the arrears
+    moved to them; the record takes no more charges."""
     now = ctx.clock.now()
     with ctx.uow() as uow:
         site = require_hospital(uow, hospital_id)
@@ -307,17 +325,19 @@ def merge_record(
                 code="emergency_already_merged",
             )
         person_id = record.person_id
+        if patient_id is not None and person_id is not None and patient_id != person_id:
+            raise _mismatch()
         evidence: dict[str, object] = {}
         if identification_id is not None:
-            found, evidence = _identified(
-                uow, hospital_id, identification_id, now, used_for=record.id
+            person_id, evidence = _identified(
+                uow,
+                hospital_id,
+                identification_id,
+                now,
+                patient_id=person_id or patient_id,
+                used_for=record.id,
+                staff_confirmed=staff_confirmed,
             )
-            if person_id is not None and found != person_id:
-                raise Conflict(
-                    "the identification is of another person than the record's",
-                    code="emergency_person_mismatch",
-                )
-            person_id = found
         if person_id is None:
             raise InvalidInput(
                 "identify the patient first (an identification id)",
@@ -401,10 +421,20 @@ def _record(uow: UnitOfWork, record_id: str, hospital_id: str) -> EmergencyRecor
 
 
 def _identified(
-    uow: UnitOfWork, hospital_id: str, identification_id: str, now: datetime, *, used_for: str
+    uow: UnitOfWork,
+    hospital_id: str,
+    identification_id: str,
+    now: datetime,
+    *,
+    patient_id: str | None,
+    used_for: str,
+    staff_confirmed: bool,
 ) -> tuple[str, dict[str, object]]:
-    """The person an identification of this site proves, which it spends: an emergency desk's
-    region-wide one (`emi_...`), or the site's own by face or card (`idn_...`)."""
+    """The patient an identification of this site proves present, which it spends, and who
+    stood there for the audit: an emergency desk's region-wide one (`emi_...`: the patient's
+    own face), or the site's own by face or card (`idn_...`) of the patient or of a proxy with
+    a live check_in grant for `patient_id` (facepay.services.presence.attend). `patient_id`
+    None: the identified person is the patient."""
     if identification_id.startswith(f"{EMERGENCY_ID_PREFIX}_"):
         found = uow.emergency.identification(identification_id, hospital_id)
         if found is None:
@@ -415,13 +445,42 @@ def _identified(
             raise Conflict("this identification has expired", code="identification_expired")
         if found.decision != "match" or found.person_id is None:
             raise Forbidden("this identification found nobody", code="not_identified")
+        if patient_id is not None and found.person_id != patient_id:
+            raise _mismatch()
         uow.emergency.save_identification(replace(found, used_at=now, used_for=used_for))
-        return found.person_id, {"identification": found.id, "method": f"emergency_{found.mode}"}
+        return found.person_id, {
+            "patient": found.person_id,
+            "present": found.person_id,
+            "proxy_grant": None,
+            "identification": found.id,
+            "method": f"emergency_{found.mode}",
+        }
     record = usable_identification(uow, identification_id, hospital_id, now)
     if record.decision != "match" or record.person_id is None:
         raise Forbidden("this identification found nobody", code="not_identified")
-    uow.identifications.save(replace(record, used_at=now, used_for=used_for))
-    return record.person_id, {"identification": record.id, "method": record.method}
+    try:
+        presence = attend(
+            uow,
+            identification_id=identification_id,
+            hospital_id=hospital_id,
+            patient_id=patient_id or record.person_id,
+            act="check_in",
+            used_for=used_for,
+            now=now,
+            staff_confirmed=staff_confirmed,
+        )
+    except Forbidden as refused:
+        if refused.code != "not_the_patient":
+            raise
+        raise _mismatch() from None
+    return presence.patient_id, presence.audit_details()
+
+
+def _mismatch() -> Conflict:
+    return Conflict(
+        "the identification is of another person than the record's (nor of their proxy)",
+        code="emergency_person_mismatch",
+    )
 
 
 def _fingerprint(record_id: str, lines: tuple[BillLine, ...]) -> str:

@@ -112,6 +112,11 @@ class InMemoryOrderRepository:
         ]
         return sorted(rows, key=lambda r: (r.created_at, r.id), reverse=True)[:limit]
 
+    def requests_of_bill(self, bill_id: str) -> list[ServiceRequest]:
+        """By line."""
+        rows = [r for r in self.requests.values() if r.bill_id == bill_id]
+        return sorted(rows, key=lambda r: r.line_code)
+
 
 def _window(order: DispensingOrder) -> str:
     return order.window

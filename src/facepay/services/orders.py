@@ -8,6 +8,7 @@ so an order exists exactly when its payment committed; the windows' event stream
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from facepay.hospital.bills import PostedBill
@@ -21,6 +22,7 @@ from facepay.hospital.orders import (
 from facepay.services.context import Storage
 from facepay.services.ports import UnitOfWork
 from facepay.services.support import audit
+from facepay.shared.errors import Conflict
 from facepay.shared.ids import new_id
 from facepay.shared.money import round_half_up
 
@@ -115,3 +117,24 @@ def _dispensing_order(
     uow.orders.add_dispensing(order)
     uow.orders.add_event(paid.hospital_id, window, order_id=order.id, kind="created", at=now)
     return order
+
+
+def check_refundable(uow: UnitOfWork, paid: PostedBill, codes: Collection[str] | None) -> None:
+    """A refund (of `codes`, or of every line) takes back nothing the patient already has:
+    no medicine handed over at a window, no exam or test the patient checked in for. Called
+    with the bill locked, so a pick-up or a check-in racing the refund waits for it and then
+    finds the line gone (facepay.services.dispensing, facepay.services.exams)."""
+    wanted = None if codes is None else set(codes)
+    for order in uow.orders.dispensing_of_bill(paid.id):
+        for line in order.lines:
+            if line.handed and (wanted is None or line.code in wanted):
+                raise Conflict(
+                    f"line {line.code} was handed over at window {order.window}",
+                    code="line_handed_over",
+                )
+    for request in uow.orders.requests_of_bill(paid.id):
+        if request.status != "requested" and (wanted is None or request.line_code in wanted):
+            raise Conflict(
+                f"line {request.line_code}: the patient has checked in for it",
+                code="request_checked_in",
+            )

@@ -54,7 +54,7 @@ def register_proxy(
         proxy = _person(uow, proxy_record.person_id)
         patient_present = False
         if patient_identification_id is not None:
-            attend(
+            present = attend(
                 uow,
                 identification_id=patient_identification_id,
                 hospital_id=hospital_id,
@@ -64,6 +64,9 @@ def register_proxy(
                 now=now,
                 staff_confirmed=True,
             )
+            if present.by_proxy:
+                # Consent is the patient's own: a carer who may check them in cannot give it.
+                raise Forbidden("this is not the patient", code="not_the_patient")
             patient_present = True
         check_grant(
             basis=basis,

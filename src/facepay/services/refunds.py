@@ -15,6 +15,7 @@ from facepay.hospital.bills import PostedBill
 from facepay.insurance.model import Bill
 from facepay.services.bills import hospital_bill, registered_person
 from facepay.services.context import Services
+from facepay.services.orders import check_refundable
 from facepay.services.payments import (
     Payer,
     Receipt,
@@ -115,6 +116,7 @@ def refund_in_transaction(
     if posted.status != "paid" or posted.settlement_id is None:
         raise Conflict(f"the bill is {posted.status}", code=f"bill_{posted.status}")
     keep = _remaining(posted.bill, line_codes)
+    check_refundable(uow, posted, line_codes)
     reversal = reverse_in_transaction(
         uow, settlement_id=posted.settlement_id, reversal_key=reversal_key, now=now
     )

@@ -447,6 +447,9 @@ class OrderRepository(Protocol):
     ) -> list[ServiceRequest]:
         """A patient's latest requests at the hospital, newest first."""
 
+    def requests_of_bill(self, bill_id: str) -> list[ServiceRequest]:
+        """Every service request of a bill, by line."""
+
 
 class AppointmentRepository(Protocol):
     """Booking policies, schedules and appointments of the sites (facepay.hospital.appointments).

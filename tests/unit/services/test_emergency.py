@@ -4,6 +4,7 @@ merge, pay; the arrears in the ledger; the refusals."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 from decimal import Decimal
 from types import ModuleType
 from typing import Any
@@ -17,6 +18,7 @@ from facepay.services import emergency
 from facepay.services.audit import verify_audit
 from facepay.services.bills import pay_bill
 from facepay.services.identification import identify, identify_by_credentials
+from facepay.services.proxies import register_proxy
 from facepay.services.support import LivenessRefused
 from facepay.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from facepay.vision.liveness import CheckResult, LivenessPolicy
@@ -414,3 +416,66 @@ def test_reasons_and_records_check_themselves(world: Any) -> None:
             estimated_age=None,
             notes="",
         )
+
+
+def test_a_registered_proxy_opens_and_merges_for_the_patient_audited_under_both(
+    world: Any, kit: ModuleType
+) -> None:
+    """Review: open and merge spent identifications themselves, so a carer with a check_in
+    grant could not act for the patient, and nothing said who stood at the desk."""
+    alice, bob = world.people["Alice"], world.people["Bob"]
+    kit.register(world, 30, "Carol")
+
+    def grant(proxy_seed: int, acts: list[str]) -> Any:
+        return register_proxy(
+            ctx=world.ctx, hospital_id="h1", actor="staff:desk",
+            proxy_identification_id=card(world, kit, proxy_seed), patient_id=alice,
+            patient_identification_id=card(world, kit, 10), relation="carer",
+            basis="patient_consent", acts=acts, valid_until=world.clock.now() + timedelta(days=30),
+        )  # fmt: skip
+
+    bobs = grant(20, ["check_in"])
+    record = emergency.open_record(
+        ctx=world.ctx, hospital_id="h1", actor="staff:desk", visit_type="outpatient", sex="F",
+        estimated_age=None, notes="", identification_id=card(world, kit, 20), patient_id=alice,
+    )  # fmt: skip
+    assert record.person_id == alice
+    opened = [e for e in world.store.audit.entries if e.action == "emergency.open"][-1]
+    assert (opened.details["patient"], opened.details["present"]) == (alice, bob)
+    assert opened.details["proxy_grant"] == bobs.id
+    assert opened.details["person"] == alice
+
+    unknown = open_unknown(world)
+    charge(world, unknown.id, "px-1", 4_000)
+    grant(30, ["pay"])  # Carol may pay for Alice, not check her in
+
+    def merge(seed: int, patient: str | None) -> Any:
+        return emergency.merge_record(
+            ctx=world.ctx, hospital_id="h1", actor="staff:desk", record_id=unknown.id,
+            identification_id=card(world, kit, seed), hospital_tier=2, patient_id=patient,
+        )  # fmt: skip
+
+    with pytest.raises(Forbidden) as not_granted:
+        merge(30, alice)
+    assert not_granted.value.code == "proxy_act_not_granted"
+    with pytest.raises(Conflict) as stranger:
+        merge(30, bob)  # Carol is nobody to Bob
+    assert stranger.value.code == "emergency_person_mismatch"
+    merged = merge(20, alice)
+    assert merged.bill.person_id == alice
+    assert merged.record.person_id == alice
+    entry = [e for e in world.store.audit.entries if e.action == "emergency.merge"][-1]
+    assert (entry.details["patient"], entry.details["present"]) == (alice, bob)
+    assert entry.details["proxy_grant"] == bobs.id
+    with pytest.raises(Conflict) as other:  # a record opened for Alice goes to Alice only
+        emergency.merge_record(
+            ctx=world.ctx, hospital_id="h1", actor="staff:desk", record_id=record.id,
+            identification_id=card(world, kit, 20), hospital_tier=2, patient_id=bob,
+        )  # fmt: skip
+    assert other.value.code == "emergency_person_mismatch"
+    with pytest.raises(InvalidInput) as unproven:  # naming a patient proves nothing
+        emergency.open_record(
+            ctx=world.ctx, hospital_id="h1", actor="staff:desk", visit_type="outpatient",
+            sex="F", estimated_age=None, notes="", patient_id=alice,
+        )  # fmt: skip
+    assert unproven.value.code == "emergency_identification_required"

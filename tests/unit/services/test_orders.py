@@ -17,7 +17,7 @@ from facepay.hospital.orders import check_image_reference
 from facepay.insurance.model import Bill
 from facepay.services import dispensing, exams
 from facepay.services.admin import create_staff_user
-from facepay.services.bills import pay_bill, post_bill
+from facepay.services.bills import get_bill, pay_bill, post_bill
 from facepay.services.identification import identify_by_credentials
 from facepay.services.refunds import refund_bill
 from facepay.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -365,3 +365,36 @@ def test_image_references_never_carry_images(ref: str, code: str) -> None:
 def test_good_image_references() -> None:
     for ref in ("1.2.840.10008.5.1.4.1.1.2", "https://pacs.h1.local/dicomweb/studies/1.2.3"):
         assert check_image_reference(ref) == ref
+
+
+def test_the_cashier_refunds_no_medicine_handed_over_nor_an_exam_under_way(
+    world: Any, kit: ModuleType, doctors: tuple[str, str]
+) -> None:
+    """Review: a refund by line at the cashier did not look at the pharmacy or the exam room,
+    so a patient kept the medicine (or the exam) and had its money back."""
+    payment = _paid(world, kit, doctors[0])
+    order = dispensing.window_queue(ctx=world.ctx, hospital_id="h1", window="3")[0]
+    dispensing.collect(
+        ctx=world.ctx, hospital_id="h1", actor="staff:ph", order_id=order.id,
+        identification_id=_card(world, kit), staff_confirmed=True, handed={"D1": Decimal(1)},
+    )  # fmt: skip
+    xray = next(r for r in exams.worklist(ctx=world.ctx, hospital_id="h1", department="radiology"))
+    exams.check_in(
+        ctx=world.ctx, hospital_id="h1", actor="staff:rad", request_id=xray.id,
+        identification_id=_card(world, kit), staff_confirmed=True,
+    )  # fmt: skip
+
+    def refund(codes: list[str] | None, key: str) -> Any:
+        return refund_bill(
+            ctx=world.ctx, hospital_id="h1", actor="cashier", bill_id=payment.bill.id,
+            reversal_key=key, line_codes=codes,
+        )  # fmt: skip
+
+    for codes, code in ((["D1"], "line_handed_over"), (["X1"], "request_checked_in"),
+                        (None, "line_handed_over")):  # fmt: skip
+        with pytest.raises(Conflict) as refused:
+            refund(codes, f"h1:cash-{codes}")
+        assert refused.value.code == code
+    kept = get_bill(ctx=world.ctx, hospital_id="h1", bill_id=payment.bill.id)
+    assert len(kept.bill.lines) == 6  # nothing was refunded
+    assert refund(["D2", "L1"], "h1:cash-ok").refunded_fen == 2_400 + 3_000

@@ -234,3 +234,30 @@ def test_verify_compares_only_with_the_named_persons(world: Any, kit: ModuleType
         check(10, [f"p{i}" for i in range(6)])
     assert too_many.value.code == "bad_person_ids"
     assert check(10, ["nobody"]).decision == "no_match"
+
+
+def test_a_proxy_cannot_give_the_patients_consent_in_their_place(
+    world: Any, kit: ModuleType
+) -> None:
+    """Review: consent is the patient's own; a carer standing in for them at the desk (with a
+    check_in grant) must not register another proxy on the patient's consent."""
+    kit.register(world, 30, "Carol")
+    consent_grant(world, kit, acts=("check_in",))  # Bob checks Alice in
+    with pytest.raises(Forbidden) as refused:
+        register_proxy(
+            ctx=world.ctx,
+            hospital_id="h1",
+            actor="staff:desk",
+            proxy_identification_id=card_id(world, kit, 30),  # Carol
+            patient_id=world.people["Alice"],
+            patient_identification_id=card_id(world, kit, 20),  # Bob, not Alice
+            relation="carer",
+            basis="patient_consent",
+            acts=["pay"],
+            valid_until=world.clock.now() + YEAR,
+        )
+    assert refused.value.code == "not_the_patient"
+    assert [
+        g.proxy_id
+        for g in proxies_of(ctx=world.ctx, hospital_id="h1", patient_id=world.people["Alice"])
+    ] == [world.people["Bob"]]

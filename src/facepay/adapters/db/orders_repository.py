@@ -249,3 +249,9 @@ class SqlAlchemyOrderRepository:
             .limit(limit)
         )
         return [_request(row) for row in self._c.execute(query).mappings()]
+
+    def requests_of_bill(self, bill_id: str) -> list[ServiceRequest]:
+        """By line."""
+        t = service_requests
+        query = select(t).where(t.c.bill_id == bill_id).order_by(t.c.line_code)
+        return [_request(row) for row in self._c.execute(query).mappings()]

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import Field
 
-from facepay.access.rbac import Permission, Principal
+from facepay.access.rbac import Permission, Principal, PrincipalKind
 from facepay.api.access import may
 from facepay.api.deps import IdempotencyKey, StateDep
 from facepay.api.images import capture_from
@@ -73,6 +73,9 @@ class EmergencyRecordCreate(RequestModel):
     identification_id: Id | None = None
     """A known patient who cannot pay now: an identification of this site (card, face, or an
     emergency one); it is spent."""
+    patient_id: Id | None = None
+    """The patient, when the identification is of their registered proxy (a grant for
+    check_in); absent, the identified person is the patient."""
 
 
 class EmergencyChargeCreate(RequestModel):
@@ -87,6 +90,9 @@ class EmergencyMergeCreate(RequestModel):
     identification_id: Id | None = None
     hospital_tier: Annotated[int, Field(strict=True, ge=1, le=3)] | None = None
     """The site's grade for the bill, when the site has none on record."""
+    patient_id: Id | None = None
+    """The patient, when the identification is of their registered proxy (a grant for
+    check_in) and the record was opened for nobody known."""
 
 
 class EmergencyChargeRead(ResponseModel):
@@ -240,6 +246,8 @@ def open_record(
         estimated_age=body.estimated_age,
         notes=body.notes,
         identification_id=body.identification_id,
+        patient_id=body.patient_id,
+        staff_confirmed=who.kind is PrincipalKind.STAFF,
     )
     return _record(record, arrears=0, charges=())
 
@@ -325,6 +333,8 @@ def merge(
         record_id=record_id,
         identification_id=body.identification_id,
         hospital_tier=body.hospital_tier,
+        patient_id=body.patient_id,
+        staff_confirmed=who.kind is PrincipalKind.STAFF,
     )
     return EmergencyMergeRead(
         record=_record(result.record, arrears=0),
