@@ -69,32 +69,29 @@ def _staff(site: Site, http: httpx.Client, role: str) -> StaffSession:
     return StaffSession.login(http, name, STAFF_PASSWORD)
 
 
-def verify(terminal: TerminalSession, face: Subject, person_ids: list[str]) -> httpx.Response:
-    """The terminal's camera films `face` answering a fresh challenge and the server verifies
-    it 1:1 against `person_ids`; filmed again on a liveness refusal, as a kiosk does."""
+def _filmed(
+    terminal: TerminalSession, face: Subject, path: str, extra: dict[str, Any]
+) -> httpx.Response:
+    """The terminal's camera films `face` answering a fresh challenge and sends it to `path`;
+    filmed again on a liveness refusal, as a kiosk does."""
     seed = next(SEEDS)
     for attempt in range(ATTEMPTS):
         issued = expect(terminal.request("POST", "/v1/liveness/challenges"), 201)
         capture = live_capture(face, challenge_of(issued), seed=seed + attempt)
-        body = {"capture": capture_body(capture), "person_ids": person_ids}
-        response = terminal.request("POST", "/v1/identifications/verify", body)
+        response = terminal.request("POST", path, {"capture": capture_body(capture), **extra})
         if response.status_code != 422 or response.json().get("code") not in RETAKES:
             return response
     return response
+
+
+def verify(terminal: TerminalSession, face: Subject, person_ids: list[str]) -> httpx.Response:
+    """1:1 of the face at the terminal against the named persons."""
+    return _filmed(terminal, face, "/v1/identifications/verify", {"person_ids": person_ids})
 
 
 def identify(terminal: TerminalSession, face: Subject) -> httpx.Response:
-    """1:N among the site's enrolled patients, retaken like `verify`."""
-    seed = next(SEEDS)
-    for attempt in range(ATTEMPTS):
-        issued = expect(terminal.request("POST", "/v1/liveness/challenges"), 201)
-        capture = live_capture(face, challenge_of(issued), seed=seed + attempt)
-        response = terminal.request(
-            "POST", "/v1/identifications", {"capture": capture_body(capture)}
-        )
-        if response.status_code != 422 or response.json().get("code") not in RETAKES:
-            return response
-    return response
+    """1:N of the face at the terminal among the site's enrolled patients."""
+    return _filmed(terminal, face, "/v1/identifications", {})
 
 
 @pytest.fixture(scope="module")
