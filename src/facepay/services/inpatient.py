@@ -548,8 +548,8 @@ def bedside_check_in(
     stay_id: str,
     identification_id: str,
 ) -> BedsideCheckIn:
-    """Record that the patient (or their proxy) was at the bed today, by an identification of
-    them consumed here; one a stay a day."""
+    """Record that the patient was at the bed today, by an identification of the patient
+    themself (never a proxy's) consumed here; one a stay a day."""
     now = ctx.clock.now()
     day = local_day(ctx, now)
     with ctx.uow() as uow:
@@ -570,6 +570,7 @@ def bedside_check_in(
             now=now,
             staff_confirmed=staff_confirmed,
             card_needs_staff=True,
+            in_person=True,  # it proves the patient is in the bed: no proxy stands in
         )
         made = BedsideCheckIn(
             id=check_in_id,

@@ -59,6 +59,7 @@ def check_presence(
     now: datetime,
     staff_confirmed: bool,
     card_needs_staff: bool = True,
+    in_person: bool = False,
 ) -> Presence:
     """`attend` without consuming the identification (for a step that decides later)."""
     record = usable_identification(uow, identification_id, hospital_id, now)
@@ -73,6 +74,11 @@ def check_presence(
     grant_id = None
     if present != patient_id:
         grants = _of_region(uow, uow.proxies.between(patient_id, present), hospital_id)
+        if in_person and grants:
+            raise Forbidden(
+                "only the patient in person can do this step, not a proxy",
+                code="patient_in_person",
+            )
         grant = best_grant(grants, act, now)
         if grant is None:
             if not grants:
@@ -115,9 +121,11 @@ def attend(
     now: datetime,
     staff_confirmed: bool,
     card_needs_staff: bool = True,
+    in_person: bool = False,
 ) -> Presence:
     """Check who was identified (see the module doc) and consume the identification for
-    `used_for`, in the caller's unit of work (nothing is kept if the step fails)."""
+    `used_for`, in the caller's unit of work (nothing is kept if the step fails). With
+    `in_person` only the patient will do: a step that proves the patient is there."""
     presence = check_presence(
         uow,
         identification_id=identification_id,
@@ -127,6 +135,7 @@ def attend(
         now=now,
         staff_confirmed=staff_confirmed,
         card_needs_staff=card_needs_staff,
+        in_person=in_person,
     )
     record = uow.identifications.get(identification_id, hospital_id)
     assert record is not None

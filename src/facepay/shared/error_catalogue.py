@@ -725,6 +725,10 @@ MEANINGS: Final[dict[str, str]] = {
         "An ID number and insurance card alone are not enough for this step at a terminal: a "
         "member of staff confirms who the patient is, or the patient uses their face."
     ),
+    "patient_in_person": (
+        "This step proves the patient is there (the daily bedside check-in): a proxy cannot do "
+        "it for them; identify the patient."
+    ),
     "proxy_not_identified": "The proxy's identification found nobody; identify the proxy again.",
     "proxy_already_granted": (
         "This proxy already holds a live grant for the patient; revoke it before registering a "

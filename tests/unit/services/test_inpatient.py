@@ -511,3 +511,34 @@ def test_a_reversal_does_not_hold_again_the_surplus_handed_back(ward: Any, kit: 
     after = balances(ward, carol)
     assert after["wallet"] == (0, 0)
     assert after["cash"][1] == after["bank"][1] == 0
+
+
+def test_a_carer_cannot_check_the_patient_in_at_the_bed(ward: Any, kit: ModuleType) -> None:
+    """The bedside check-in proves the patient is in the bed (the supervision rule against
+    "hanging beds" reads it): a proxy's grant to check in does not stand in for that."""
+    from facepay.services.proxies import register_proxy  # noqa: PLC0415
+
+    stay = admit(ward, kit, 30, "Carol")
+    register_proxy(
+        ctx=ward.ctx,
+        hospital_id="h1",
+        actor="staff:desk",
+        proxy_identification_id=card(ward, kit, 20),
+        patient_id=ward.people["Carol"],
+        patient_identification_id=card(ward, kit, 30),
+        relation="child",
+        basis="patient_consent",
+        acts=["check_in", "pay"],
+        valid_until=ward.clock.now() + timedelta(days=30),
+    )
+    with pytest.raises(Forbidden) as refused:
+        inpatient.bedside_check_in(
+            ctx=ward.ctx,
+            hospital_id="h1",
+            actor="staff:nurse-1",
+            staff_confirmed=True,
+            stay_id=stay.id,
+            identification_id=card(ward, kit, 20),
+        )
+    assert refused.value.code == "patient_in_person"
+    assert not inpatient.get_stay(ctx=ward.ctx, hospital_id="h1", stay_id=stay.id).check_ins
