@@ -4,6 +4,7 @@ revoke; refusals for a stranger, another hospital and a terminal."""
 from __future__ import annotations
 
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -106,3 +107,31 @@ def test_bad_grants_and_the_wrong_callers_are_refused(site_a: Site, carer: dict[
         {"capture": {}, "person_ids": [f"p{i}" for i in range(6)]},
     )
     assert verify.status_code == 422
+
+
+def test_two_desks_registering_the_same_carer_at_once_make_one_grant(
+    api: Api, site_a: Site
+) -> None:
+    patient = register_person(api.operator, serial=9_900 + secrets.randbelow(99), name="Pat")
+    helper = register_person(api.operator, serial=9_990 + secrets.randbelow(9), name="Help")
+    bodies = [
+        {
+            "patient_id": patient["person_id"],
+            "proxy_identification_id": site_a.identify_by_card(helper)["identification_id"],
+            "patient_identification_id": site_a.identify_by_card(patient)["identification_id"],
+            "relation": "carer",
+            "basis": "patient_consent",
+            "acts": ["collect"],
+            "valid_until": (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+        }
+        for _ in range(4)
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(
+            pool.map(lambda body: site_a.cashier.request("POST", "/v1/proxies", body), bodies)
+        )
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201, 409, 409, 409], [a.text for a in answers]
+    assert {a.json()["code"] for a in answers if a.status_code == 409} == {"proxy_already_granted"}
+    listed = site_a.cashier.request("GET", f"/v1/patients/{patient['person_id']}/proxies")
+    assert len(listed.json()) == 1

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from facepay.hospital.proxies import ProxyGrant
+from facepay.shared.errors import Conflict
 
 
 class InMemoryProxyRepository:
@@ -15,7 +16,15 @@ class InMemoryProxyRepository:
         self.rows: dict[str, ProxyGrant] = {}
 
     def add(self, grant: ProxyGrant) -> None:
-        """Store."""
+        """Store; one unrevoked grant per pair, as the database's unique index rules."""
+        pair = (grant.patient_id, grant.proxy_id)
+        if any(
+            (g.patient_id, g.proxy_id) == pair and g.revoked_at is None for g in self.rows.values()
+        ):
+            raise Conflict(
+                "this proxy already acts for the patient: revoke that grant first",
+                code="proxy_already_granted",
+            )
         self.rows[grant.id] = grant
 
     def get(self, grant_id: str) -> ProxyGrant | None:

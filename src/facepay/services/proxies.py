@@ -89,11 +89,14 @@ def register_proxy(
             created_by=actor,
             evidence_ref=evidence_ref,
         )
-        if any(g.status(now) == "active" for g in uow.proxies.between(patient.id, proxy.id)):
-            raise Conflict(
-                "this proxy already acts for the patient: revoke that grant first",
-                code="proxy_already_granted",
-            )
+        for earlier in uow.proxies.between(patient.id, proxy.id):
+            if earlier.revoked_at is None and earlier.status(now) == "expired":
+                uow.proxies.revoke(earlier.id, at=now, by="expired")  # closed, so one is live
+            elif earlier.revoked_at is None:
+                raise Conflict(
+                    "this proxy already acts for the patient: revoke that grant first",
+                    code="proxy_already_granted",
+                )
         attend(
             uow,
             identification_id=proxy_identification_id,

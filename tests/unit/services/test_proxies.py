@@ -261,3 +261,13 @@ def test_a_proxy_cannot_give_the_patients_consent_in_their_place(
         g.proxy_id
         for g in proxies_of(ctx=world.ctx, hospital_id="h1", patient_id=world.people["Alice"])
     ] == [world.people["Bob"]]
+
+
+def test_an_expired_grant_is_closed_when_the_pair_registers_again(
+    world: Any, kit: ModuleType
+) -> None:
+    first = consent_grant(world, kit)
+    world.clock.set(first.valid_until + timedelta(days=1))
+    second = consent_grant(world, kit)
+    assert world.store.proxies.rows[first.id].revoked_by == "expired"
+    assert second.status(world.clock.now()) == "active"

@@ -6,10 +6,12 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Connection, RowMapping, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from facepay.adapters.db.ledger_repository import utc
 from facepay.adapters.db.tables import proxy_grants
 from facepay.hospital.proxies import Basis, ProxyAct, ProxyGrant, Relation
+from facepay.shared.errors import Conflict
 
 __all__ = ["SqlAlchemyProxyRepository"]
 
@@ -21,24 +23,34 @@ class SqlAlchemyProxyRepository:
         self._c = connection
 
     def add(self, grant: ProxyGrant) -> None:
-        """Insert."""
-        self._c.execute(
-            insert(proxy_grants).values(
-                id=grant.id,
-                patient_id=grant.patient_id,
-                proxy_id=grant.proxy_id,
-                relation=grant.relation,
-                basis=grant.basis,
-                acts=",".join(sorted(grant.acts)),
-                valid_from=grant.valid_from,
-                valid_until=grant.valid_until,
-                hospital_id=grant.hospital_id,
-                created_by=grant.created_by,
-                evidence_ref=grant.evidence_ref,
-                revoked_at=grant.revoked_at,
-                revoked_by=grant.revoked_by,
-            )
+        """Insert; Conflict `proxy_already_granted` when the pair has an unrevoked grant (the
+        partial unique index decides, so two concurrent registrations make one grant)."""
+        statement = insert(proxy_grants).values(
+            id=grant.id,
+            patient_id=grant.patient_id,
+            proxy_id=grant.proxy_id,
+            relation=grant.relation,
+            basis=grant.basis,
+            acts=",".join(sorted(grant.acts)),
+            valid_from=grant.valid_from,
+            valid_until=grant.valid_until,
+            hospital_id=grant.hospital_id,
+            created_by=grant.created_by,
+            evidence_ref=grant.evidence_ref,
+            revoked_at=grant.revoked_at,
+            revoked_by=grant.revoked_by,
         )
+        refused = False
+        try:
+            with self._c.begin_nested():
+                self._c.execute(statement)
+        except IntegrityError:
+            refused = True
+        if refused:  # raised outside the except: see SqlAlchemyInpatientRepository._refused
+            raise Conflict(
+                "this proxy already acts for the patient: revoke that grant first",
+                code="proxy_already_granted",
+            )
 
     def get(self, grant_id: str) -> ProxyGrant | None:
         """By id."""

@@ -639,6 +639,16 @@ proxy_grants = Table(
     CheckConstraint(
         "basis IN ('patient_consent', 'parent_of_minor', 'court_order')", name="known_basis"
     ),
+    # One unrevoked grant per pair: two desks registering the same carer at once make one
+    # (an expired grant is closed, revoked_by 'expired', before a new one is stored).
+    Index(
+        "uq_proxy_grants_live_pair",
+        "patient_id",
+        "proxy_id",
+        unique=True,
+        sqlite_where=text_clause("revoked_at IS NULL"),
+        postgresql_where=text_clause("revoked_at IS NULL"),
+    ),
 )
 
 # --- Pharmacy dispensing and exams (migration 0015) -------------------------------------------

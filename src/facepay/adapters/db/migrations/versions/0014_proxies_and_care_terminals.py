@@ -51,6 +51,15 @@ def upgrade() -> None:
     )
     for column in ("patient_id", "proxy_id", "hospital_id"):
         op.create_index(f"ix_proxy_grants_{column}", "proxy_grants", [column])
+    live = sa.text("revoked_at IS NULL")
+    op.create_index(
+        "uq_proxy_grants_live_pair",
+        "proxy_grants",
+        ["patient_id", "proxy_id"],
+        unique=True,
+        sqlite_where=live,
+        postgresql_where=live,
+    )
 
 
 def downgrade() -> None:
