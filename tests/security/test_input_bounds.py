@@ -158,3 +158,11 @@ def _png() -> bytes:
 
 
 _PNG = _png()
+
+
+def test_two_lines_of_one_code_in_a_bill_are_refused(site_a: Site) -> None:
+    """A refund or a pick-up names lines by code: one code is one line of a posted bill."""
+    twice = [_line(), _line(unit_price=500)]
+    response = site_a.cashier.request("POST", "/v1/bills", _bill(site_a, twice))
+    _refused(response)
+    assert response.json()["code"] == "duplicate_line_code"

@@ -71,6 +71,10 @@ def post_bill(
     _check_service_date(ctx, bill)
     if not any(line.unit_price for line in bill.lines):
         raise InvalidInput("the bill comes to 0 fen: nothing to pay", code="empty_bill")
+    codes = [line.code for line in bill.lines]
+    if len(set(codes)) != len(codes):
+        # A refund by line, a pick-up or an exam names its line by code.
+        raise InvalidInput("each line of a bill has its own code", code="duplicate_line_code")
     number = normalise_id_number(id_number)
     with ctx.uow() as uow:
         require_hospital(uow, hospital_id)

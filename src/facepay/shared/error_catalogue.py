@@ -757,6 +757,10 @@ MEANINGS: Final[dict[str, str]] = {
         "number)."
     ),
     "bad_person_ids": "A 1:1 check names 1 to 5 persons to compare the face with.",
+    "duplicate_line_code": (
+        "Two lines of the bill have the same code; a refund, a pick-up or an exam names its line "
+        "by code, so give each line its own (add the quantities of one item into one line)."
+    ),
     "bad_year": "The year is before 2000 or after next year.",
 }
 
