@@ -19,6 +19,8 @@ from typing import Literal
 from facepay.shared.errors import Conflict, InvalidInput
 
 AppointmentStatus = Literal["booked", "checked_in", "cancelled"]
+FEE_REF_PREFIX = "APT-"
+"""The external reference of a booking's registration-fee bill: this prefix + the booking id."""
 Channel = Literal["kiosk", "window", "desk", "his"]
 """Where a booking was made: a patient kiosk, a window camera, a staff desk, or the hospital
 information system for its own channels (its app, its phone line), which verified the person."""

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from facepay.hospital.appointments import (
+    FEE_REF_PREFIX,
     Appointment,
     Channel,
     Schedule,
@@ -247,28 +248,31 @@ def cancel(
         bill, refund = None, None
         if appointment.bill_id is not None:
             bill = hospital_bill(uow, appointment.bill_id, hospital_id)
-            if bill.status == "open":
-                bill = replace(bill, status="cancelled")
-                uow.bills.save(bill)
-            elif bill.status == "paid" and outcome.timely:
-                refund = refund_in_transaction(
-                    ctx,
-                    uow,
-                    hospital_id=bill.hospital_id,
-                    actor=actor,
-                    bill_id=bill.id,
-                    reversal_key=refund_key(appointment.id),
-                )
-                bill = refund.bill
+        refunding = bill is not None and bill.status == "paid" and outcome.timely
         cancelled = replace(
             appointment,
             status="cancelled",
             cancelled_at=now,
             cancel_key=idempotency_key,
             release_at=release_at,
-            refunded=refund is not None,
+            refunded=refunding,
         )
+        # Saved before the refund: a booking's fee is refunded only once the booking is
+        # cancelled (facepay.services.refunds refuses it while the booking is live).
         uow.appointments.save(cancelled)
+        if bill is not None and bill.status == "open":
+            bill = replace(bill, status="cancelled")
+            uow.bills.save(bill)
+        elif bill is not None and refunding:
+            refund = refund_in_transaction(
+                ctx,
+                uow,
+                hospital_id=bill.hospital_id,
+                actor=actor,
+                bill_id=bill.id,
+                reversal_key=refund_key(appointment.id),
+            )
+            bill = refund.bill
         audit(
             ctx,
             uow,
@@ -517,7 +521,7 @@ def _fee_bill(
         id=new_id("bil"),
         hospital_id=schedule.hospital_id,
         person_id=person.id,
-        external_ref=f"APT-{appointment_id}",
+        external_ref=f"{FEE_REF_PREFIX}{appointment_id}",
         bill=bill,
         point_of_sale="hospital",
         status="open",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from facepay.hospital.appointments import FEE_REF_PREFIX
 from facepay.hospital.bills import PostedBill
 from facepay.insurance.model import Bill
 from facepay.services.bills import hospital_bill, registered_person
@@ -117,6 +118,7 @@ def refund_in_transaction(
         raise Conflict(f"the bill is {posted.status}", code=f"bill_{posted.status}")
     keep = _remaining(posted.bill, line_codes)
     check_refundable(uow, posted, line_codes)
+    _check_not_a_live_booking_fee(uow, posted)
     reversal = reverse_in_transaction(
         uow, settlement_id=posted.settlement_id, reversal_key=reversal_key, now=now
     )
@@ -199,3 +201,16 @@ def _replayed(
         posting = uow.ledger.transfers_of(rest.posting_key) if rest.posting_key else []
         resettlement = Receipt(rest, tuple(posting), replayed=True)
     return Refund(posted, reversal, resettlement)
+
+
+def _check_not_a_live_booking_fee(uow: UnitOfWork, posted: PostedBill) -> None:
+    """A booking's registration fee is refunded by cancelling the booking (which frees the
+    slot and follows the cancel rules), never on its own while the booking stands."""
+    if not posted.external_ref.startswith(FEE_REF_PREFIX):
+        return
+    booking = uow.appointments.get(posted.external_ref[len(FEE_REF_PREFIX) :], posted.hospital_id)
+    if booking is not None and booking.bill_id == posted.id and booking.status != "cancelled":
+        raise Conflict(
+            "this is a booking's registration fee: cancel the booking to refund it",
+            code="cancel_the_booking",
+        )

@@ -757,6 +757,10 @@ MEANINGS: Final[dict[str, str]] = {
         "number)."
     ),
     "bad_person_ids": "A 1:1 check names 1 to 5 persons to compare the face with.",
+    "cancel_the_booking": (
+        "The bill is a booking's registration fee: cancel the booking, which refunds the fee if "
+        "it is cancelled in time and frees the slot."
+    ),
     "duplicate_line_code": (
         "Two lines of the bill have the same code; a refund, a pick-up or an exam names its line "
         "by code, so give each line its own (add the quantities of one item into one line)."

@@ -580,3 +580,34 @@ def test_a_carer_who_may_pay_pays_the_fee_at_booking(world: Any, kit: ModuleType
     assert view.receipt is not None
     assert view.bill is not None
     assert view.bill.status == "paid"
+
+
+def test_a_live_bookings_fee_is_refunded_only_by_cancelling_it(world: Any, kit: ModuleType) -> None:
+    """Found in review: a cashier's refund of the fee bill left the booking live, and its
+    check-in then went ahead for free with the slot still taken."""
+    from facepay.services.refunds import refund_bill  # noqa: PLC0415
+
+    session = open_session(world, capacity=1)
+    booked = book(world, kit, session).appointment
+    assert booked.bill_id is not None
+    with pytest.raises(Conflict) as refused:
+        refund_bill(
+            ctx=world.ctx,
+            hospital_id="h1",
+            actor="staff:cashier",
+            bill_id=booked.bill_id,
+            reversal_key="h1:fee-back",
+        )
+    assert refused.value.code == "cancel_the_booking"
+    done = svc.cancel(
+        ctx=world.ctx,
+        hospital_id="h1",
+        actor="staff:cashier",
+        channel="desk",
+        appointment_id=booked.id,
+        idempotency_key="h1:cancel",
+        identification_id=card(world, kit, 10),
+        staff_confirmed=True,
+    )
+    assert done.appointment.refunded
+    assert done.bill.status == "refunded"
