@@ -117,8 +117,8 @@ def _body(site: Site) -> dict[str, Any]:
         "visit_type": "outpatient",
         "hospital_tier": 2,
         "service_date": "2026-11-20",
-        "lines": [{"code": "A1", "name": "x" * 120, "item_class": "A", "unit_price": 1000,
-                   "quantity": "1"}] * 50,
+        "lines": [{"code": f"A{n}", "name": "x" * 120, "item_class": "A", "unit_price": 1000,
+                   "quantity": "1"} for n in range(50)],
     }  # fmt: skip
 
 
