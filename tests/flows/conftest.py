@@ -7,14 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from tests.security.conftest import (
-    BACKENDS,
-    SERIALS,
-    Api,
-    ServeApi,
-    api_settings,
-    running_api,
-)
+from tests.security.conftest import BACKENDS, SERIALS, Api, ServeApi, api_on
 
 from facepay.demo.world import Site, make_site
 
@@ -28,12 +21,7 @@ def api(
     serve_api: ServeApi,
 ) -> Iterator[Api]:
     """One API per test process and database."""
-    overrides: dict[str, object] = {}
-    if request.param == "postgresql":
-        create_database = request.getfixturevalue("create_postgres_database")
-        overrides["database_url"] = create_database("facepay_flows_")
-    settings = api_settings(tmp_path_factory.mktemp("flows-api"), **overrides)
-    yield from running_api(settings, serve_api)
+    yield from api_on(request, tmp_path_factory, serve_api, prefix="facepay_flows_")
 
 
 @pytest.fixture(scope="module")

@@ -56,3 +56,8 @@ def test_the_refusals_carry_their_codes(day: dict[str, Any]) -> None:
     assert guardians["carer_before_grant"]["code"] == "wrong_patient"
     assert guardians["carer_after_revocation"]["code"] == "proxy_expired"
     assert guardians["stranger_pays"]["code"] == "wrong_patient"
+
+
+def test_patient_screens_get_one_short_sentence(day: dict[str, Any]) -> None:
+    said = day["flows"]["inpatient"]["bedside"]["checked_in"]["prompt"]
+    assert said == "Thank you. You are checked in for today."

@@ -65,20 +65,31 @@ def running_api(settings: Settings, serve_api: ServeApi) -> Iterator[Api]:
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
+def api_on(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    serve_api: ServeApi,
+    *,
+    prefix: str,
+) -> Iterator[Api]:
+    """An API on the database `request.param` names: its own SQLite file, or its own
+    PostgreSQL database (named `prefix`...) on the session's server."""
+    overrides: dict[str, object] = {}
+    if request.param == "postgresql":
+        create_database = request.getfixturevalue("create_postgres_database")
+        overrides["database_url"] = create_database(prefix)
+    settings = api_settings(tmp_path_factory.mktemp("api"), **overrides)
+    yield from running_api(settings, serve_api)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def api(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     serve_api: ServeApi,
 ) -> Iterator[Api]:
-    """One API per test module and database: its own SQLite file, or its own PostgreSQL
-    database on the session's server."""
-    overrides: dict[str, object] = {}
-    if request.param == "postgresql":
-        create_database = request.getfixturevalue("create_postgres_database")
-        overrides["database_url"] = create_database("facepay_security_")
-    settings = api_settings(tmp_path_factory.mktemp("api"), **overrides)
-    yield from running_api(settings, serve_api)
+    """One API per test module and database."""
+    yield from api_on(request, tmp_path_factory, serve_api, prefix="facepay_security_")
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ from facepay.api.deps import IdempotencyKey, StateDep
 from facepay.api.problems import errors
 from facepay.api.routes.bills import BillRead, SplitRead, bill_read, split_read
 from facepay.api.schemas import Id, PlainText, RequestModel, ResponseModel
+from facepay.hospital import prompts
 from facepay.hospital.appointments import MAX_CAPACITY, MAX_FEE_FEN, BookingPolicy, Channel, FeeLine
 from facepay.services import appointments as service
 from facepay.services import schedules
@@ -151,6 +152,8 @@ class AppointmentRead(ResponseModel):
     refunded_fen: int | None = None
     """What this call (a timely cancel) refunded."""
     replayed: bool = False
+    prompt: str = ""
+    """One short sentence for the patient's screen and the kiosk's voice."""
 
 
 def schedule_read(view: ScheduleView) -> ScheduleRead:
@@ -197,7 +200,15 @@ def appointment_read(view: AppointmentView, available: int) -> AppointmentRead:
         settlement=split_read(view.receipt.record.settlement) if view.receipt else None,
         refunded_fen=view.refund.refunded_fen if view.refund else None,
         replayed=view.replayed,
+        prompt=_prompt(view),
     )
+
+
+def _prompt(view: AppointmentView) -> str:
+    a, s = view.appointment, view.schedule
+    if a.status == "booked":
+        return prompts.booked(s.doctor_name, s.session_date, s.period, a.slot)
+    return prompts.appointment(a.status, s.doctor_name, a.refunded)
 
 
 def channel_of(who: Principal) -> Channel:

@@ -20,6 +20,7 @@ from facepay.api.deps import IdempotencyKey, StateDep
 from facepay.api.problems import errors
 from facepay.api.routes.bills import BillLineCreate, Code, SplitRead, split_read
 from facepay.api.schemas import Id, PlainText, RequestModel, ResponseModel
+from facepay.hospital import prompts
 from facepay.hospital.inpatient import (
     MAX_DEPOSIT_FEN,
     BedsideCheckIn,
@@ -116,6 +117,12 @@ class BedsideCheckInRead(ResponseModel):
     method: str
     present_person_id: str
     proxy_grant_id: str | None
+
+
+class BedsideCheckInMadeRead(BedsideCheckInRead):
+    """A check-in just made, with the sentence for the bedside screen and voice."""
+
+    prompt: str
 
 
 class DischargeRead(ResponseModel):
@@ -436,7 +443,7 @@ def statement(
 @router.post(
     "/{stay_id}/bedside-check-ins",
     status_code=status.HTTP_201_CREATED,
-    response_model=BedsideCheckInRead,
+    response_model=BedsideCheckInMadeRead,
     responses=errors(401, 403, 404, 409, 413, 422, 429, 503),
 )
 def bedside_check_in(
@@ -444,7 +451,7 @@ def bedside_check_in(
     body: BedsideCreate,
     state: StateDep,
     who: Annotated[Principal, may(Permission.INPATIENT_BEDSIDE)],
-) -> BedsideCheckInRead:
+) -> BedsideCheckInMadeRead:
     """The daily check-in at the bed (a ward terminal by face, or a nurse); one a day."""
     made = inpatient.bedside_check_in(
         ctx=state.services,
@@ -454,7 +461,7 @@ def bedside_check_in(
         stay_id=stay_id,
         identification_id=body.identification_id,
     )
-    return _check_in(made)
+    return BedsideCheckInMadeRead(**_check_in(made).model_dump(), prompt=prompts.bedside())
 
 
 @router.post(

@@ -27,6 +27,7 @@ from facepay.api.problems import errors
 from facepay.api.push import EventCursor
 from facepay.api.routes.bills import Code, Label, SplitRead, split_read
 from facepay.api.schemas import Id, RequestModel, ResponseModel
+from facepay.hospital import prompts
 from facepay.hospital.orders import MAX_IMAGE_REF, MAX_SUMMARY, DispensingOrder, ServiceRequest
 from facepay.services import dispensing, exams
 from facepay.services.presence import Presence
@@ -98,6 +99,8 @@ class CollectionRead(ResponseModel):
 
     order: DispensingOrderRead
     presence: PresenceRead
+    prompt: str
+    """One short sentence for the window's screen and voice."""
 
 
 class ReturnCreate(RequestModel):
@@ -153,6 +156,8 @@ class ExamCheckInRead(ResponseModel):
 
     request: ServiceRequestRead
     presence: PresenceRead
+    prompt: str
+    """One short sentence for the exam room's screen and voice."""
 
 
 class ResultCreate(RequestModel):
@@ -399,7 +404,11 @@ def collect(
         handed=handed,
     )
     state.push.notify(who.hospital)
-    return CollectionRead(order=order_read(done.order), presence=presence_read(done.presence))
+    return CollectionRead(
+        order=order_read(done.order),
+        presence=presence_read(done.presence),
+        prompt=prompts.collected(done.order.status),
+    )
 
 
 @router.post(
@@ -501,7 +510,9 @@ def check_in(
         staff_confirmed=who.kind is PrincipalKind.STAFF,
     )
     return ExamCheckInRead(
-        request=request_read(done.request), presence=presence_read(done.presence)
+        request=request_read(done.request),
+        presence=presence_read(done.presence),
+        prompt=prompts.exam_checked_in(),
     )
 
 

@@ -148,7 +148,7 @@ def walk(site: Site, http: httpx.Client, *, today: date) -> dict[str, Any]:
         ),
         201,
     )
-    bedside["checked_in"] = {"day": made["day"], "method": made["method"]}
+    bedside["checked_in"] = {"day": made["day"], "method": made["method"], "prompt": made["prompt"]}
     bedside["second_today"] = refused_code(
         nurse.request(
             "POST",
