@@ -51,7 +51,7 @@ from facepay.services.bills import hospital_bill, registered_person
 from facepay.services.context import Services
 from facepay.services.payments import Payer, Receipt, settle_in_transaction
 from facepay.services.ports import UnitOfWork
-from facepay.services.presence import Presence, attend, check_presence
+from facepay.services.presence import Presence, attend, check_presence, record_refusal
 from facepay.services.refunds import Refund, refund_in_transaction
 from facepay.services.schedules import site_policy, site_schedule
 from facepay.services.support import audit, require_hospital
@@ -392,26 +392,20 @@ def _audit_refused_check_in(
     identification_id: str,
     refusal: Forbidden,
 ) -> None:
-    """Record a refused check-in (a stranger's face, an expired proxy) in its own transaction:
-    the refusal rolled the check-in back, and supervision must still see the attempt."""
+    """Record a refused check-in (a resold ticket, an expired proxy) for supervision."""
     with ctx.uow() as uow:
         appointment = uow.appointments.get(appointment_id, hospital_id)
-        if appointment is None:
-            return
-        audit(
+    if appointment is not None:
+        record_refusal(
             ctx,
-            uow,
+            hospital_id=hospital_id,
             actor=actor,
             action="appointment.check_in_refused",
             subject=appointment_id,
-            details={
-                "hospital": hospital_id,
-                "person": appointment.person_id,
-                "identification": identification_id,
-                "code": refusal.code,
-            },
+            patient_id=appointment.person_id,
+            identification_id=identification_id,
+            refusal=refusal,
         )
-        uow.commit()
 
 
 def _event(

@@ -17,11 +17,11 @@ from facepay.hospital.orders import DispensingOrder
 from facepay.services.bills import hospital_bill
 from facepay.services.context import Services
 from facepay.services.ports import UnitOfWork
-from facepay.services.presence import Presence, attend
+from facepay.services.presence import Presence, attend, record_refusal
 from facepay.services.refunds import Refund, refund_in_transaction
 from facepay.services.repositories import WindowEvent
 from facepay.services.support import audit
-from facepay.shared.errors import Conflict, NotFound
+from facepay.shared.errors import Conflict, Forbidden, NotFound
 
 QUEUE_LIMIT = 200
 RETURN_ACTION = "dispensing.return"
@@ -87,42 +87,60 @@ def collect(
     """Hand over the whole order (handed None) or these quantities of these lines, to the
     patient or their proxy identified at the window."""
     now = ctx.clock.now()
-    with ctx.uow() as uow:
-        order = _order(uow, order_id, hospital_id)
-        bill = hospital_bill(uow, order.bill_id, hospital_id)
-        order = _refunded_elsewhere(order, bill)
-        collected = order.collect(handed, at=now)
-        presence = attend(
-            uow,
-            identification_id=identification_id,
-            hospital_id=hospital_id,
-            patient_id=order.person_id,
-            act="collect",
-            used_for=order.id,
-            now=now,
-            staff_confirmed=staff_confirmed,
-        )
-        uow.orders.save_dispensing(collected)
-        uow.orders.add_event(hospital_id, order.window, order_id=order.id, kind="collected", at=now)
-        audit(
-            ctx,
-            uow,
-            actor=actor,
-            action="dispensing.collect",
-            subject=order.id,
-            details={
-                "hospital": hospital_id,
-                "bill": order.bill_id,
-                "handed": {
-                    line.code: str(line.handed - order.line(line.code).handed)
-                    for line in collected.lines
-                    if line.handed != order.line(line.code).handed
+    patient: list[str] = []  # the order's patient, once read
+    try:
+        with ctx.uow() as uow:
+            order = _order(uow, order_id, hospital_id)
+            patient.append(order.person_id)
+            bill = hospital_bill(uow, order.bill_id, hospital_id)
+            order = _refunded_elsewhere(order, bill)
+            collected = order.collect(handed, at=now)
+            presence = attend(
+                uow,
+                identification_id=identification_id,
+                hospital_id=hospital_id,
+                patient_id=order.person_id,
+                act="collect",
+                used_for=order.id,
+                now=now,
+                staff_confirmed=staff_confirmed,
+            )
+            uow.orders.save_dispensing(collected)
+            uow.orders.add_event(
+                hospital_id, order.window, order_id=order.id, kind="collected", at=now
+            )
+            audit(
+                ctx,
+                uow,
+                actor=actor,
+                action="dispensing.collect",
+                subject=order.id,
+                details={
+                    "hospital": hospital_id,
+                    "bill": order.bill_id,
+                    "handed": {
+                        line.code: str(line.handed - order.line(line.code).handed)
+                        for line in collected.lines
+                        if line.handed != order.line(line.code).handed
+                    },
+                    "status": collected.status,
+                    **presence.audit_details(),
                 },
-                "status": collected.status,
-                **presence.audit_details(),
-            },
-        )
-        uow.commit()
+            )
+            uow.commit()
+    except Forbidden as refusal:
+        if patient:  # who stood at the window was not the patient nor their proxy
+            record_refusal(
+                ctx,
+                hospital_id=hospital_id,
+                actor=actor,
+                action="dispensing.collect_refused",
+                subject=order_id,
+                patient_id=patient[0],
+                identification_id=identification_id,
+                refusal=refusal,
+            )
+        raise
     return Collection(collected, presence)
 
 

@@ -16,11 +16,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from facepay.hospital.proxies import ProxyAct, ProxyGrant, best_grant
+from facepay.services.context import Services
 from facepay.services.identification import usable_identification
 from facepay.services.ports import UnitOfWork
+from facepay.services.support import audit
 from facepay.shared.errors import Forbidden
 
-__all__ = ["Presence", "ProxyAct", "attend", "check_presence"]
+__all__ = ["Presence", "ProxyAct", "attend", "check_presence", "record_refusal"]
 
 
 @dataclass(frozen=True)
@@ -141,3 +143,34 @@ def attend(
     assert record is not None
     uow.identifications.save(replace(record, used_at=now, used_for=used_for))
     return presence
+
+
+def record_refusal(
+    ctx: Services,
+    *,
+    hospital_id: str,
+    actor: str,
+    action: str,
+    subject: str,
+    patient_id: str,
+    identification_id: str,
+    refusal: Forbidden,
+) -> None:
+    """Audit a step refused for who stood there (a stranger's face, an ended proxy) in a unit of
+    work of its own: the refusal rolled the step back, and supervision must still see the
+    attempt (a resold ticket, a stranger at the pharmacy window)."""
+    with ctx.uow() as uow:
+        audit(
+            ctx,
+            uow,
+            actor=actor,
+            action=action,
+            subject=subject,
+            details={
+                "hospital": hospital_id,
+                "patient": patient_id,
+                "identification": identification_id,
+                "code": refusal.code,
+            },
+        )
+        uow.commit()

@@ -299,7 +299,7 @@ def test_check_in_needs_the_booked_person(world: Any, kit: ModuleType) -> None:
     assert resold.value.code == "not_the_patient"
     (refused,) = audit_of(world, "appointment.check_in_refused")
     assert refused["code"] == "not_the_patient"
-    assert refused["person"] == alice.person_id
+    assert refused["patient"] == alice.person_id
     with pytest.raises(Forbidden) as unconfirmed:
         check_in(card(world, kit, 10))
     assert unconfirmed.value.code == "staff_confirmation_required"

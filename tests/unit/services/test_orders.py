@@ -169,6 +169,10 @@ def test_pick_up_by_the_patient_whole_or_partial_never_by_a_stranger(
             identification_id=_card(world, kit, seed=20), staff_confirmed=True,
         )  # fmt: skip
     assert stranger.value.code == "not_the_patient"
+    # The attempt rolled back, and is still on the record for supervision.
+    refused = [e for e in world.store.audit.entries if e.action == "dispensing.collect_refused"]
+    assert [(e.subject, e.details["code"]) for e in refused] == [(order.id, "not_the_patient")]
+    assert refused[0].details["patient"] == world.people["Alice"]
     with pytest.raises(NotFound):
         dispensing.collect(
             ctx=world.ctx, hospital_id="h2", actor="staff:ph", order_id=order.id,
