@@ -35,16 +35,17 @@ from facepay.adapters.db.tables import (
 from facepay.adapters.interchange import parse_bill
 from facepay.hospital.bills import LineOrder, PostedBill
 from facepay.hospital.tenants import Hospital, Region, StaffUser, TerminalRecord
-from facepay.insurance.model import Bill
+from facepay.insurance.model import Bill, BillLine
 from facepay.services.repositories import PageKey
 from facepay.shared.errors import Conflict
 from facepay.supervision.alerts import Alert
 
 
-def bill_document(bill: Bill) -> str:
-    """The bill in the interchange format of INSURANCE.md (what `parse_bill` reads)."""
-    lines: list[dict[str, Any]] = []
-    for line in bill.lines:
+def line_items(lines: tuple[BillLine, ...]) -> list[dict[str, Any]]:
+    """Bill lines in the interchange format (amounts in fen, quantities and ratios as decimal
+    strings, optional fields left out when unset)."""
+    items: list[dict[str, Any]] = []
+    for line in lines:
         item: dict[str, Any] = {
             "code": line.code,
             "name": line.name,
@@ -56,12 +57,17 @@ def bill_document(bill: Bill) -> str:
             item["price_ceiling"] = line.price_ceiling
         if line.selfpay_ratio is not None:
             item["selfpay_ratio"] = str(line.selfpay_ratio)
-        lines.append(item)
+        items.append(item)
+    return items
+
+
+def bill_document(bill: Bill) -> str:
+    """The bill in the interchange format of INSURANCE.md (what `parse_bill` reads)."""
     body = {
         "visit_type": bill.visit_type,
         "hospital_tier": bill.hospital_tier,
         "service_date": bill.service_date.isoformat(),
-        "lines": lines,
+        "lines": line_items(bill.lines),
     }
     return json.dumps(body, ensure_ascii=False, sort_keys=True)
 

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from facepay.adapters.db.bill_repository import line_items
 from facepay.adapters.db.ledger_repository import utc
 from facepay.adapters.db.tables import (
     emergency_charges,
@@ -27,22 +28,8 @@ from facepay.insurance.model import BillLine
 
 
 def lines_document(lines: tuple[BillLine, ...]) -> str:
-    """Bill lines as JSON (amounts in fen, quantities and ratios as decimal strings)."""
-    items: list[dict[str, Any]] = []
-    for line in lines:
-        item: dict[str, Any] = {
-            "code": line.code,
-            "name": line.name,
-            "item_class": line.item_class,
-            "unit_price": line.unit_price,
-            "quantity": str(line.quantity),
-        }
-        if line.price_ceiling is not None:
-            item["price_ceiling"] = line.price_ceiling
-        if line.selfpay_ratio is not None:
-            item["selfpay_ratio"] = str(line.selfpay_ratio)
-        items.append(item)
-    return json.dumps(items, ensure_ascii=False, sort_keys=True)
+    """Bill lines as JSON, in the interchange format of a bill's lines."""
+    return json.dumps(line_items(lines), ensure_ascii=False, sort_keys=True)
 
 
 def parse_lines(text: str) -> tuple[BillLine, ...]:
