@@ -21,10 +21,9 @@ from facepay.ledger.accounts import AccountKind, account_id
 from facepay.services import orders
 from facepay.services.context import Services
 from facepay.services.emergency_arrears import settle_paid_bill
-from facepay.services.identification import usable_identification
 from facepay.services.payments import Payer, Receipt, settle_in_transaction
 from facepay.services.ports import UnitOfWork
-from facepay.services.presence import Presence, check_presence
+from facepay.services.presence import Presence, attend
 from facepay.services.support import audit, face_pay_limit, require_hospital
 from facepay.shared.errors import Conflict, Forbidden, InvalidInput, NotFound
 from facepay.shared.ids import new_id
@@ -185,11 +184,8 @@ def pay_bill(
         payer = Payer(person.id, person.category, person.medical_assistance)
         if posted.status != "open":
             return _replay(uow, posted, payer, policy_id=policy.id, key=idempotency_key, ctx=ctx)
-        identification = usable_identification(uow, identification_id, hospital_id, now)
-        presence = _payer(uow, identification_id, hospital_id, person.id, now)
-        if identification.method == "face" and posted.total >= face_pay_limit(
-            ctx, posted.point_of_sale
-        ):
+        presence = _payer(uow, identification_id, hospital_id, person.id, now, used_for=posted.id)
+        if presence.method == "face" and posted.total >= face_pay_limit(ctx, posted.point_of_sale):
             # The digits of whoever stands there: the patient's, or their proxy's.
             present = (
                 person if not presence.by_proxy else registered_person(uow, presence.person_id)
@@ -211,7 +207,6 @@ def pay_bill(
         orders.on_paid(ctx, uow, paid, actor=actor, now=now)
         # An emergency record's bill also clears the arrears it carried (same transaction).
         settle_paid_bill(ctx, uow, bill=paid, actor=actor, now=now)
-        uow.identifications.save(replace(identification, used_at=now, used_for=posted.id))
         s = receipt.record.settlement
         audit(
             ctx,
@@ -222,8 +217,8 @@ def pay_bill(
             details={
                 "hospital": hospital_id,
                 "person": person.id,
-                "identification": identification.id,
-                "method": identification.method,
+                "identification": presence.identification_id,
+                "method": presence.method,
                 "settlement": receipt.record.id,
                 "total_fen": s.medfee_sumamt,
                 "fund_fen": s.fund_pay_sumamt,
@@ -238,17 +233,25 @@ def pay_bill(
 
 
 def _payer(
-    uow: UnitOfWork, identification_id: str, hospital_id: str, patient_id: str, now: datetime
+    uow: UnitOfWork,
+    identification_id: str,
+    hospital_id: str,
+    patient_id: str,
+    now: datetime,
+    *,
+    used_for: str,
 ) -> Presence:
     """The bill's patient, or a proxy whose grant covers paying for them, was identified (a
-    card pays at a kiosk as before: no staff confirmation is asked for a payment)."""
+    card pays at a kiosk as before: no staff confirmation is asked for a payment); the
+    identification is used for the bill (kept only if the payment commits)."""
     try:
-        return check_presence(
+        return attend(
             uow,
             identification_id=identification_id,
             hospital_id=hospital_id,
             patient_id=patient_id,
             act="pay",
+            used_for=used_for,
             now=now,
             staff_confirmed=True,
             card_needs_staff=False,

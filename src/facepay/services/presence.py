@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from facepay.hospital.proxies import ProxyAct, ProxyGrant, best_grant
+from facepay.identity.records import IdentificationRecord
 from facepay.services.context import Services
 from facepay.services.identification import usable_identification
 from facepay.services.ports import UnitOfWork
@@ -64,6 +65,32 @@ def check_presence(
     in_person: bool = False,
 ) -> Presence:
     """`attend` without consuming the identification (for a step that decides later)."""
+    return _checked(
+        uow,
+        identification_id=identification_id,
+        hospital_id=hospital_id,
+        patient_id=patient_id,
+        act=act,
+        now=now,
+        staff_confirmed=staff_confirmed,
+        card_needs_staff=card_needs_staff,
+        in_person=in_person,
+    )[0]
+
+
+def _checked(
+    uow: UnitOfWork,
+    *,
+    identification_id: str,
+    hospital_id: str,
+    patient_id: str,
+    act: ProxyAct,
+    now: datetime,
+    staff_confirmed: bool,
+    card_needs_staff: bool,
+    in_person: bool,
+) -> tuple[Presence, IdentificationRecord]:
+    """The presence, and the identification record it was read from (locked)."""
     record = usable_identification(uow, identification_id, hospital_id, now)
     if record.decision != "match" or record.person_id is None:
         raise Forbidden("this identification found nobody", code="not_the_patient")
@@ -94,7 +121,7 @@ def check_presence(
                 "the proxy's authority for this patient has ended", code="proxy_expired"
             )
         grant_id = grant.id
-    return Presence(patient_id, present, grant_id, record.id, record.method)
+    return Presence(patient_id, present, grant_id, record.id, record.method), record
 
 
 def _of_region(uow: UnitOfWork, grants: list[ProxyGrant], hospital_id: str) -> list[ProxyGrant]:
@@ -128,7 +155,7 @@ def attend(
     """Check who was identified (see the module doc) and consume the identification for
     `used_for`, in the caller's unit of work (nothing is kept if the step fails). With
     `in_person` only the patient will do: a step that proves the patient is there."""
-    presence = check_presence(
+    presence, record = _checked(
         uow,
         identification_id=identification_id,
         hospital_id=hospital_id,
@@ -139,8 +166,6 @@ def attend(
         card_needs_staff=card_needs_staff,
         in_person=in_person,
     )
-    record = uow.identifications.get(identification_id, hospital_id)
-    assert record is not None
     uow.identifications.save(replace(record, used_at=now, used_for=used_for))
     return presence
 
