@@ -17,11 +17,10 @@ from facepay.identity.id_card import normalise_id_number
 from facepay.identity.records import InsuredPerson
 from facepay.insurance.model import Bill, Coverage, Settlement
 from facepay.insurance.settlement import settle
-from facepay.ledger.accounts import AccountKind, account_id
 from facepay.services import orders
 from facepay.services.context import Services
 from facepay.services.emergency_arrears import settle_paid_bill
-from facepay.services.payments import Payer, Receipt, settle_in_transaction
+from facepay.services.payments import Payer, Receipt, settle_in_transaction, standing
 from facepay.services.ports import UnitOfWork
 from facepay.services.presence import Presence, attend
 from facepay.services.support import audit, face_pay_limit, require_hospital
@@ -150,12 +149,10 @@ def presettle(*, ctx: Services, hospital_id: str, bill_id: str) -> Presettlement
             raise Conflict(f"the bill is {posted.status}", code=f"bill_{posted.status}")
         person = registered_person(uow, posted.person_id)
         policy = ctx.policies.pick(service_date=posted.bill.service_date, category=person.category)
-        accumulators = uow.accumulators.lock(person.id, posted.bill.service_date.year)
-        personal = account_id(AccountKind.PERSONAL_ACCOUNT, person.id)
-        account = uow.ledger.lock_accounts([personal]).get(personal)
+        accumulators, available = standing(uow, person.id, posted.bill.service_date.year)
         coverage = Coverage(
             category=person.category,
-            personal_account_balance=max(account.available, 0) if account else 0,
+            personal_account_balance=available,
             medical_assistance=person.medical_assistance,
         )
         settlement = settle(

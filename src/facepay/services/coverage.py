@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from facepay.insurance.model import Accumulators
-from facepay.ledger.accounts import AccountKind, account_id
 from facepay.services.context import Services
 from facepay.services.lookups import is_patient_of
+from facepay.services.payments import standing
 from facepay.services.support import require_hospital
 from facepay.shared.errors import InvalidInput, NotFound
 
@@ -40,13 +40,11 @@ def patient_coverage(*, ctx: Services, hospital_id: str, person_id: str, year: i
         person = uow.people.get(person_id)
         if person is None or not is_patient_of(uow, hospital_id, person_id):
             raise NotFound("no such patient")
-        accumulators = uow.accumulators.lock(person_id, year)
-        personal = account_id(AccountKind.PERSONAL_ACCOUNT, person_id)
-        account = uow.ledger.lock_accounts([personal]).get(personal)
+        accumulators, available = standing(uow, person_id, year)
     return Coverage(
         person_id=person.id,
         category=person.category,
         medical_assistance=person.medical_assistance,
         accumulators=accumulators,
-        personal_account_fen=max(account.available, 0) if account else 0,
+        personal_account_fen=available,
     )

@@ -41,6 +41,7 @@ from facepay.ledger.transfers import PostingRequest, TransferSpec
 from facepay.services.bills import registered_person
 from facepay.services.context import Services
 from facepay.services.ledger import open_accounts_in, person_accounts
+from facepay.services.payments import standing
 from facepay.services.ports import UnitOfWork
 from facepay.services.presence import attend
 from facepay.services.support import audit, require_hospital
@@ -500,12 +501,10 @@ def provisional_settlement(
     person = registered_person(uow, stay.person_id)
     bill = stay_bill(stay, lines)
     policy = ctx.policies.pick(service_date=bill.service_date, category=person.category)
-    accumulators = uow.accumulators.lock(person.id, bill.service_date.year)
-    personal = account_id(AccountKind.PERSONAL_ACCOUNT, person.id)
-    account = uow.ledger.lock_accounts([personal]).get(personal)
+    accumulators, available = standing(uow, person.id, bill.service_date.year)
     coverage = Coverage(
         category=person.category,
-        personal_account_balance=max(account.available, 0) if account else 0,
+        personal_account_balance=available,
         medical_assistance=person.medical_assistance,
     )
     settlement = settle(bill=bill, coverage=coverage, accumulators=accumulators, policy=policy)

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from facepay.insurance.model import Bill, Coverage, Settlement
+from facepay.insurance.model import Accumulators, Bill, Coverage, Settlement
 from facepay.insurance.policy import Policy
 from facepay.insurance.settlement import settle
 from facepay.ledger.accounts import (
@@ -93,14 +93,12 @@ def settle_in_transaction(
     _check_key(idempotency_key)
     fingerprint = _fingerprint(bill, payer, policy.id, cash_account, hospital_id)
     personal = account_id(AccountKind.PERSONAL_ACCOUNT, payer.person_id)
-    # Lock order (accumulators row, then accounts by id) is the same in every use case.
-    accumulators = uow.accumulators.lock(payer.person_id, bill.service_date.year)
-    account = uow.ledger.lock_accounts([personal]).get(personal)
+    accumulators, available = standing(uow, payer.person_id, bill.service_date.year)
     if (existing := uow.settlements.by_key(idempotency_key)) is not None:
         return _replay(uow, existing, fingerprint)
     coverage = Coverage(
         category=payer.category,
-        personal_account_balance=max(account.available, 0) if account else 0,
+        personal_account_balance=available,
         medical_assistance=payer.medical_assistance,
     )
     settlement = settle(bill=bill, coverage=coverage, accumulators=accumulators, policy=policy)
@@ -122,6 +120,16 @@ def settle_in_transaction(
     uow.settlements.add(record)
     uow.accumulators.save(payer.person_id, settlement.accumulators_after)
     return Receipt(record, transfers)
+
+
+def standing(uow: UnitOfWork, person_id: str, year: int) -> tuple[Accumulators, int]:
+    """A person's accumulators of `year` and what their personal account can still pay (fen),
+    both locked, in the order every use case takes them: the accumulators row, then the
+    accounts by id."""
+    accumulators = uow.accumulators.lock(person_id, year)
+    personal = account_id(AccountKind.PERSONAL_ACCOUNT, person_id)
+    account = uow.ledger.lock_accounts([personal]).get(personal)
+    return accumulators, max(account.available, 0) if account else 0
 
 
 def reverse_settlement(
