@@ -766,6 +766,25 @@ MEANINGS: Final[dict[str, str]] = {
         "by code, so give each line its own (add the quantities of one item into one line)."
     ),
     "bad_year": "The year is before 2000 or after next year.",
+    # The offline protocol (facepay.terminal.protocol) between terminal and server.
+    "offline_document_malformed": (
+        "Offline sync: a voucher or signed document is not the protocol's shape (a field missing, "
+        "extra or of the wrong type, not base64, too large); nothing was stored."
+    ),
+    "offline_signature_bad": (
+        "Offline sync: the document's Ed25519 signature does not verify with the key of the "
+        "terminal (a voucher) or the server (limits) that should have signed it."
+    ),
+    "offline_document_kind": "Offline sync: the signed document is another kind than expected.",
+    "bad_offline_limits": (
+        "Offline limits: a limit is missing or out of its range (amounts in whole fen, counts and "
+        "seconds in the documented bounds)."
+    ),
+    "bad_sealing_key": "Offline sync: the terminal's sealing key is not a raw X25519 public key.",
+    "offline_seal_bad": (
+        "Terminal: the offline library does not open with this terminal's sealing key (altered, "
+        "or sealed to another terminal or version); the agent fetches it again."
+    ),
 }
 
 
