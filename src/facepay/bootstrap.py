@@ -28,6 +28,7 @@ from facepay.adapters.db.security_ports import (
 )
 from facepay.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from facepay.adapters.interchange import shipped_policies
+from facepay.adapters.offline_key import load_or_create_offline_signing_key
 from facepay.config import Settings
 from facepay.gallery.faiss_gallery import FaissGallery
 from facepay.gallery.memory import InMemoryGallery
@@ -332,6 +333,9 @@ def build_services(
         uow=storage.uow,
         clock=storage.clock,
         gallery_path=None if settings.gallery_snapshot else legacy,
+        offline_key=lambda: load_or_create_offline_signing_key(
+            settings.resolved_offline_signing_key_file()
+        ),
         snapshot=(
             GallerySnapshot(
                 settings.data_dir / SNAPSHOT,

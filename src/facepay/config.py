@@ -39,6 +39,12 @@ class Settings(BaseSettings):
 
     template_key_file: Path | None = None
     """AES-256 key sealing templates; None: `<data_dir>/template.key`, made on first run."""
+    offline_signing_key_file: Path | None = None
+    """Ed25519 key signing the offline limits terminals trust; None:
+    `<data_dir>/offline-signing.key`, made on first use. Give every server the same file."""
+    offline_library_max_persons: int = Field(default=2_000, ge=0, le=50_000)
+    """Most persons one terminal's offline face library holds (the site's open bills, today's
+    bookings and admissions, most recent first); 0 sends no library at all."""
 
     # Face engine
     detect_max_side: int = 640
@@ -242,3 +248,7 @@ class Settings(BaseSettings):
     def resolved_template_key_file(self) -> Path:
         """The key file in force."""
         return self.template_key_file or self.data_dir / "template.key"
+
+    def resolved_offline_signing_key_file(self) -> Path:
+        """The offline signing key file in force."""
+        return self.offline_signing_key_file or self.data_dir / "offline-signing.key"

@@ -31,10 +31,17 @@ def checkpoint_key_path(data_dir: Path) -> Path:
 
 def load_or_create_checkpoint_key(path: Path) -> Ed25519PrivateKey:
     """Read the key at `path`, creating it (0600, fsynced) when there is none yet."""
+    create_seed_file(path)
+    return read_checkpoint_key(path)
+
+
+def create_seed_file(path: Path) -> bool:
+    """Make a 0600 file of a new Ed25519 seed at `path` (fsynced, with its folder) unless one
+    exists; True when this call made it. Two processes racing here make one file (O_EXCL)."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return read_checkpoint_key(path)
+        return False
     try:
         os.fchmod(fd, 0o600)
         seed = Ed25519PrivateKey.generate().private_bytes(
@@ -47,23 +54,34 @@ def load_or_create_checkpoint_key(path: Path) -> Ed25519PrivateKey:
     finally:
         os.close(fd)
     fsync_folder(path.parent)
-    return read_checkpoint_key(path)
+    return True
+
+
+def seed_file_problem(path: Path) -> str | None:
+    """Why the seed file at `path` cannot be used (`size`: not a regular file of 32 bytes,
+    `mode`: readable by other users), None when it can; `FileNotFoundError` if absent."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode) or info.st_size != SEED_BYTES:
+        return "size"
+    if info.st_mode & 0o077:
+        return "mode"
+    return None
 
 
 def read_checkpoint_key(path: Path) -> Ed25519PrivateKey:
     """Read the key at `path`; `FileNotFoundError` if there is none, ConfigurationError if it is
     not a private 32-byte file."""
-    info = path.stat()
-    if not stat.S_ISREG(info.st_mode) or info.st_size != SEED_BYTES:
+    problem = seed_file_problem(path)
+    if problem == "size":
         raise ConfigurationError(
             f"the audit checkpoint key {path} must be a file of {SEED_BYTES} bytes; "
             "restore it from the backup",
             code="bad_checkpoint_key",
         )
-    if info.st_mode & 0o077:
+    if problem == "mode":
         raise ConfigurationError(
             f"the audit checkpoint key {path} is readable by other users "
-            f"(mode {stat.S_IMODE(info.st_mode):o}); run `chmod 600 {path}`",
+            f"(mode {stat.S_IMODE(path.stat().st_mode):o}); run `chmod 600 {path}`",
             code="insecure_checkpoint_key",
         )
     return Ed25519PrivateKey.from_private_bytes(path.read_bytes())

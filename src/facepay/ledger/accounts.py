@@ -38,6 +38,7 @@ class AccountKind(StrEnum):
     TERMINAL_SUSPENSE = "terminal_suspense"  # owner: terminal id; provisional offline payments
     EMERGENCY_ARREARS = "emergency_arrears"  # owner: <hospital id>/<emergency record id>
     HOSPITAL_UNSETTLED = "hospital_unsettled"  # owner: hospital id; treated, not settled yet
+    REFUND_DUE = "refund_due"  # owner: person id; what the site owes a patient back (offline)
 
 
 _BOUNDED = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
@@ -56,6 +57,9 @@ KIND_RULES: dict[AccountKind, tuple[Side, AccountFlags]] = {
     # its other side is the site's unsettled treatment, which settlement later clears.
     AccountKind.EMERGENCY_ARREARS: (Side.DEBIT, AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS),
     AccountKind.HOSPITAL_UNSETTLED: (Side.CREDIT, AccountFlags.NONE),
+    # What an offline payment collected beyond the authoritative split: paying it back can never
+    # pay out more than is due.
+    AccountKind.REFUND_DUE: (Side.CREDIT, _BOUNDED),
 }
 
 

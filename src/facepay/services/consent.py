@@ -45,7 +45,7 @@ def withdraw_consent(
             for t in uow.templates.of_person(person_id)
             if t.scope in scopes or t.hospital_id == site.id
         ]
-        consents = [c for c in uow.consents.active_of_person(person_id) if _reaches(uow, c, site)]
+        consents = [c for c in uow.consents.active_of_person(person_id) if reaches(uow, c, site)]
         if not templates and not consents:
             raise NotFound("no enrolled patient with this id")
         for consent in consents:
@@ -78,7 +78,7 @@ def withdraw_consent(
     return Erasure(record, len(consents))
 
 
-def _reaches(uow: UnitOfWork, consent: ConsentRecord, site: Hospital) -> bool:
+def reaches(uow: UnitOfWork, consent: ConsentRecord, site: Hospital) -> bool:
     """Whether a consent covers matching at `site`: given there, or for the site's region."""
     if consent.hospital_id == site.id:
         return True

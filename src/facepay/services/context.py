@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from facepay.config import Settings
 from facepay.gallery.ports import Gallery, Sealer
 from facepay.gallery.snapshot import GallerySnapshot
@@ -102,6 +104,9 @@ class Services:
     """Serialises gallery changes and saves, so that the file always matches some state."""
     journal: JournalCursor = field(default_factory=JournalCursor, compare=False)
     """How far this process's gallery has followed the template journal (gallery_sync)."""
+    offline_key: Callable[[], Ed25519PrivateKey] | None = field(default=None, compare=False)
+    """The key signing offline limits, read (made on first use) when a package is signed; None:
+    this process issues no offline packages (facepay.services.offline_package)."""
 
     @property
     def decision_policy(self) -> DecisionPolicy:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import threading
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 from typing import Self
 
@@ -29,6 +29,7 @@ from facepay.services.memory_identity import (
     InMemoryTenantRepository,
 )
 from facepay.services.memory_inpatient import InMemoryInpatientRepository
+from facepay.services.memory_offline import InMemoryOfflineRepository
 from facepay.services.memory_orders import InMemoryOrderRepository
 from facepay.services.memory_proxies import InMemoryProxyRepository
 from facepay.services.ports import TOTAL_FIELDS, SettlementRecord, SiteTotals
@@ -132,7 +133,48 @@ class InMemoryStore:
     appointments: InMemoryAppointmentRepository = field(
         default_factory=InMemoryAppointmentRepository
     )
+    offline: InMemoryOfflineRepository = field(default_factory=InMemoryOfflineRepository)
     lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def __post_init__(self) -> None:
+        # A function, not a bound method: deepcopy (the unit of work's snapshot) keeps a
+        # function as it is, where it would copy a method's whole store.
+        store = self
+        self.offline.people = lambda hospital_id, day, limit: _site_people(
+            store, hospital_id, day, limit
+        )
+        self.offline.bills = lambda hospital_id, person_id: sorted(
+            (
+                b
+                for b in store.bills.rows.values()
+                if (b.hospital_id, b.person_id, b.status) == (hospital_id, person_id, "open")
+            ),
+            key=lambda b: (b.created_at, b.id),
+            reverse=True,
+        )
+
+
+def _site_people(store: InMemoryStore, hospital_id: str, day: date, limit: int) -> list[str]:
+    """Open bills, live bookings of `day` and open stays of the site (OfflineRepository)."""
+    found = [
+        b.person_id
+        for b in store.bills.rows.values()
+        if b.hospital_id == hospital_id and b.status == "open"
+    ]
+    schedules = store.appointments.schedule_rows
+    found += [
+        a.person_id
+        for a in store.appointments.rows.values()
+        if a.hospital_id == hospital_id
+        and a.active
+        and schedules[a.schedule_id].session_date == day
+    ]
+    found += [
+        s.person_id
+        for s in store.inpatient.stays.values()
+        if s.hospital_id == hospital_id and s.status == "admitted"
+    ]
+    return list(dict.fromkeys(found))[:limit]
 
 
 class InMemoryUnitOfWork:
@@ -158,6 +200,7 @@ class InMemoryUnitOfWork:
         self.proxies = store.proxies
         self.orders = store.orders
         self.appointments = store.appointments
+        self.offline = store.offline
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -206,4 +249,5 @@ class InMemoryUnitOfWork:
             self.proxies,
             self.orders,
             self.appointments,
+            self.offline,
         )

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         EmergencyRepository,
         IdentificationRepository,
         InpatientRepository,
+        OfflineRepository,
         OrderRepository,
         PersonRepository,
         ProxyRepository,
@@ -219,6 +220,11 @@ class UnitOfWork(Protocol):
     @property
     def proxies(self) -> ProxyRepository:
         """Guardians and carers who may act for a patient."""
+        ...
+
+    @property
+    def offline(self) -> OfflineRepository:
+        """Offline limits, sealing keys, issued packages, vouchers (facepay.services.offline_*)."""
         ...
 
     @property

@@ -16,6 +16,12 @@ from facepay.hospital.appointments import Appointment, BookingPolicy, Schedule
 from facepay.hospital.bills import PostedBill
 from facepay.hospital.emergency import EmergencyCharge, EmergencyIdentification, EmergencyRecord
 from facepay.hospital.inpatient import BedsideCheckIn, ChargeLine, Deposit, Discharge, Stay
+from facepay.hospital.offline import (
+    OfflineIssue,
+    OfflineVoucherRecord,
+    SiteOfflineLimits,
+    SyncState,
+)
 from facepay.hospital.orders import DispensingOrder, ServiceRequest
 from facepay.hospital.proxies import ProxyGrant
 from facepay.hospital.tenants import Hospital, Region, StaffUser, TerminalRecord
@@ -506,3 +512,69 @@ class AppointmentRepository(Protocol):
     ) -> list[tuple[Appointment, Schedule]]:
         """The person's active (not cancelled) bookings at the site of sessions from `start`
         to `end`, each with its session."""
+
+
+class OfflineRepository(Protocol):
+    """Offline payment's server side (facepay.services.offline_*): each site's limits, the
+    terminals' sealing keys, the packages issued, the vouchers received and each terminal's
+    chain position.
+
+    Race-proof by the storage itself: a voucher id is stored once, and at most one voucher that
+    is not quarantined holds a (terminal, counter) (`add_voucher` raises Conflict
+    `voucher_exists` when a concurrent request won); `lock_sync` serialises a terminal's vouchers
+    across processes and servers."""
+
+    def limits(self, hospital_id: str) -> SiteOfflineLimits | None:
+        """The site's own offline limits (None: the defaults apply)."""
+
+    def set_limits(self, hospital_id: str, limits: SiteOfflineLimits) -> None:
+        """Store (or replace) the site's limits."""
+
+    def sealing_key(self, terminal_id: str) -> bytes | None:
+        """The terminal's registered X25519 public key (raw 32 bytes), if any."""
+
+    def set_sealing_key(self, terminal_id: str, public_key: bytes, *, at: datetime) -> None:
+        """Register (or replace) the terminal's sealing key."""
+
+    def site_people(self, hospital_id: str, *, day: date, limit: int) -> list[str]:
+        """Persons the site may need offline: an open bill there, a live booking of a session on
+        `day` (local) there, or an open stay there; at most `limit`, each once."""
+
+    def open_bills(self, hospital_id: str, person_id: str, *, limit: int) -> list[PostedBill]:
+        """The person's open bills at the site, newest first, at most `limit`."""
+
+    def record_issue(self, issue: OfflineIssue) -> bool:
+        """Store an issued package; the same (terminal, library, limits) again only moves its
+        `last_issued_at`. True when the package is new."""
+
+    def issues(self, terminal_id: str, library_version: str) -> list[OfflineIssue]:
+        """The packages of this library version issued to the terminal."""
+
+    def lock_sync(self, terminal_id: str) -> SyncState:
+        """The terminal's chain position (made on first use), locked until the transaction ends."""
+
+    def save_sync(self, state: SyncState) -> None:
+        """Overwrite the terminal's chain position (`lock_sync` must have returned it)."""
+
+    def voucher(self, voucher_id: str) -> OfflineVoucherRecord | None:
+        """A voucher by id, of any site (the use case checks whose it is)."""
+
+    def live_with_counter(self, terminal_id: str, counter: int) -> OfflineVoucherRecord | None:
+        """The voucher that is not quarantined holding this counter of the terminal, if any."""
+
+    def add_voucher(self, record: OfflineVoucherRecord) -> None:
+        """Store a voucher received (Conflict `voucher_exists` on a taken id or live counter)."""
+
+    def save_voucher(self, record: OfflineVoucherRecord) -> None:
+        """Overwrite a voucher's status and outcome."""
+
+    def vouchers(
+        self,
+        hospital_id: str,
+        *,
+        status: str | None,
+        terminal_id: str | None,
+        after: PageKey | None,
+        limit: int,
+    ) -> list[OfflineVoucherRecord]:
+        """The site's vouchers in (received_at, id) order after `after`, at most `limit`."""

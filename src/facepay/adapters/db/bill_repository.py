@@ -102,6 +102,11 @@ def _bill(row: RowMapping) -> PostedBill:
     )
 
 
+def bill_from_row(row: RowMapping) -> PostedBill:
+    """A posted bill from its `bills` row."""
+    return _bill(row)
+
+
 class SqlAlchemyBillRepository:
     """Posted bills."""
 

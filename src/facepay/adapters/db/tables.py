@@ -195,6 +195,9 @@ terminals = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     # Migration 0008: the kind was a `kind:` prefix of the name before.
     Column("kind", String(16), nullable=False),
+    # Migration 0021: the X25519 key its offline library is sealed to (None: no library).
+    Column("sealing_key", LargeBinary(32)),
+    Column("sealing_key_at", DateTime(timezone=True)),
     # Migration 0014 adds the ward, exam-room and lab/imaging kinds.
     CheckConstraint(
         "kind IN ('kiosk', 'window', 'his', 'ward', 'exam_room', 'lis_pacs')", name="known_kind"
@@ -798,5 +801,86 @@ appointments = Table(
         unique=True,
         sqlite_where=text_clause("status <> 'cancelled'"),
         postgresql_where=text_clause("status <> 'cancelled'"),
+    ),
+)
+
+# --- Offline payment (migration 0021) --------------------------------------------------------
+
+offline_limits = Table(
+    "offline_limits",
+    metadata,
+    # A site's offline limits (OfflineLimits as JSON); a site without a row uses the defaults.
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), primary_key=True),
+    Column("limits", Text, nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(200), nullable=False),
+)
+
+offline_issues = Table(
+    "offline_issues",
+    metadata,
+    # One offline package issued to a terminal: what a voucher is checked against.
+    Column("terminal_id", ID, ForeignKey("terminals.id"), primary_key=True),
+    Column("library_version", String(64), primary_key=True),
+    Column("limits_version", String(64), primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("limits", Text, nullable=False),
+    Column("templates", Text, nullable=False),  # JSON {template id: person id}
+    Column("library_sha256", String(64), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("last_issued_at", DateTime(timezone=True), nullable=False),
+)
+
+offline_sync_state = Table(
+    "offline_sync_state",
+    metadata,
+    # How far a terminal's voucher chain is posted; locked while one of its vouchers is decided.
+    Column("terminal_id", ID, ForeignKey("terminals.id"), primary_key=True),
+    Column("last_counter", BigInteger, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
+
+LIVE_VOUCHER = "status <> 'quarantined'"
+offline_vouchers = Table(
+    "offline_vouchers",
+    metadata,
+    Column("id", String(36), primary_key=True),  # the terminal's UUIDv7
+    Column("terminal_id", ID, ForeignKey("terminals.id"), nullable=False),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("counter", BigInteger, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("document", Text, nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("reason", String(40)),
+    Column("person_id", ID, nullable=False),
+    Column("bill_id", ID, nullable=False),
+    Column("cash_collected_fen", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("settlement_id", String(40), ForeignKey("settlements.id")),
+    Column("difference_kind", String(12), nullable=False),
+    Column("difference_fen", BigInteger, nullable=False),
+    Column("message", String(300), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("review", String(8)),
+    Column("reviewed_by", String(200)),
+    Column("review_note", String(300)),
+    CheckConstraint("status IN ('posted', 'held', 'quarantined')", name="known_status"),
+    CheckConstraint(
+        "difference_kind IN ('none', 'arrears', 'refund_due')", name="known_difference"
+    ),
+    CheckConstraint("review IS NULL OR review IN ('post', 'reject')", name="known_review"),
+    CheckConstraint("counter >= 1 AND difference_fen >= 0", name="amounts_valid"),
+    Index("ix_offline_vouchers_site", "hospital_id", "received_at", "id"),
+    # The database's own guard: one voucher of a terminal's chain per counter.
+    Index(
+        "uq_offline_vouchers_live_counter",
+        "terminal_id",
+        "counter",
+        unique=True,
+        sqlite_where=text_clause(LIVE_VOUCHER),
+        postgresql_where=text_clause(LIVE_VOUCHER),
     ),
 )

@@ -28,6 +28,7 @@ from facepay.adapters.db.identity_repository import (
 )
 from facepay.adapters.db.inpatient_repository import SqlAlchemyInpatientRepository
 from facepay.adapters.db.ledger_repository import SqlAlchemyLedgerRepository
+from facepay.adapters.db.offline_repository import SqlAlchemyOfflineRepository
 from facepay.adapters.db.orders_repository import SqlAlchemyOrderRepository
 from facepay.adapters.db.proxy_repository import SqlAlchemyProxyRepository
 from facepay.adapters.db.settlement_repository import (
@@ -63,6 +64,7 @@ class SqlAlchemyUnitOfWork:
     proxies: SqlAlchemyProxyRepository
     orders: SqlAlchemyOrderRepository
     appointments: SqlAlchemyAppointmentRepository
+    offline: SqlAlchemyOfflineRepository
 
     def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
         self._engine = engine
@@ -121,6 +123,7 @@ class SqlAlchemyUnitOfWork:
         self.proxies = SqlAlchemyProxyRepository(connection)
         self.orders = SqlAlchemyOrderRepository(connection)
         self.appointments = SqlAlchemyAppointmentRepository(connection)
+        self.offline = SqlAlchemyOfflineRepository(connection)
 
     def __exit__(
         self,
