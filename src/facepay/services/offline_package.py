@@ -155,7 +155,7 @@ def offline_package(*, ctx: Services, hospital_id: str, terminal_id: str) -> Off
                         "library_version": library.version,
                         "limits_version": found.version,
                         "persons": library.persons,
-                        "templates": len(templates),
+                        "issued_count": len(templates),
                         "persons_sha256": digest(
                             canonical({"persons": sorted(p.entry["person_id"] for p in persons)})
                         ),
