@@ -126,6 +126,16 @@ class Permission(StrEnum):
     """Register a guardian or carer who may act for a patient (both identities, a basis)."""
     PROXY_REVOKE = "proxy.revoke"
     PROXY_READ = "proxy.read"
+    OFFLINE_LIMITS_SET = "offline_limits.set"
+    """Set what the site's terminals may do offline (amounts, counts, ages)."""
+    OFFLINE_LIMITS_READ = "offline_limits.read"
+    OFFLINE_SYNC = "offline.sync"
+    """A payment terminal's offline side: register its sealing key, fetch its offline package,
+    upload its vouchers."""
+    OFFLINE_REVIEW = "offline.review"
+    """Post or reject a quarantined offline voucher."""
+    OFFLINE_READ = "offline.read"
+    """Read the site's offline vouchers and their outcomes."""
 
     @property
     def is_read_only(self) -> bool:
@@ -143,6 +153,7 @@ _WARD = frozenset({P.INPATIENT_ADMIT, P.INPATIENT_DEPOSIT, P.INPATIENT_CHARGE, P
 _EMERGENCY = frozenset({P.EMERGENCY_IDENTIFY, P.EMERGENCY_RECORD})
 _OVERSIGHT = frozenset(
     {P.APPOINTMENT_READ, P.DISPENSING_READ, P.EXAM_READ, P.INPATIENT_READ, P.PROXY_READ}
+    | {P.OFFLINE_LIMITS_READ, P.OFFLINE_READ}
 )
 ROLE_GRANTS: Mapping[Role, frozenset[Permission]] = {
     Role.CASHIER: _FRONT_DESK
@@ -170,7 +181,7 @@ ROLE_GRANTS: Mapping[Role, frozenset[Permission]] = {
     | {P.AUDIT_READ, P.REPORT_READ, P.TERMINAL_REGISTER, P.TERMINAL_REVOKE, P.STAFF_MANAGE}
     | {P.TERMINAL_READ, P.STAFF_READ, P.LIVENESS_READ}
     | {P.APPOINTMENT_SCHEDULE, P.INPATIENT_DISCHARGE_REVERSE, P.EMERGENCY_MERGE}
-    | {P.PROXY_REVOKE}
+    | {P.PROXY_REVOKE, P.OFFLINE_LIMITS_SET, P.OFFLINE_REVIEW}
     | _OVERSIGHT,
     Role.AUDITOR: frozenset({P.BILL_READ, P.PATIENT_READ, P.AUDIT_READ, P.REPORT_READ})
     | {P.TERMINAL_READ, P.STAFF_READ, P.LIVENESS_READ}
@@ -192,9 +203,10 @@ _PATIENT_TERMINAL = (
     | {P.EXAM_CHECK_IN, P.EXAM_STATUS_READ, P.INPATIENT_DEPOSIT}
 )
 TERMINAL_KIND_GRANTS: Mapping[TerminalKind, frozenset[Permission]] = {
-    TerminalKind.KIOSK: _PATIENT_TERMINAL,
+    # Both take payments offline too (facepay terminal run).
+    TerminalKind.KIOSK: _PATIENT_TERMINAL | {P.OFFLINE_SYNC},
     # A window camera also shows a pharmacy window its queue.
-    TerminalKind.WINDOW: _PATIENT_TERMINAL | {P.DISPENSING_READ},
+    TerminalKind.WINDOW: _PATIENT_TERMINAL | {P.DISPENSING_READ, P.OFFLINE_SYNC},
     # The hospital information system also posts the bills it priced and the stay's charges,
     # and books for its own channels (its app, its phone line).
     TerminalKind.HIS: TERMINAL_GRANTS

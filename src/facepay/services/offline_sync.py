@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from facepay.access.rbac import Principal
-from facepay.hospital.offline import OfflineVoucherRecord, SyncState
+from facepay.hospital.offline import DifferenceKind, OfflineVoucherRecord, SyncState, VoucherStatus
 from facepay.hospital.tenants import TerminalRecord
 from facepay.services.context import Services
 from facepay.services.offline_limits import site_face_limit
@@ -69,11 +69,11 @@ class VoucherResult:
 
     voucher_id: str
     counter: int
-    status: str
+    status: VoucherStatus
     replayed: bool
     reason: str | None
     settlement_id: str | None
-    difference_kind: str
+    difference_kind: DifferenceKind
     difference_fen: int
     person_id: str | None
     message: str

@@ -785,6 +785,30 @@ MEANINGS: Final[dict[str, str]] = {
         "Terminal: the offline library does not open with this terminal's sealing key (altered, "
         "or sealed to another terminal or version); the agent fetches it again."
     ),
+    # Offline payment, the server side (facepay.services.offline_*).
+    "offline_limit_above_face_limit": (
+        "per_payment_fen reaches the site's face-payment limit: offline there is no second "
+        "factor, so an offline payment must stay below it."
+    ),
+    "voucher_exists": (
+        "Another request decided this voucher (or its counter) at the same moment; send it "
+        "again to read its result."
+    ),
+    "voucher_not_reviewable": (
+        "Only a quarantined voucher that nobody reviewed yet can be posted or rejected."
+    ),
+    "bad_review": "A review decision is post or reject, with a note of at most 300 characters.",
+    "no_offline_signing_key": (
+        "Inside the server: this process was built without an offline signing key, so it "
+        "issues no offline packages."
+    ),
+    "bad_offline_signing_key": (
+        "Start-up or first package: offline-signing.key is not a file of 32 bytes (the Ed25519 "
+        "key that signs offline limits); restore it from the backup."
+    ),
+    "insecure_offline_signing_key": (
+        "offline-signing.key is readable by other users; run chmod 600 on it."
+    ),
 }
 
 
