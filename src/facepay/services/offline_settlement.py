@@ -57,7 +57,17 @@ def settle_voucher(
 ) -> Outcome:
     """Settle the voucher's bill authoritatively and post the difference (inside `uow`)."""
     posted = uow.bills.get(record.bill_id, record.hospital_id)
-    if posted is None or posted.status != "open":
+    if posted is None or posted.person_id != record.person_id:
+        # Only a review posts such a voucher: there is no bill of this person to settle.
+        refund_due(uow, record, amount=record.cash_collected_fen, key="nobill", now=now)
+        return Outcome(
+            None,
+            "refund_due" if record.cash_collected_fen else "none",
+            record.cash_collected_fen,
+            "bill_mismatch",
+            _message("bill_mismatch", record.cash_collected_fen),
+        )
+    if posted.status != "open":
         refund_due(uow, record, amount=record.cash_collected_fen, key="paid", now=now)
         return Outcome(
             None,
@@ -151,4 +161,6 @@ def _message(kind: str, amount: int) -> str:
         return f"You paid {yuan} more than insurance settled: it is refunded at the window."
     if kind == "bill_already_paid":
         return f"This bill had been paid already: the {yuan} you paid are refunded at the window."
+    if kind == "bill_mismatch":
+        return f"This payment matches no bill of yours: the {yuan} you paid are refunded."
     return "Paid: insurance confirmed the amount you paid."

@@ -122,7 +122,9 @@ def sync_vouchers(
             continue
         outcome, terminal_id = _decide_upload(ctx, caller, upload)
         results[upload.claimed.id] = outcome
-        if terminal_id is not None and outcome.status != "held":
+        # A replayed held voucher retries the release too: its predecessor may have been
+        # decided by a request that ended before it could release it.
+        if terminal_id is not None and (outcome.status != "held" or outcome.replayed):
             for released in release_held(ctx, terminal_id, actor=caller.actor):
                 results[released.voucher_id] = released
     return [results[upload.claimed.id] for upload in uploads]
@@ -153,7 +155,7 @@ def _decide_upload(
     with ctx.uow() as uow:
         site = require_hospital(uow, caller.hospital)
         if (seen := _seen(uow, upload, site.id)) is not None:
-            return seen, None
+            return seen, claimed.terminal_id if seen.status == "held" and seen.replayed else None
         terminal = uow.tenants.terminal(claimed.terminal_id)
         if terminal is None or terminal.hospital_id != site.id or claimed.hospital_id != site.id:
             audit(
@@ -168,7 +170,7 @@ def _decide_upload(
             return _refused(claimed, "foreign_terminal"), None
         state = uow.offline.lock_sync(terminal.id)
         if (seen := _seen(uow, upload, site.id)) is not None:  # decided while we waited
-            return seen, None
+            return seen, terminal.id
         record = _new_record(upload, now)
         try:
             voucher, _ = open_voucher(upload.signed, terminal.public_key)

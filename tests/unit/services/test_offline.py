@@ -386,3 +386,42 @@ def test_malformed_uploads_change_nothing(site: World) -> None:
     with pytest.raises(InvalidInput):
         offline_sync.sync_vouchers(ctx=site.ctx, caller=caller(till), vouchers=[])
     assert site.store.offline.rows == {}
+
+
+def test_a_held_voucher_sent_again_is_released_if_its_predecessor_was_decided(
+    site: World,
+) -> None:
+    first_bill, second_bill = bill_for(site, 20_000), bill_for(site, 21_000)
+    till = till_of(site)
+    refresh(site, till)
+    alice = site.people["Alice"]
+    first = till.pay(person_id=alice, bill_id=first_bill.id, total_fen=first_bill.total, cash_fen=0)
+    second = till.pay(
+        person_id=alice, bill_id=second_bill.id, total_fen=second_bill.total, cash_fen=0
+    )
+    assert sync(site, till, second)[0].status == "held"
+    # The first one is decided by a request that ends before it releases anything.
+    (upload,) = offline_sync._parse([first])
+    decided, _ = offline_sync._decide_upload(site.ctx, caller(till), upload)
+    assert decided.status == "posted"
+    (again,) = sync(site, till, second)
+    assert (again.status, again.replayed) == ("posted", False)
+    check_ledger(site, till)
+
+
+def test_a_reviewed_bill_mismatch_settles_the_bill_and_refunds_the_excess(site: World) -> None:
+    bill = bill_for(site)
+    till = till_of(site)
+    refresh(site, till)
+    alice = site.people["Alice"]
+    signed = till.pay(person_id=alice, bill_id=bill.id, total_fen=bill.total + 1, cash_fen=300)
+    (quarantined,) = sync(site, till, signed)
+    assert quarantined.reason == "bill_mismatch"
+    reviewed = offline_review.review_voucher(
+        ctx=site.ctx, hospital_id="h1", actor="staff:admin",
+        voucher_id=quarantined.voucher_id, decision="post", note="",
+    )  # fmt: skip
+    assert (reviewed.difference_kind, reviewed.difference_fen) == ("refund_due", 300)
+    assert site.store.bills.rows[bill.id].status == "paid"
+    assert reviewed.settlement_id is not None
+    check_ledger(site, till)
