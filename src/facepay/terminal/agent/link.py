@@ -130,7 +130,9 @@ class ServerLink:
             raise self._offline(f"the server did not answer: {error}", sent=True) from None
         self._learn_date(response)
         if response.status_code in GATEWAY_DOWN:
-            raise self._offline(f"the server is unavailable (HTTP {response.status_code})", sent=True)
+            raise self._offline(
+                f"the server is unavailable (HTTP {response.status_code})", sent=True
+            )
         self.online = True
         self.last_error = None
         return response

@@ -135,7 +135,9 @@ def _refuse(code: str, message: str, detail: str = "") -> Refusal:
     return Refusal(code, message, detail)
 
 
-def _terminal_checks(state: OfflineState) -> Refusal | tuple[SignedLimits, Library]:
+def _terminal_checks(  # noqa: PLR0911 - one return per check, in order
+    state: OfflineState,
+) -> Refusal | tuple[SignedLimits, Library]:
     limits, library = state.limits, state.library
     if limits is None:
         return _refuse("offline_no_limits", WINDOW, "no verified offline limits")
@@ -176,7 +178,7 @@ def _terminal_checks(state: OfflineState) -> Refusal | tuple[SignedLimits, Libra
     return limits, library
 
 
-def _bill_checks(
+def _bill_checks(  # noqa: PLR0911 - one return per check, in order
     state: OfflineState, limits: SignedLimits, library: Library, bill_id: str
 ) -> Refusal | tuple[LibraryPerson, LibraryBill]:
     person = library.person_of_bill(bill_id)
@@ -237,7 +239,9 @@ def match(
     return result.decision, ranked, [owner[c.template_id] for c in ranked]
 
 
-def _split(approval_person: LibraryPerson, bill: LibraryBill, library: Library, taken: Taken) -> Settlement:
+def _split(
+    approval_person: LibraryPerson, bill: LibraryBill, library: Library, taken: Taken
+) -> Settlement:
     base = approval_person.accumulators
     accumulators = base
     for delta in taken.deltas:
@@ -254,7 +258,9 @@ def _split(approval_person: LibraryPerson, bill: LibraryBill, library: Library, 
     return settle(bill=bill.bill, coverage=coverage, accumulators=accumulators, policy=policy)
 
 
-def decide_offline(*, state: OfflineState, bill_id: str, probe: Probe) -> Approval | Refusal:
+def decide_offline(  # noqa: PLR0911 - one return per check, in order
+    *, state: OfflineState, bill_id: str, probe: Probe
+) -> Approval | Refusal:
     """The offline decision for one payment (see the module docstring for the order)."""
     checked = _terminal_checks(state)
     if isinstance(checked, Refusal):

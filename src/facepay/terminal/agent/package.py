@@ -172,9 +172,11 @@ def _parse(data: dict[str, Any], *, limits: SignedLimits, model_version: str) ->
     for item in data["persons"]:
         person_id = str(item["person_id"])
         bills = {
-            str(b["bill_id"]): LibraryBill(str(b["bill_id"]), int(b["total_fen"]), parse_bill(b["bill"]))
+            str(b["bill_id"]): LibraryBill(
+                str(b["bill_id"]), int(b["total_fen"]), parse_bill(b["bill"])
+            )
             for b in item["bills"]
-        }  # fmt: skip
+        }
         persons[person_id] = LibraryPerson(
             person_id=person_id,
             display_name=str(item["display_name"]),

@@ -242,7 +242,8 @@ class AgentStore:
             self._db.execute("PRAGMA foreign_keys = ON")
             if create:
                 with self._write() as db:
-                    db.executescript("SAVEPOINT schema;" + _SCHEMA + "RELEASE schema;")
+                    for statement in filter(str.strip, _SCHEMA.split(";")):
+                        db.execute(statement)
                     db.execute(
                         "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
                         (SCHEMA_VERSION,),
@@ -577,7 +578,8 @@ class AgentStore:
     def sending_bills(self) -> set[str]:
         """Bills with an online attempt whose outcome is unknown (sent, no answer)."""
         return {
-            str(r["bill_id"]) for r in self._read("SELECT bill_id FROM attempts WHERE state = 'sending'")
+            str(r["bill_id"])
+            for r in self._read("SELECT bill_id FROM attempts WHERE state = 'sending'")
         }
 
 
