@@ -37,7 +37,7 @@ from facepay.terminal.protocol import (
     seal,
     sign_document,
 )
-from facepay.vision.liveness import ChallengeStore
+from facepay.vision.liveness import ChallengeStore, issue_challenge
 
 POLICY = Path(__file__).resolve().parents[4] / "src" / "facepay" / "policies" / "employee-2026.yaml"
 TERMINAL = "trm_lobby"
@@ -114,6 +114,10 @@ class FakeServer:
     cut: Callable[[httpx.Request], str | None] = lambda _request: None
     """Returns "before" (connection refused), "after" (processed, answer lost) or None."""
     max_skew: timedelta = timedelta(minutes=5)
+    hold_once: set[int] = field(default_factory=set)
+    """Counters the server answers `held` once (as if an earlier one had not arrived)."""
+    paid_bills: dict[str, str] = field(default_factory=dict)
+    """Online: bill id -> the idempotency key that paid it."""
 
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(f"{request.method} {request.url.path}")
@@ -141,6 +145,30 @@ class FakeServer:
         if path == "/v1/terminal/vouchers":
             body = json.loads(request.content)
             return httpx.Response(200, json={"results": [self.voucher(v) for v in body["vouchers"]]})
+        return self._online(request, path, now)
+
+    def _online(self, request: httpx.Request, path: str, now: datetime) -> httpx.Response:
+        if path == "/v1/liveness/challenges":
+            body = issue_challenge(now=now).to_json()
+            return httpx.Response(201, json=body)
+        if path == "/v1/identifications":
+            return httpx.Response(201, json={
+                "identification_id": "idn_1", "decision": "match", "person_id": "per_a",
+                "needs_second_factor": False, "display_name": "p*"})  # fmt: skip
+        bill_id = path.split("/")[3] if path.startswith("/v1/bills/") else ""
+        if path.endswith("/presettlement"):
+            if bill_id in self.paid_bills:
+                return httpx.Response(409, json={"code": "bill_paid", "detail": "paid"})
+            return httpx.Response(200, json={"split": {}, "second_factor_required": False})
+        if path.endswith("/payments"):
+            key = request.headers["Idempotency-Key"]
+            receipt = {"settlement_id": f"stl_{bill_id}", "split": {"psn_cash_pay": 0}}
+            if self.paid_bills.get(bill_id) == key:
+                return httpx.Response(201, json={**receipt, "replayed": True})
+            if bill_id in self.paid_bills:
+                return httpx.Response(409, json={"code": "bill_paid", "detail": "paid"})
+            self.paid_bills[bill_id] = key
+            return httpx.Response(201, json={**receipt, "replayed": False})
         return httpx.Response(404, json={"code": "not_found"})
 
     def package(self, now: datetime) -> dict[str, Any]:
@@ -187,6 +215,9 @@ class FakeServer:
             voucher, hashed = open_voucher(signed, ed25519_public_raw(self.terminal_key))
         except Exception:  # noqa: BLE001 - any refusal of the signature quarantines
             return self._final(base, "quarantined", "signature_bad")
+        if voucher.counter in self.hold_once:
+            self.hold_once.discard(voucher.counter)
+            return {**base, "status": "held", "reason": "counter_gap"}
         if voucher.counter > self.last_counter + 1:
             return {**base, "status": "held", "reason": "counter_gap"}
         if voucher.counter <= self.last_counter:
