@@ -144,7 +144,9 @@ class FakeServer:
             return httpx.Response(200, json=self.package(now))
         if path == "/v1/terminal/vouchers":
             body = json.loads(request.content)
-            return httpx.Response(200, json={"results": [self.voucher(v) for v in body["vouchers"]]})
+            return httpx.Response(
+                200, json={"results": [self.voucher(v) for v in body["vouchers"]]}
+            )
         return self._online(request, path, now)
 
     def _online(self, request: httpx.Request, path: str, now: datetime) -> httpx.Response:
@@ -213,7 +215,7 @@ class FakeServer:
                 "person_id": claimed.person_id, "message": ""}  # fmt: skip
         try:
             voucher, hashed = open_voucher(signed, ed25519_public_raw(self.terminal_key))
-        except Exception:  # noqa: BLE001 - any refusal of the signature quarantines
+        except Exception:
             return self._final(base, "quarantined", "signature_bad")
         if voucher.counter in self.hold_once:
             self.hold_once.discard(voucher.counter)
@@ -251,9 +253,7 @@ class FakeVision:
     model_version: str = MODEL
     seen: int = 0
 
-    def examine(
-        self, capture: Any, *, book: ChallengeStore, now: datetime, embed: bool
-    ) -> Probe:
+    def examine(self, capture: Any, *, book: ChallengeStore, now: datetime, embed: bool) -> Probe:
         self.seen += 1
         return self.probe
 
@@ -264,7 +264,7 @@ def live() -> Liveness:
 
 def capture_body() -> dict[str, Any]:
     """A tiny but valid CaptureCreate body (the fake vision does not look at the pixels)."""
-    ok, png = cv2.imencode(".png", np.zeros((8, 8, 3), dtype=np.uint8))
+    ok, png = cv2.imencode(".png", np.zeros((32, 32, 3), dtype=np.uint8))
     assert ok
     image = base64.b64encode(png.tobytes()).decode()
     return {

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.unit.terminal.agent.conftest import MODEL, TERMINAL, FakeServer, live, person, unit
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from tests.unit.terminal.agent.conftest import MODEL, TERMINAL, FakeServer, live, person, unit
 
+from facepay.shared.errors import InvalidInput
 from facepay.terminal.agent.offline import (
     STAFF,
     WINDOW,
@@ -45,7 +46,9 @@ def package(server: FakeServer) -> tuple[SignedLimits, Library]:
 
 def state(package: tuple[SignedLimits, Library], **changes: Any) -> OfflineState:
     limits, library = package
-    return replace(OfflineState(now=NOW, limits=limits, library=library, model_version=MODEL), **changes)
+    return replace(
+        OfflineState(now=NOW, limits=limits, library=library, model_version=MODEL), **changes
+    )
 
 
 def decide(
@@ -62,7 +65,9 @@ def refused(result: Approval | Refusal, code: str, message: str = WINDOW) -> Non
     assert (result.code, result.message) == (code, message), result
 
 
-def with_limits(package: tuple[SignedLimits, Library], **rules: Any) -> tuple[SignedLimits, Library]:
+def with_limits(
+    package: tuple[SignedLimits, Library], **rules: Any
+) -> tuple[SignedLimits, Library]:
     limits, library = package
     return replace(limits, limits=replace(limits.limits, **rules)), library
 
@@ -70,13 +75,17 @@ def with_limits(package: tuple[SignedLimits, Library], **rules: Any) -> tuple[Si
 def test_a_payment_within_every_limit_is_approved_with_its_provisional_split(package) -> None:
     approved = decide(package)
     assert isinstance(approved, Approval)
-    assert approved.person.person_id == "per_a" and approved.template_id == "tpl_per_a"
-    assert approved.score == 1_000_000 and approved.runner_up_score == 0
+    assert approved.person.person_id == "per_a"
+    assert approved.template_id == "tpl_per_a"
+    assert approved.score == 1_000_000
+    assert approved.runner_up_score == 0
     split = approved.provisional()
-    assert split["medfee_sumamt"] == 10_000 and split["policy_id"] == "example-employee-2026"
+    assert split["medfee_sumamt"] == 10_000
+    assert split["policy_id"] == "example-employee-2026"
     assert split["fund_pay_sumamt"] + split["acct_pay"] + split["psn_cash_pay"] == 10_000
     assert split["fund_pay_sumamt"] == 7_000  # deductible used up; tier 3 pays 70 %
-    assert split["acct_pay"] == 3_000 and split["psn_cash_pay"] == 0
+    assert split["acct_pay"] == 3_000
+    assert split["psn_cash_pay"] == 0
 
 
 def test_no_verified_limits_or_offline_turned_off(package) -> None:
@@ -89,7 +98,9 @@ def test_the_library_must_be_there_fresh_and_of_the_local_model(package) -> None
     limits, library = package
     age = limits.limits.max_library_age_seconds
     assert isinstance(decide(package, now=library.issued_at + timedelta(seconds=age)), Approval)
-    refused(decide(package, now=library.issued_at + timedelta(seconds=age + 1)), "offline_library_stale")
+    refused(
+        decide(package, now=library.issued_at + timedelta(seconds=age + 1)), "offline_library_stale"
+    )
     refused(decide(package, model_version="dlib-other"), "offline_model_mismatch")
 
 
@@ -131,7 +142,11 @@ def test_cumulative_unsynced_amount(package) -> None:
 def test_local_liveness_must_have_passed(package) -> None:
     blink = Probe(None, Liveness(False, "Please blink."))
     refused(decide(package, probe=blink), "offline_liveness", "Please blink.")
-    refused(decide(package, probe=Probe(None, live())), "offline_no_face", "No face was found: face the camera.")
+    refused(
+        decide(package, probe=Probe(None, live())),
+        "offline_no_face",
+        "No face was found: face the camera.",
+    )
 
 
 def test_the_face_must_match_the_bills_patient_clearly(package) -> None:
@@ -167,18 +182,19 @@ def test_offline_deltas_are_added_to_the_librarys_accumulators() -> None:
     server = FakeServer(persons=[person("per_a", 0, {"bil_1": 10_000}, used=170_000)])
     package = opened(server)
     first = decide(package, bill="bil_1")
-    assert isinstance(first, Approval) and first.provisional()["fund_pay_sumamt"] == 0
+    assert isinstance(first, Approval)
+    assert first.provisional()["fund_pay_sumamt"] == 0
     deltas = [{"year": 2026, "outpatient_deductible_used": 10_000}]
     after = decide(package, bill="bil_1", taken={"per_a": Taken(deltas=deltas)})
-    assert isinstance(after, Approval) and after.provisional()["fund_pay_sumamt"] == 7_000
+    assert isinstance(after, Approval)
+    assert after.provisional()["fund_pay_sumamt"] == 7_000
     other_year = [{"year": 2025, "outpatient_deductible_used": 10_000}]
     ignored = decide(package, bill="bil_1", taken={"per_a": Taken(deltas=other_year)})
-    assert isinstance(ignored, Approval) and ignored.provisional()["fund_pay_sumamt"] == 0
+    assert isinstance(ignored, Approval)
+    assert ignored.provisional()["fund_pay_sumamt"] == 0
 
 
 def test_limits_signed_by_another_key_or_for_another_terminal_are_refused(server) -> None:
-    from facepay.shared.errors import InvalidInput
-
     body = server.package(NOW)
     with pytest.raises(InvalidInput) as forged:
         open_limits(body["limits"], ed25519_public_raw(FakeServer().key), terminal_id=TERMINAL)

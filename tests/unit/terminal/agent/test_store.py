@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from facepay.shared.errors import ConfigurationError
 from facepay.terminal.agent.store import FILE_NAME, AgentStore, NewVoucher, StoreFull
-from facepay.terminal.protocol import GENESIS, Voucher, open_voucher, sign_voucher, uuid7
+from facepay.terminal.protocol import (
+    GENESIS,
+    Voucher,
+    ed25519_public_raw,
+    open_voucher,
+    sign_voucher,
+    uuid7,
+)
 
 KEY = Ed25519PrivateKey.generate()
 
@@ -25,8 +33,11 @@ def builder(person: str = "per_a", bill: str = "bil_1", amount: int = 1_000):
             evidence={}, provisional={}, cash_collected_fen=amount // 2,
         )  # fmt: skip
         signed, digest = sign_voucher(KEY, voucher)
-        return NewVoucher(signed, digest, voucher.id, voucher.created_at, bill, person, amount,
-                          amount // 2, "v1", 100, {"year": 2026, "outpatient_eligible": amount})  # fmt: skip
+        deltas = {"year": 2026, "outpatient_eligible": amount}
+        return NewVoucher(
+            signed, digest, voucher.id, voucher.created_at, bill, person, amount, amount // 2,
+            "v1", 100, deltas,
+        )  # fmt: skip
 
     return build
 
@@ -80,8 +91,10 @@ def test_vouchers_chain_and_survive_reopening(tmp_path: Path) -> None:
     assert [r.counter for r in rows] == [1, 2]
     one, hash_one = open_voucher(rows[0].signed, _raw())
     two, hash_two = open_voucher(rows[1].signed, _raw())
-    assert one.prev_hash == GENESIS and two.prev_hash == hash_one == first.hash
-    assert again.chain_head() == (2, hash_two) and second.hash == hash_two
+    assert one.prev_hash == GENESIS
+    assert two.prev_hash == hash_one == first.hash
+    assert again.chain_head() == (2, hash_two)
+    assert second.hash == hash_two
     assert again.outbox_counts() == {"pending": 2, "held": 0, "synced": 0}
     again.close()
 
@@ -90,7 +103,8 @@ def test_the_same_idempotency_key_returns_the_same_voucher(tmp_path: Path) -> No
     store = AgentStore(tmp_path / "agent")
     first = store.append_voucher(idempotency_key="k1", build=builder())
     repeat = store.append_voucher(idempotency_key="k1", build=builder(bill="bil_other"))
-    assert repeat == first and store.chain_head()[0] == 1
+    assert repeat == first
+    assert store.chain_head()[0] == 1
     store.close()
 
 
@@ -102,7 +116,8 @@ def test_a_failing_build_leaves_nothing_behind(tmp_path: Path) -> None:
 
     with pytest.raises(RuntimeError):
         store.append_voucher(idempotency_key="k1", build=broken)
-    assert store.vouchers() == [] and store.chain_head() == (0, GENESIS)
+    assert store.vouchers() == []
+    assert store.chain_head() == (0, GENESIS)
     store.close()
 
 
@@ -120,7 +135,8 @@ def test_a_full_disk_refuses_the_payment_and_writes_nothing(tmp_path: Path) -> N
     with pytest.raises(StoreFull) as full:
         store.append_voucher(idempotency_key="k1", build=huge)
     assert full.value.code == "terminal_storage_full"
-    assert store.chain_head()[0] == 1 and len(store.vouchers()) == 1
+    assert store.chain_head()[0] == 1
+    assert len(store.vouchers()) == 1
     assert store.voucher_by_key("k1") is None
     store.close()
     reopened = AgentStore(tmp_path / "agent")
@@ -130,7 +146,9 @@ def test_a_full_disk_refuses_the_payment_and_writes_nothing(tmp_path: Path) -> N
 
 def test_results_settle_vouchers_and_keep_differences_as_notices(tmp_path: Path) -> None:
     store = AgentStore(tmp_path / "agent")
-    rows = [store.append_voucher(idempotency_key=f"k{i}", build=builder(bill=f"b{i}")) for i in range(3)]
+    rows = [
+        store.append_voucher(idempotency_key=f"k{i}", build=builder(bill=f"b{i}")) for i in range(3)
+    ]
     store.record_results([
         {"voucher_id": rows[0].voucher_id, "status": "posted", "person_id": "per_a",
          "difference": {"kind": "arrears", "amount_fen": 120}, "message": "you owe 1.20"},
@@ -141,10 +159,13 @@ def test_results_settle_vouchers_and_keep_differences_as_notices(tmp_path: Path)
     assert store.outbox_counts() == {"pending": 0, "held": 1, "synced": 2}
     assert [r.counter for r in store.unsynced(50)] == [3]
     notices = store.notices("per_a")
-    assert [(n.kind, n.amount_fen, n.message) for n in notices] == [("arrears", 120, "you owe 1.20")]
+    assert [(n.kind, n.amount_fen, n.message) for n in notices] == [
+        ("arrears", 120, "you owe 1.20")
+    ]
     # The same answer again (a replay) adds no second notice.
-    store.record_results([{"voucher_id": rows[0].voucher_id, "status": "posted", "person_id":
-                           "per_a", "difference": {"kind": "arrears", "amount_fen": 120}}])  # fmt: skip
+    arrears = {"kind": "arrears", "amount_fen": 120}
+    again = {"voucher_id": rows[0].voucher_id, "status": "posted", "person_id": "per_a"}
+    store.record_results([{**again, "difference": arrears}])
     assert len(store.notices("per_a")) == 1
     store.close()
 
@@ -157,8 +178,6 @@ def test_offline_deltas_are_forgotten_once_a_library_shows_them(tmp_path: Path) 
     seen = store.sync_seq()
     account, deltas, bills = store.offline_taken("per_a")
     assert (account, len(deltas), bills) == (200, 2, {"b1", "b2"})
-    from datetime import UTC, datetime
-
     store.save_package(limits={"payload": "x"}, library_version="v2", library=b"sealed",
                        fetched_at=datetime.now(UTC), synced_up_to=seen)  # fmt: skip
     assert store.offline_taken("per_a")[2] == {"b2"}
@@ -188,6 +207,4 @@ def test_the_file_runs_wal_with_full_sync(tmp_path: Path) -> None:
 
 
 def _raw() -> bytes:
-    from facepay.terminal.protocol import ed25519_public_raw
-
     return ed25519_public_raw(KEY)

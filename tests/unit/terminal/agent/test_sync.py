@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from tests.unit.terminal.agent.conftest import TERMINAL, FakeServer, Wired
 
 from facepay.shared.errors import ConfigurationError
 from facepay.terminal.agent.link import ServerOffline
 from facepay.terminal.agent.store import NewVoucher
 from facepay.terminal.agent.sync import DataLock
 from facepay.terminal.protocol import OfflineLimits, Voucher, sign_voucher, uuid7
-from tests.unit.terminal.agent.conftest import TERMINAL, FakeServer, Wired
 
 
 def vouchers(wired: Wired, count: int, *, key=None) -> list[str]:
@@ -43,13 +43,15 @@ def test_refresh_registers_the_sealing_key_pins_the_server_key_and_keeps_the_pac
     wired: Wired,
 ) -> None:
     state = wired.agent.keeper.refresh()
-    assert state.error is None and state.library is not None
+    assert state.error is None
+    assert state.library is not None
     assert set(state.library.persons) == {"per_a", "per_b"}
     assert wired.server.sealing_key is not None
     assert wired.store.meta("server_key") is not None
     again = wired.reopen()
     loaded = again.agent.keeper.state
-    assert loaded.library is not None and loaded.limits is not None
+    assert loaded.library is not None
+    assert loaded.limits is not None
     assert loaded.limits.version == state.limits.version
     assert wired.server.requests.count("PUT /v1/terminal/sealing-key") == 1
     again.agent.keeper.refresh()
@@ -62,7 +64,9 @@ def test_limits_edited_on_disk_are_refused_at_load(wired: Wired) -> None:
     wired.store.close()
     with sqlite3.connect(path) as raw:
         (limits,) = raw.execute("SELECT limits FROM package").fetchone()
-        raw.execute("UPDATE package SET limits = ?", (limits.replace('"payload": "', '"payload": "e'),))
+        raw.execute(
+            "UPDATE package SET limits = ?", (limits.replace('"payload": "', '"payload": "e'),)
+        )
     again = wired.reopen()
     assert again.agent.keeper.state.limits is None
     assert "refused" in (again.agent.keeper.state.error or "")
@@ -73,7 +77,8 @@ def test_a_package_from_another_server_key_is_refused_and_the_last_one_kept(wire
     wired.server.key = FakeServer().key
     second = wired.agent.keeper.refresh()
     assert "pinned" in (second.error or "")
-    assert second.limits is first.limits and second.library is first.library
+    assert second.limits is first.limits
+    assert second.library is first.library
 
 
 def test_a_library_that_is_not_the_one_the_limits_name_is_refused(wired: Wired) -> None:
@@ -124,11 +129,14 @@ def test_an_answer_lost_after_the_server_committed_is_replayed_not_doubled(wired
     ids = vouchers(wired, 2)
     wired.server.cut = lambda request: "after" if request.url.path.endswith("vouchers") else None
     lost = wired.agent.syncer.drain()
-    assert lost.sent == 0 and "did not answer" in (lost.error or "")
-    assert wired.server.posted == ids and wired.store.outbox_counts()["pending"] == 2
+    assert lost.sent == 0
+    assert "did not answer" in (lost.error or "")
+    assert wired.server.posted == ids
+    assert wired.store.outbox_counts()["pending"] == 2
     wired.server.cut = lambda request: None
     again = wired.agent.syncer.drain()
-    assert again.by_status == {"posted": 2} and again.replayed == 2
+    assert again.by_status == {"posted": 2}
+    assert again.replayed == 2
     assert wired.server.posted == ids
     assert wired.store.outbox_counts()["synced"] == 2
 
@@ -145,12 +153,14 @@ def test_a_cut_mid_batch_keeps_the_rest_for_later(wired: Wired) -> None:
 
     wired.server.cut = second_batch_refused
     report = wired.agent.syncer.drain()
-    assert report.sent == 50 and report.by_status == {"posted": 50}
+    assert report.sent == 50
+    assert report.by_status == {"posted": 50}
     assert wired.store.outbox_counts() == {"pending": 10, "held": 0, "synced": 50}
     assert wired.store.meta("last_error").startswith("cannot reach")
     assert wired.agent.link.online is False
     wired.agent.syncer.drain()
-    assert wired.server.posted == ids and wired.store.outbox_counts()["synced"] == 60
+    assert wired.server.posted == ids
+    assert wired.store.outbox_counts()["synced"] == 60
 
 
 def test_differences_become_notices_for_the_next_visit(wired: Wired) -> None:
@@ -159,7 +169,10 @@ def test_differences_become_notices_for_the_next_visit(wired: Wired) -> None:
                                 "bil_2": {"kind": "refund_due", "amount_fen": 120}}  # fmt: skip
     wired.agent.syncer.drain()
     notices = wired.agent.notices("per_a")
-    assert [(n["kind"], n["amount_fen"]) for n in notices] == [("arrears", 350), ("refund_due", 120)]
+    assert [(n["kind"], n["amount_fen"]) for n in notices] == [
+        ("arrears", 350),
+        ("refund_due", 120),
+    ]
 
 
 def test_a_terminal_clock_ten_minutes_off_still_signs_acceptable_requests(wired: Wired) -> None:
@@ -169,7 +182,9 @@ def test_a_terminal_clock_ten_minutes_off_still_signs_acceptable_requests(wired:
     assert report.by_status == {"posted": 1}
     assert 590 < wired.agent.link.offset < 610
     assert float(wired.store.meta("clock_offset")) == pytest.approx(wired.agent.link.offset)
-    assert wired.server.requests.count("POST /v1/terminal/vouchers") == 2  # refused, then signed again
+    assert (
+        wired.server.requests.count("POST /v1/terminal/vouchers") == 2
+    )  # refused, then signed again
     wired.agent.keeper.refresh()  # server_time is the precise clock
     assert abs(wired.agent.link.offset - 600) < 1.5
 
@@ -187,7 +202,8 @@ def test_an_unreachable_server_is_offline(wired: Wired) -> None:
     wired.server.cut = lambda request: "before"
     with pytest.raises(ServerOffline) as offline:
         wired.agent.keeper.refresh()
-    assert offline.value.sent is False and wired.agent.mode() == "offline"
+    assert offline.value.sent is False
+    assert wired.agent.mode() == "offline"
 
 
 def test_a_gateway_error_is_offline(wired: Wired) -> None:
