@@ -403,14 +403,20 @@ class Agent:
         return now + every
 
     def run(self, stop: threading.Event, clock: Callable[[], float] = time.monotonic) -> None:
-        """The background loop: refresh and drain, sooner after an offline payment."""
+        """The background loop: refresh and drain when due, and soon after an offline payment
+        (`wake`); nothing else ever sends vouchers, so there is one sender."""
         due = 0.0
         while not stop.is_set():
+            woken = self._wake.is_set()
+            self._wake.clear()
             now = clock()
-            if now >= due or (self._wake.is_set() and self.store.unsynced(1)):
-                self._wake.clear()
+            if now >= due or (woken and self.link.online is not False and self.store.unsynced(1)):
                 due = self.tick(now)
-            self._wake.wait(timeout=max(0.05, min(2.0, due - clock())))
+            self._wake.wait(timeout=max(0.05, min(1.0, due - clock())))
+
+    def wake(self) -> None:
+        """Ask the background loop to run now (an offline payment was written)."""
+        self._wake.set()
 
     # -- status ----------------------------------------------------------------------------
 

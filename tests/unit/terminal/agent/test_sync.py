@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from datetime import timedelta
 
 import httpx
@@ -220,3 +222,25 @@ def test_limits_sent_with_the_package_are_those_in_force(wired: Wired) -> None:
     state = wired.agent.keeper.refresh()
     assert state.limits.limits.per_payment_fen == 1_000
     assert wired.agent.status()["limits"]["per_payment_fen"] == 1_000
+
+
+def test_the_background_loop_refreshes_and_uploads_and_retries_when_offline(wired: Wired) -> None:
+    wired.server.cut = lambda request: "before"
+    assert wired.agent.tick(100.0) == 110.0
+    assert wired.store.meta("mode") == "offline"
+    wired.server.cut = lambda request: None
+    vouchers(wired, 2)
+    stop = threading.Event()
+    loop = threading.Thread(target=wired.agent.run, args=(stop,))
+    loop.start()
+    try:
+        deadline = time.monotonic() + 10
+        while wired.store.outbox_counts()["synced"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        stop.set()
+        wired.agent.wake()
+        loop.join(timeout=10)
+    assert wired.store.outbox_counts()["synced"] == 2
+    assert wired.agent.keeper.state.library is not None
+    assert wired.store.meta("mode") == "online"
