@@ -14,11 +14,14 @@ import json
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from facepay.terminal.agent.store import AgentStore
+
+if TYPE_CHECKING:
+    pass
 
 app = typer.Typer(help="The terminal agent: edge vision, offline payment, exactly-once sync.")
 

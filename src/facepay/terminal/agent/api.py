@@ -9,7 +9,7 @@ from fastapi import FastAPI, Path, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from facepay.terminal.agent.service import Agent
+from facepay.terminal.agent.service import Agent, ServerRefused
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
 STATUS_OF = {"paid": 201, "refused": 422, "unknown": 503}
@@ -46,9 +46,14 @@ def create_app(agent: Agent) -> FastAPI:
         return Response(agent.metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.post("/challenges", status_code=201)
-    def challenge() -> dict[str, Any]:
-        """A liveness challenge: the server's when online, a local one offline."""
-        return agent.challenge()
+    def challenge() -> JSONResponse:
+        """A liveness challenge: the server's when online, a local one offline; 502 with the
+        server's code when the server refuses (a revoked terminal does not go offline)."""
+        try:
+            return JSONResponse(agent.challenge(), status_code=201)
+        except ServerRefused as refused:
+            body = {"code": refused.code, "message": refused.message, "status": refused.status}
+            return JSONResponse(body, status_code=502)
 
     @app.post("/payments")
     def pay(body: PaymentCreate) -> JSONResponse:

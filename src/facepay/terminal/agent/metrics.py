@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
+from facepay.terminal.agent.sync import STALE_SECONDS
+
 if TYPE_CHECKING:
     from facepay.terminal.agent.service import Agent
 
@@ -42,6 +44,11 @@ class AgentMetrics:
             "Age of the offline face library in force (-1: none).",
             registry=self.registry,
         )
+        self._stale = Gauge(
+            "facepay_terminal_library_stale",
+            "1 when the offline library is missing or older than 10 minutes (the stale alert).",
+            registry=self.registry,
+        )
         self._online = Gauge(
             "facepay_terminal_online", "1 when the server answered last.", registry=self.registry
         )
@@ -59,8 +66,13 @@ class AgentMetrics:
                 return -1.0
             return (agent.server_now() - library.issued_at).total_seconds()
 
+        def stale() -> float:
+            seconds = age()
+            return 1.0 if seconds < 0 or seconds > STALE_SECONDS else 0.0
+
         self._depth.set_function(depth)
         self._age.set_function(age)
+        self._stale.set_function(stale)
         self._online.set_function(lambda: 1.0 if agent.link.online else 0.0)
 
     def synced(self, status: str, replayed: bool) -> None:

@@ -42,6 +42,7 @@ from facepay.terminal.agent.offline import (
     Taken,
     decide_offline,
 )
+from facepay.terminal.agent.status import read_status
 from facepay.terminal.agent.store import AgentStore, NewVoucher, OutboxRow, StoreFull
 from facepay.terminal.agent.sync import STALE_SECONDS, PackageKeeper, Syncer
 from facepay.terminal.agent.vision import EdgeVision
@@ -89,6 +90,17 @@ class Outcome:
         }
 
 
+class ServerRefused(Exception):  # noqa: N818 - reads as what happened
+    """The server answered and refused (a revoked or unknown terminal, say): not a reason to
+    work offline."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
 class Agent:
     """The terminal agent's use cases over its store, its link and its edge vision."""
 
@@ -126,15 +138,19 @@ class Agent:
 
     def challenge(self) -> dict[str, Any]:
         """The server's challenge when online; a local one (`issue_challenge`) offline. Either
-        is kept in the local book, so that local liveness judges the capture against it."""
+        is kept in the local book, so that local liveness judges the capture against it. A
+        server that answers with a refusal raises `ServerRefused`: never a reason to go offline."""
         try:
             response = self.link.request("POST", "/v1/liveness/challenges")
-            if response.status_code == 201:
-                body: dict[str, Any] = response.json()
-                self.book.add(challenge_of(body))
-                return {**body, "mode": "online"}
         except ServerOffline:
             pass
+        else:
+            if response.status_code != 201:
+                refusal = _refusal_of(response)
+                raise ServerRefused(response.status_code, refusal.code, refusal.detail)
+            body: dict[str, Any] = response.json()
+            self.book.add(challenge_of(body))
+            return {**body, "mode": "online"}
         issued = self.book.add(issue_challenge(now=self.server_now()))
         self._local.add(issued.nonce)
         body = issued.to_json()
@@ -426,8 +442,6 @@ class Agent:
 
     def status(self) -> dict[str, Any]:
         """`GET /status`: the store's view plus the live mode and the package in force."""
-        from facepay.terminal.agent.status import read_status  # noqa: PLC0415 - cycle
-
         state = self.keeper.state
         body = read_status(self.store, now=datetime.now(UTC))
         library = state.library

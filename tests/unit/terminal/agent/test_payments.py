@@ -10,6 +10,7 @@ from tests.unit.terminal.agent.conftest import Wired, capture_body, live, unit
 from facepay.demo.in_thread import serve_in_thread
 from facepay.terminal.agent.api import create_app
 from facepay.terminal.agent.offline import PROVISIONAL, Liveness, Probe
+from facepay.terminal.agent.service import ServerRefused
 from facepay.terminal.agent.store import StoreFull
 from facepay.terminal.protocol import ed25519_public_raw, open_voucher
 
@@ -198,6 +199,7 @@ def _local_api(wired: Wired, client: httpx.Client) -> None:
     metrics = client.get("/metrics").text
     assert "facepay_terminal_outbox_depth 1.0" in metrics
     assert "facepay_terminal_offline_payments_total 1.0" in metrics
+    assert "facepay_terminal_library_stale 0.0" in metrics
     wired.server.cut = lambda r: None
     wired.server.differences = {"bil_a1": {"kind": "arrears", "amount_fen": 700}}
     wired.agent.syncer.drain()
@@ -214,3 +216,20 @@ def test_a_probe_of_someone_else_is_refused_offline(wired: Wired) -> None:
     wired.vision.probe = Probe(unit(3), live())
     outcome = wired.agent.pay(bill_id="bil_a1", capture=offline_challenge(wired))
     assert outcome.code == "offline_no_match"
+
+
+def test_a_server_that_refuses_the_terminal_is_not_a_reason_to_pay_offline(wired: Wired) -> None:
+    wired.agent.keeper.refresh()
+
+    def revoked(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"code": "terminal_revoked", "detail": "revoked"})
+
+    wired.http._transport = httpx.MockTransport(revoked)
+    with pytest.raises(ServerRefused) as refused:
+        wired.agent.challenge()
+    assert refused.value.code == "terminal_revoked"
+    assert wired.agent.mode() == "online"
+    with serve_in_thread(create_app(wired.agent)) as url, httpx.Client(base_url=url) as client:
+        answer = client.post("/challenges")
+    assert answer.status_code == 502
+    assert answer.json()["code"] == "terminal_revoked"
