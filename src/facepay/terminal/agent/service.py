@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import numpy as np
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
@@ -46,7 +47,7 @@ from facepay.terminal.agent.status import read_status
 from facepay.terminal.agent.store import AgentStore, NewVoucher, OutboxRow, StoreFull
 from facepay.terminal.agent.sync import STALE_SECONDS, PackageKeeper, Syncer
 from facepay.terminal.agent.vision import EdgeVision
-from facepay.terminal.capture import challenge_of
+from facepay.terminal.capture import MAX_FRAMES, challenge_of
 from facepay.terminal.protocol import Voucher, peek_voucher, sign_voucher, uuid7
 from facepay.vision.liveness import ChallengeBook, issue_challenge
 from facepay.vision.liveness.challenge import PROMPTS
@@ -181,7 +182,7 @@ class Agent:
             return _refused("local", key, bill_id, "liveness_local", probe.liveness.message)
         if not local:
             try:
-                return self._pay_online(key, bill_id, capture)
+                return self._pay_online(key, bill_id, chosen_frames(capture))
             except ServerOffline:
                 pass  # nothing was paid online: pay offline, within the limits
         return self._pay_offline(key, bill_id, probe)
@@ -458,6 +459,16 @@ class Agent:
             "stale": age is None or age > STALE_SECONDS,
         }
         return body
+
+
+def chosen_frames(capture: dict[str, Any], max_frames: int = MAX_FRAMES) -> dict[str, Any]:
+    """The capture the server gets: at most `max_frames` frames spread evenly over it, first
+    and last kept (what the server keeps of a capture; the frames are sent as they came)."""
+    frames = capture["frames"]
+    if len(frames) <= max_frames:
+        return capture
+    picks = np.linspace(0, len(frames) - 1, num=max_frames).round().astype(int).tolist()
+    return {**capture, "frames": [frames[i] for i in dict.fromkeys(picks)]}
 
 
 def _refused(  # noqa: PLR0917 - an outcome's fields, in their order

@@ -10,7 +10,7 @@ from tests.unit.terminal.agent.conftest import Wired, capture_body, live, unit
 from facepay.demo.in_thread import serve_in_thread
 from facepay.terminal.agent.api import create_app
 from facepay.terminal.agent.offline import PROVISIONAL, Liveness, Probe
-from facepay.terminal.agent.service import ServerRefused
+from facepay.terminal.agent.service import ServerRefused, chosen_frames
 from facepay.terminal.agent.store import StoreFull
 from facepay.terminal.protocol import ed25519_public_raw, open_voucher
 
@@ -233,3 +233,13 @@ def test_a_server_that_refuses_the_terminal_is_not_a_reason_to_pay_offline(wired
         answer = client.post("/challenges")
     assert answer.status_code == 502
     assert answer.json()["code"] == "terminal_revoked"
+
+
+def test_the_server_gets_at_most_32_frames_spread_over_the_capture() -> None:
+    capture = {"started_at": "x", "frames": [{"t": i / 10, "image": str(i)} for i in range(60)]}
+    chosen = chosen_frames(capture)
+    images = [f["image"] for f in chosen["frames"]]
+    assert len(images) == 32
+    assert images[0] == "0"
+    assert images[-1] == "59"
+    assert chosen_frames({"frames": capture["frames"][:5]})["frames"] == capture["frames"][:5]
