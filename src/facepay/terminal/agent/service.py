@@ -177,6 +177,7 @@ class Agent:
         except FacepayError as error:
             return _refused("local", key, bill_id, error.code, "Please try again.", error.message)
         local = parsed.challenge_nonce in self._local
+        self._local.discard(parsed.challenge_nonce or "")
         probe = self.vision.examine(parsed, book=self.book, now=self.server_now(), embed=True)
         if not probe.liveness.passed:
             return _refused("local", key, bill_id, "liveness_local", probe.liveness.message)
@@ -189,9 +190,14 @@ class Agent:
 
     def _repeat(self, key: str, bill_id: str) -> Outcome | None:
         row = self.store.voucher_by_key(key)
+        attempt = self.store.attempt(key)
+        if (row is not None and row.bill_id != bill_id) or (
+            attempt is not None and attempt.bill_id != bill_id
+        ):
+            return _refused("local", key, bill_id, "idempotency_key_reused",
+                            "Please try again.", "this key was used for another bill")  # fmt: skip
         if row is not None:
             return self._offline_receipt(row, replayed=True)
-        attempt = self.store.attempt(key)
         if attempt is not None and attempt.state == "paid" and attempt.result is not None:
             return Outcome(
                 "paid",
@@ -201,9 +207,6 @@ class Agent:
                 "Paid.",
                 body={**attempt.result, "replayed": True},
             )
-        if attempt is not None and attempt.bill_id != bill_id:
-            return _refused("local", key, bill_id, "idempotency_key_reused",
-                            "Please try again.", "this key was used for another bill")  # fmt: skip
         return None
 
     def _pay_online(  # noqa: PLR0911 - one return per step that can refuse

@@ -58,6 +58,10 @@ def test_a_repeat_with_the_same_key_returns_the_same_voucher(wired: Wired) -> No
     assert again.body["voucher"]["id"] == first.body["voucher"]["id"]
     assert again.body["replayed"]
     assert len(wired.store.vouchers()) == 1
+    elsewhere = wired.agent.pay(
+        bill_id="bil_a2", capture=offline_challenge(wired), idempotency_key=first.idempotency_key
+    )
+    assert elsewhere.code == "idempotency_key_reused"
     other = wired.agent.pay(bill_id="bil_a1", capture=offline_challenge(wired))
     assert other.status == "refused"
     assert other.code == "offline_bill_paid"
