@@ -20,6 +20,7 @@ from facepay.commands import (
     liveness,
     serve,
     settle,
+    terminal,
 )
 from facepay.commands import eval as eval_commands
 from facepay.commands import operations as _operations  # noqa: F401 - admin commands
@@ -37,6 +38,7 @@ app.add_typer(liveness.app, name="liveness")
 app.add_typer(admin.app, name="admin")
 app.add_typer(audit.app, name="audit")
 app.add_typer(kiosk.app, name="kiosk")
+app.add_typer(terminal.app, name="terminal")
 app.command("capture")(kiosk.capture)
 # Single commands: each module defines a function named after the command (added when it exists).
 for module, name in ((settle, "settle"), (demo, "demo"), (serve, "serve")):

@@ -34,6 +34,9 @@ LAYERS: dict[str, int] = {
     "facepay.bootstrap": ROOT,  # may import anything below the command line
     "facepay.client": CLIENTS,  # the HTTP client of terminals and staff
     "facepay.terminal.kiosk": CLIENTS,  # a complete kiosk on facepay.client
+    # The terminal agent (`facepay terminal run`): an HTTP client of the server with its own
+    # store, local API and edge vision; it reuses the vision, insurance and interchange code.
+    "facepay.terminal.agent": CLIENTS,
     "facepay.cli": CLIENTS,
     "facepay.commands": CLIENTS,
     "facepay.demo": CLIENTS,

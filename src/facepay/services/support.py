@@ -6,8 +6,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import NoReturn
 
-import numpy as np
-
 from facepay.hospital.bills import PointOfSale
 from facepay.hospital.tenants import Hospital
 from facepay.services.context import Services, Storage
@@ -17,9 +15,8 @@ from facepay.shared.ids import new_id
 from facepay.supervision.redaction import check_safe_details
 from facepay.vision.liveness import Capture, Decision, LivenessDecision, TerminalCapabilities
 from facepay.vision.liveness.policy import check_challenge
-from facepay.vision.quality import assess_frame
 from facepay.vision.types import Embedding
-from facepay.vision.verification import build_template
+from facepay.vision.verification import capture_embedding as embed_capture
 
 IDENTIFY_FRAMES = 2
 """The first and last frames: liveness's identity check has embedded exactly those already."""
@@ -165,26 +162,7 @@ def _refuse_liveness(
 def capture_embedding(ctx: Services, capture: Capture, *, frames: int) -> Embedding:
     """Mean embedding of up to `frames` good-quality frames spread over the capture, the first
     and last frames first (the engine's cache holds their faces and embeddings from liveness)."""
-    last = len(capture.frames) - 1
-    spread = np.linspace(0, last, num=3 * frames).round().astype(int).tolist()
-    picks = list(dict.fromkeys([0, last, *spread]))
-    embeddings: list[Embedding] = []
-    fallback: list[Embedding] = []
-    for index in picks:
-        rgb = capture.frames[int(index)].rgb
-        faces = ctx.engine.detect(rgb)
-        if not faces:
-            continue
-        target = embeddings if assess_frame(rgb, faces).ok else fallback
-        if target is fallback and fallback:
-            continue  # one poor frame is enough of a fallback
-        target.append(ctx.engine.embed(rgb, faces[0]))
-        if len(embeddings) >= frames:
-            break
-    chosen = embeddings or fallback
-    if not chosen:
-        raise InvalidInput("no face found in the capture", code="no_face")
-    return build_template(chosen)
+    return embed_capture(ctx.engine, [f.rgb for f in capture.frames], count=frames)
 
 
 def face_pay_limit(ctx: Services, point_of_sale: PointOfSale) -> int:

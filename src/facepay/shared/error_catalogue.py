@@ -809,6 +809,29 @@ MEANINGS: Final[dict[str, str]] = {
     "insecure_offline_signing_key": (
         "offline-signing.key is readable by other users; run chmod 600 on it."
     ),
+    # -- the terminal agent (`facepay terminal`, its local API; docs/terminal.md) --
+    "offline_package_bad": (
+        "The offline package is not this terminal's, or its library is not the one the signed "
+        "limits name, or it is malformed: it is refused and the last good one stays in force."
+    ),
+    "terminal_agent_running": (
+        "Another terminal agent runs on this data folder: one agent per folder."
+    ),
+    "terminal_data_missing": "The terminal agent's data folder, or its store, is not there.",
+    "terminal_data_open": (
+        "The terminal agent's data folder or store can be read by other users: chmod 700 the "
+        "folder, 600 the file."
+    ),
+    "terminal_data_other": "The terminal agent's data folder belongs to another terminal.",
+    "terminal_data_unreadable": "The terminal agent's store file is not a store of this version.",
+    "terminal_key_bad": (
+        "The terminal's key file is missing, readable by others or not a key of the right kind."
+    ),
+    "terminal_listen_bad": "The terminal agent's local API listens on a loopback HOST:PORT only.",
+    "terminal_sealing_refused": "The server refused the terminal's sealing key.",
+    "terminal_storage_full": (
+        "The terminal's disk is full: nothing was recorded and the payment was not taken."
+    ),
 }
 
 

@@ -67,6 +67,32 @@ def probe(engine: FaceEngine, image: RGBImage) -> Probe:
     )
 
 
+def capture_embedding(engine: FaceEngine, frames: Sequence[RGBImage], *, count: int) -> Embedding:
+    """Mean embedding of up to `count` good-quality frames spread over a capture's frames, the
+    first and last first (liveness has detected and embedded exactly those: a caching engine
+    answers from memory); one poor frame is the fallback when no frame is good."""
+    last = len(frames) - 1
+    spread = np.linspace(0, last, num=3 * count).round().astype(int).tolist()
+    picks = list(dict.fromkeys([0, last, *spread]))
+    embeddings: list[Embedding] = []
+    fallback: list[Embedding] = []
+    for index in picks:
+        rgb = frames[int(index)]
+        faces = engine.detect(rgb)
+        if not faces:
+            continue
+        target = embeddings if assess_frame(rgb, faces).ok else fallback
+        if target is fallback and fallback:
+            continue  # one poor frame is enough of a fallback
+        target.append(engine.embed(rgb, faces[0]))
+        if len(embeddings) >= count:
+            break
+    chosen = embeddings or fallback
+    if not chosen:
+        raise NoFaceFound("no face found in the capture")
+    return build_template(chosen)
+
+
 def build_template(embeddings: Sequence[Embedding]) -> Embedding:
     """Mean of several normalised embeddings of one person, renormalised (multi-frame template).
 
