@@ -127,14 +127,70 @@ def serve_process(
 
 
 def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
+    _wait_ready(f"{url}/healthz", process, timeout, log, "facepay serve")
+
+
+def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], timeout: float, log: Path, what: str
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"facepay serve exited with {process.returncode}; see {log}")
+            raise RuntimeError(f"{what} exited with {process.returncode}; see {log}")
         try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+            if httpx.get(url, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"facepay serve did not answer on {url} within {timeout:.0f} s")
+    raise RuntimeError(f"{what} did not answer on {url} within {timeout:.0f} s")
+
+
+@dataclass(frozen=True)
+class AgentProcess:
+    """A running `facepay terminal run`: its local API's address, process and data folder."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+    log_file: Path
+
+
+@contextmanager
+def agent_process(
+    *,
+    server_url: str,
+    key_file: Path,
+    data_dir: Path,
+    terminal_id: str,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 120.0,
+    port: int | None = None,
+) -> Iterator[AgentProcess]:
+    """`facepay terminal run` against `server_url` (a server, or a `NetCut` in front of it),
+    its local API on a free loopback port (or `port`: a restarted agent keeps its address);
+    stopped with SIGTERM at the end (a test may kill -9 `process` itself)."""
+    port = port or free_port()
+    log_file = data_dir.parent / f"{data_dir.name}-agent-{port}.log"
+    log = log_file.open("ab")
+    args = ["terminal", "run", "--server", server_url, "--key", str(key_file)]
+    args += ["--data", str(data_dir), "--listen", f"127.0.0.1:{port}", "--terminal", terminal_id]
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI, no shell
+        [sys.executable, "-c", CLI, *args],
+        env={**os.environ, **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(f"{url}/status", process, timeout, log_file, "facepay terminal run")
+        yield AgentProcess(url, process, data_dir, log_file)
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        log.close()
