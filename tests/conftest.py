@@ -23,6 +23,14 @@ from sqlalchemy.engine import make_url
 
 IMAGES = Path(__file__).resolve().parent.parent / ".test-data" / "images"
 
+# One thread per BLAS/OpenMP pool in every test process and every child it starts, as
+# `facepay serve` pins for itself: with two test workers on two cores, pools of one thread per
+# core each spun against one another (the face and liveness suites took a quarter more CPU), and
+# a served child inheriting these does not start itself again to pin them. Set before the
+# workers start (this file loads in the controller first), so their NumPy reads them.
+for _pool in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_pool, "1")
+
 
 @pytest.fixture(scope="session")
 def images_dir() -> Path:

@@ -127,6 +127,9 @@ class Agent:
         self.book = ChallengeBook()
         self._local: set[str] = set()
         self._wake = threading.Event()
+        # The local API serves requests on a thread pool: the limits are read and the voucher
+        # written under one lock, so two payments at once cannot both pass a limit.
+        self._offline = threading.Lock()
         self.metrics.bind(self)
 
     # -- clocks ----------------------------------------------------------------------------
@@ -304,20 +307,23 @@ class Agent:
         )
 
     def _pay_offline(self, key: str, bill_id: str, probe: Probe) -> Outcome:
-        library = self.keeper.state.library
-        owner = library.person_of_bill(bill_id) if library else None
-        state = self.offline_state([owner.person_id] if owner else [])
-        decided = decide_offline(state=state, bill_id=bill_id, probe=probe)
-        if isinstance(decided, Refusal):
-            self.metrics.offline_refused(decided.code)
-            return _refused("offline", key, bill_id, decided.code, decided.message, decided.detail)
-        try:
-            row = self.store.append_voucher(
-                idempotency_key=key,
-                build=lambda counter, prev: self._voucher(decided, probe, counter, prev),
-            )
-        except StoreFull as full:
-            return _refused("offline", key, bill_id, full.code, WINDOW, full.message)
+        with self._offline:
+            library = self.keeper.state.library
+            owner = library.person_of_bill(bill_id) if library else None
+            state = self.offline_state([owner.person_id] if owner else [])
+            decided = decide_offline(state=state, bill_id=bill_id, probe=probe)
+            if isinstance(decided, Refusal):
+                self.metrics.offline_refused(decided.code)
+                return _refused(
+                    "offline", key, bill_id, decided.code, decided.message, decided.detail
+                )
+            try:
+                row = self.store.append_voucher(
+                    idempotency_key=key,
+                    build=lambda counter, prev: self._voucher(decided, probe, counter, prev),
+                )
+            except StoreFull as full:
+                return _refused("offline", key, bill_id, full.code, WINDOW, full.message)
         self.metrics.offline_paid()
         self._wake.set()
         return self._offline_receipt(row, replayed=False)

@@ -3,11 +3,15 @@ before or after the server committed, and the local API over it."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import httpx
 import pytest
 from tests.unit.terminal.agent.conftest import Wired, capture_body, live, unit
 
 from facepay.demo.in_thread import serve_in_thread
+from facepay.terminal.agent import service as service_module
 from facepay.terminal.agent.api import create_app
 from facepay.terminal.agent.offline import PROVISIONAL, Liveness, Probe
 from facepay.terminal.agent.service import ServerRefused, chosen_frames
@@ -247,3 +251,39 @@ def test_the_server_gets_at_most_32_frames_spread_over_the_capture() -> None:
     assert images[0] == "0"
     assert images[-1] == "59"
     assert chosen_frames({"frames": capture["frames"][:5]})["frames"] == capture["frames"][:5]
+
+
+def test_two_payments_at_once_cannot_both_pass_the_patients_limit(
+    wired: Wired, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kiosk page and a second client pay at the same moment: the limits are checked and
+    the voucher written as one step, so the second sees the first's voucher."""
+    wired.agent.keeper.refresh()
+    for bill in ("bil_a1", "bil_a2"):
+        assert wired.agent.pay(bill_id=bill, capture=offline_challenge(wired)).status == "paid"
+    captures = [offline_challenge(wired) for _ in range(2)]
+    decide = service_module.decide_offline
+    both_decided = threading.Barrier(2, timeout=2)
+
+    def slow_decide(**kwargs: object) -> object:
+        decided = decide(**kwargs)  # type: ignore[arg-type]
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_decided.wait()  # without a lock the two decide before either writes
+        return decided
+
+    monkeypatch.setattr(service_module, "decide_offline", slow_decide)
+    outcomes: list[str] = []
+
+    def pay(bill: str, capture: dict) -> None:
+        outcomes.append(wired.agent.pay(bill_id=bill, capture=capture).status)
+
+    threads = [
+        threading.Thread(target=pay, args=(bill, capture))
+        for bill, capture in zip(("bil_a3", "bil_a4"), captures, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["paid", "refused"]
+    assert len(wired.store.vouchers()) == 3
