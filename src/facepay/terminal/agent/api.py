@@ -9,10 +9,14 @@ from fastapi import FastAPI, Path, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from facepay.api.limits import BodySizeLimit
 from facepay.terminal.agent.service import Agent, ServerRefused
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
 STATUS_OF = {"paid": 201, "refused": 422, "unknown": 503}
+MAX_BODY_BYTES = 8 * 1024 * 1024
+"""The server's own default body limit: a capture the server would take fits, and a body built
+to exhaust the kiosk machine's memory is refused (413) before it is read."""
 
 
 class PaymentCreate(BaseModel):
@@ -34,6 +38,7 @@ def create_app(agent: Agent) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
 
     @app.get("/status")
     def status() -> dict[str, Any]:

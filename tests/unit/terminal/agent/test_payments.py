@@ -217,6 +217,14 @@ def _local_api(wired: Wired, client: httpx.Client) -> None:
         client.get("/metrics").text
     )
     assert client.post("/payments", json={"bill_id": "bad id!", "capture": {}}).status_code == 422
+    # A body built to exhaust the kiosk machine's memory is refused before it is read.
+    huge = client.post(
+        "/payments",
+        content=b"{" + b" " * (9 * 1024 * 1024),
+        headers={"content-type": "application/json"},
+    )
+    assert huge.status_code == 413
+    assert len(wired.store.vouchers()) == 1
 
 
 def test_a_probe_of_someone_else_is_refused_offline(wired: Wired) -> None:
