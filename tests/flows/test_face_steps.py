@@ -1,4 +1,4 @@
-"""The steps of a visit by face, over HTTP with the real dlib models, on SQLite and PostgreSQL.
+"""The steps of a visit by face, over HTTP with the real dlib models, on SQLite.
 
 Patient A (Obama: chip photo obama.jpg, camera obama2.jpg) and a stranger B (Biden) are enrolled
 at one site by a kiosk, from live captures answering the server's liveness challenge. Then:
@@ -10,6 +10,10 @@ flow tests use card identifications; this module is their face counterpart.
 The synthetic patient misses a random challenge's move now and then (the liveness suite
 measures ~5 %): like a kiosk, each capture is filmed again on `liveness_retry`/`liveness_spoof`,
 up to 5 times.
+
+SQLite only: what a face step adds is the face (liveness, 1:1 and 1:N on the real models), which
+does not depend on the database; the same steps' database side (presence, locks, audit) is walked
+on both databases by the card-identified flow tests (test_orders, test_appointments, test_day).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from facepay.terminal.kiosk import RETAKES
 from facepay.vision.image import load_image
 from facepay.vision.liveness.synth.bona_fide import Subject, subjects_from_photo
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("api", ["sqlite"], indirect=True)]
 
 ATTEMPTS = 5
 WINDOW = "W1"

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from facepay.client import StaffSession
 from facepay.demo.world import Site, make_site
 
-MAX_EXAMPLES = 15
-PG_EXAMPLES = 8
+MAX_EXAMPLES = 10
+PG_EXAMPLES = 5
 ROLES = ("cashier", "admin", "auditor", "nurse", "doctor", "pharmacist")
 SENT = {"requests": 0, "by_status": {}}
 

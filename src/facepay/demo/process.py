@@ -18,6 +18,7 @@ import httpx
 
 CLI = "from facepay.cli import main; main()"
 OPERATOR_PASSWORD = "operator-pass-2026"  # noqa: S105 - a throw-away test installation
+THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,10 @@ def serve_process(
     """`facepay admin init` (the platform operator) and `facepay serve` on a free port (with
     `workers` processes); the server's output goes to `log_path` (default: next to the data
     folder)."""
-    environment = {**env, "FACEPAY_DATA_DIR": str(data_dir)}
+    # The thread pools `facepay serve` pins for itself, given up front: it starts at once
+    # instead of starting itself again to pin them (unless the caller chose otherwise).
+    pinned = {pool: os.environ.get(pool, "1") for pool in THREAD_POOLS}
+    environment = {**pinned, **env, "FACEPAY_DATA_DIR": str(data_dir)}
     if init:
         username, password = operator
         done = run_cli(
@@ -177,7 +181,11 @@ def agent_process(
     args += ["--data", str(data_dir), "--listen", f"127.0.0.1:{port}", "--terminal", terminal_id]
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and CLI, no shell
         [sys.executable, "-c", CLI, *args],
-        env={**os.environ, **(env or {})},
+        env={
+            **os.environ,
+            **{pool: os.environ.get(pool, "1") for pool in THREAD_POOLS},
+            **(env or {}),
+        },
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, text
 
 CHILD = Path(__file__).with_name("register_child.py")
 OPENING_FEN = 12_345
-KILLS = 6
+KILLS = 4
 
 
 def _kill_at_random(url: str, key_file: Path, start: int, rng: random.Random) -> int:
