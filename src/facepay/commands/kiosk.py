@@ -250,7 +250,7 @@ def keygen(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the private key.")],
 ) -> None:
     """Make the terminal's key pair: the private key stays in OUT (0600); register the printed
-    public key with POST /v1/admin/terminals (`public_key`)."""
+    public key with POST /v1/terminals (`public_key`)."""
     if out.exists():
         raise InvalidInput(f"{out} exists already; a terminal keeps its key")
     key = Ed25519PrivateKey.generate()
