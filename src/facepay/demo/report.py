@@ -220,6 +220,8 @@ def print_outage(console: Console, outage: dict[str, Any]) -> None:
     )
     for notice in outage["notices"]:
         console.print(f"at the patient's next visit: {notice['message']}")
+    phases = ", ".join(f"{name} {ms:.0f}" for name, ms in outage.get("phase_ms", {}).items())
+    console.print(f"outage phases (ms): {phases}")
     if outage["agree"]:
         console.print("agent and server agree voucher by voucher; every bill paid once")
     for problem in outage["disagreements"]:

@@ -44,7 +44,7 @@ from facepay.terminal.kiosk import Kiosk
 from facepay.vision.engine import FaceEngine
 from facepay.vision.image import load_image
 from facepay.vision.liveness.evaluation import faces_camera
-from facepay.vision.liveness.synth.bona_fide import subjects_from_photo
+from facepay.vision.liveness.synth.bona_fide import Subject, subjects_from_photo
 
 GROUP_PHOTO = "t1.jpg"
 """The patient is the last face of the group photo that looks at the camera: the kiosk
@@ -71,16 +71,102 @@ class OutageKit:
     folder: Path
 
 
+@dataclass
+class _Cast:
+    """What the outage is played with: the window terminal, its key, the patient and bills."""
+
+    window: dict[str, Any]
+    folder: Path
+    key_file: Path
+    face: Subject
+    patient: dict[str, Any]
+    online: dict[str, Any]
+    offline: list[dict[str, Any]]
+    elsewhere: dict[str, Any]
+
+
+class _Laps:
+    """Milliseconds per phase of the walk, for the report (the demo's added time)."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self._last = self._first = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.ms[name] = round((now - self._last) * 1000, 1)
+        self._last = now
+
+    def total(self) -> float:
+        return round((time.perf_counter() - self._first) * 1000, 1)
+
+
 def walk(site: Site, http: httpx.Client, *, today: date, kit: OutageKit) -> dict[str, Any]:
     """The outage, walked; its report (every payment, the sync results, the check)."""
-    started = time.perf_counter()
+    laps = _Laps()
     limits = expect(site.admin.request("GET", "/v1/offline-limits"), 200)
+    cast = _cast(site, kit, today)
+    report: dict[str, Any] = {
+        "terminal_id": cast.window["id"],
+        "terminal_kind": "window",
+        "limits": {k: v for k, v in limits.items() if k != "hospital_id"},
+        "patient": {"person_id": cast.patient["person_id"], "account_fen": ACCOUNT_FEN},
+        "payments": [],
+    }
+    laps.lap("set_up")
+    upstream = int(str(http.base_url.port))
+    with NetCut(upstream) as cut, _agent(cut, cast, kit) as (agent, local):
+        agent.keeper.refresh()  # the loop's first round does the same; the walk needs it now
+        laps.lap("agent_start")
+        kiosk = AgentKiosk(local, SubjectSource(cast.face, 710), attempts=ATTEMPTS)
+        paid = kiosk.pay(cast.online["id"])
+        report["payments"].append(_seen("online", cast.online, paid))
+        agent.keeper.refresh()  # the library's account snapshot after the online payment
+        report["library"] = kiosk.status()["library"]
+        laps.lap("online")
+        cut.cut()
+        for index, made in enumerate(cast.offline):
+            if index == len(cast.offline) - 1:
+                report["elsewhere"] = _pay_elsewhere(site, cast.patient, cast.elsewhere)
+            kiosk.source = SubjectSource(cast.face, 720 + index)
+            paid = kiosk.pay(made["id"])
+            if paid.mode != "offline":
+                raise DemoError(f"the payment of {made['id']} was not offline: {paid.body}")
+            report["payments"].append(_seen("offline", made, paid))
+        report["while_offline"] = _status_of(kiosk.status())
+        laps.lap("offline")
+        cut.restore()
+        report["sync"] = _drain(agent)
+        report["after_sync"] = _status_of(kiosk.status())
+        report["notices"] = kiosk.notices(cast.patient["person_id"])
+        report["netcut"] = vars(cut.counters)
+        rows = agent.store.vouchers()
+        laps.lap("sync")
+    report["server"] = _server_view(site, cast.window["id"])
+    report["bills"] = {
+        b["id"]: expect(site.cashier.request("GET", f"/v1/bills/{b['id']}"), 200)["status"]
+        for b in (cast.online, *cast.offline, cast.elsewhere)
+    }
+    differences = [v["difference"] for v in report["server"]]
+    report["arrears_fen"] = sum(d["amount_fen"] for d in differences if d["kind"] == "arrears")
+    report["disagreements"] = _disagreements(report, rows)
+    report["agree"] = not report["disagreements"]
+    laps.lap("check")
+    report["phase_ms"] = laps.ms
+    report["took_ms"] = laps.total()
+    return report
+
+
+def _cast(site: Site, kit: OutageKit, today: date) -> _Cast:
+    """The window terminal (its key in a folder of its own), the patient enrolled at the lobby
+    kiosk with a small personal account, and their bills, posted before the agent's first
+    package so that the library holds them."""
     window = expect(
         site.admin.request("POST", "/v1/terminals", {"name": "pharmacy-window", "kind": "window"}),
         201,
     )
-    own = kit.folder / window["id"]  # the terminal's own folder: a new one each run
-    key_file = _key_file(own, window["private_key_pem"])
+    folder = kit.folder / window["id"]  # a new one each run
+    key_file = _key_file(folder, window["private_key_pem"])
     group = load_image(kit.images_dir / GROUP_PHOTO)
     face = [s for s in subjects_from_photo(kit.engine, group, "t1", "t1") if faces_camera(s)][-1]
     patient = register_person(
@@ -90,73 +176,27 @@ def walk(site: Site, http: httpx.Client, *, today: date, kit: OutageKit) -> dict
     Kiosk(site.kiosk, SubjectSource(face, 700), attempts=ATTEMPTS).enrol(
         patient, face.image, consent_purpose="pay hospital bills by face"
     )
-    online_bill = _bill(site, patient, ONLINE_FEN, today)
-    offline_bills = [_bill(site, patient, fen, today) for fen in OFFLINE_FEN]
-    elsewhere_bill = _bill(site, patient, ELSEWHERE_FEN, today)
-    report: dict[str, Any] = {
-        "terminal_id": window["id"],
-        "terminal_kind": "window",
-        "limits": {k: v for k, v in limits.items() if k not in ("hospital_id",)},
-        "patient": {"person_id": patient["person_id"], "account_fen": ACCOUNT_FEN},
-        "payments": [],
-    }
-    with (
-        NetCut(int(str(http.base_url.port))) as cut,
-        _agent(cut, key_file, own, kit, window) as (
-            agent,
-            local,
-        ),
-    ):
-        agent.keeper.refresh()  # the loop's first round does the same; the walk needs it now
-        kiosk = AgentKiosk(local, SubjectSource(face, 710), attempts=ATTEMPTS)
-        paid = kiosk.pay(online_bill["id"])
-        report["payments"].append(_seen("online", online_bill, paid))
-        agent.keeper.refresh()  # the library's account snapshot after the online payment
-        report["library"] = kiosk.status()["library"]
-        cut.cut()
-        for index, made in enumerate(offline_bills):
-            if index == len(offline_bills) - 1:
-                report["elsewhere"] = _pay_elsewhere(site, patient, elsewhere_bill)
-            kiosk.source = SubjectSource(face, 720 + index)
-            paid = kiosk.pay(made["id"])
-            if paid.mode != "offline":
-                raise DemoError(f"the payment of {made['id']} was not offline: {paid.body}")
-            report["payments"].append(_seen("offline", made, paid))
-        report["while_offline"] = _status_of(kiosk.status())
-        cut.restore()
-        report["sync"] = _drain(agent)
-        report["after_sync"] = _status_of(kiosk.status())
-        report["notices"] = kiosk.notices(patient["person_id"])
-        report["netcut"] = vars(cut.counters)
-        rows = agent.store.vouchers()
-    report["server"] = _server_view(site, window["id"])
-    bills = [online_bill, *offline_bills, elsewhere_bill]
-    report["bills"] = {
-        b["id"]: expect(site.cashier.request("GET", f"/v1/bills/{b['id']}"), 200)["status"]
-        for b in bills
-    }
-    report["arrears_fen"] = sum(
-        v["difference"]["amount_fen"]
-        for v in report["server"]
-        if v["difference"]["kind"] == "arrears"
+    return _Cast(
+        window=window,
+        folder=folder,
+        key_file=key_file,
+        face=face,
+        patient=patient,
+        online=_bill(site, patient, ONLINE_FEN, today),
+        offline=[_bill(site, patient, fen, today) for fen in OFFLINE_FEN],
+        elsewhere=_bill(site, patient, ELSEWHERE_FEN, today),
     )
-    report["disagreements"] = _disagreements(report, rows)
-    report["agree"] = not report["disagreements"]
-    report["took_ms"] = round((time.perf_counter() - started) * 1000, 1)
-    return report
 
 
 @contextmanager
-def _agent(
-    cut: NetCut, key_file: Path, own: Path, kit: OutageKit, window: dict[str, Any]
-) -> Iterator[tuple[Agent, httpx.Client]]:
+def _agent(cut: NetCut, cast: _Cast, kit: OutageKit) -> Iterator[tuple[Agent, httpx.Client]]:
     """The window's agent on the demo's engine, its background loop running and its local API
     on a loopback port; yields the agent and a client of its local API."""
     running = open_agent(
         server=cut.url,
-        key_file=key_file,
-        data=own / "agent",
-        terminal=window["id"],
+        key_file=cast.key_file,
+        data=cast.folder / "agent",
+        terminal=cast.window["id"],
         vision=lambda: LocalVision(kit.engine),
     )
     stop = threading.Event()
