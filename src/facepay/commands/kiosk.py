@@ -329,11 +329,11 @@ def pay(  # noqa: PLR0917 - Typer maps each parameter to an option
     """Pay a bill by face: identify, show the split, pay (second factor when asked); with
     --agent, through the terminal agent (online, or offline within its limits)."""
     if _terminal.agent is not None:
+        _no_second_factor(last4)  # before the camera (or the models) is opened
         _pay_through_agent(
             _terminal.agent,
             bill_id,
             source_from(camera, video, synthetic, seed),
-            last4=last4,
             idempotency_key=idempotency_key,
             attempts=attempts,
             as_json=as_json,
@@ -359,17 +359,19 @@ def _pay_through_agent(
     bill_id: str,
     source: CaptureSource,
     *,
-    last4: str | None,
     idempotency_key: str | None,
     attempts: int,
     as_json: bool,
 ) -> None:
+    with _agent_kiosk(url, source, attempts, as_json=as_json) as kiosk:
+        payment = kiosk.pay(bill_id, idempotency_key=idempotency_key)
+    if as_json:
+        typer.echo(json.dumps({**payment.body, "retakes": payment.retakes}))
+
+
+def _no_second_factor(last4: str | None) -> None:
     if last4 is not None:
         raise InvalidInput(
             "--last4: the terminal agent asks no second factor (offline there is none); a "
             "payment that needs one is taken at the window, or without --agent"
         )
-    with _agent_kiosk(url, source, attempts, as_json=as_json) as kiosk:
-        payment = kiosk.pay(bill_id, idempotency_key=idempotency_key)
-    if as_json:
-        typer.echo(json.dumps({**payment.body, "retakes": payment.retakes}))
