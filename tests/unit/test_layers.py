@@ -37,6 +37,7 @@ LAYERS: dict[str, int] = {
     # The terminal agent (`facepay terminal run`): an HTTP client of the server with its own
     # store, local API and edge vision; it reuses the vision, insurance and interchange code.
     "facepay.terminal.agent": CLIENTS,
+    "facepay.terminal.agent_kiosk": CLIENTS,  # a kiosk on the agent's local API
     "facepay.cli": CLIENTS,
     "facepay.commands": CLIENTS,
     "facepay.demo": CLIENTS,

@@ -45,12 +45,22 @@ def demo(
         bool,
         typer.Option(
             "--only-day",
-            help="Skip the face-payment scenario (no face models): only the day's flows.",
+            help="Skip the kiosk scenario: only the day's flows and its outage (the outage "
+            "loads the face models; without the sample photos it is skipped).",
         ),
     ] = False,
+    with_outage: Annotated[
+        bool,
+        typer.Option(
+            "--outage/--no-outage",
+            help="The network outage at the pharmacy window: a terminal agent pays offline, "
+            "syncs, one arrears case.",
+        ),
+    ] = True,
 ) -> None:
     """Start a server, run the scripted kiosk scenario, then a whole day at one hospital."""
     from facepay.demo.day import run_day  # noqa: PLC0415 - heavy imports on demand
+    from facepay.demo.flows.outage import OutageKit  # noqa: PLC0415
     from facepay.demo.report import day_summary, print_day, print_report  # noqa: PLC0415
     from facepay.demo.scenario import run  # noqa: PLC0415
 
@@ -68,6 +78,9 @@ def demo(
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = os.environ.get(var, "1")  # see `facepay serve`
     log = folder.parent / f"{folder.name}-server.log"
+    terminals = folder.parent / f"{folder.name}-terminals"
+    skipped = _outage_skipped(with_outage=with_outage)
+    engine = build_face_engine(load_settings()) if not only_day or not skipped else None
     try:
         console.print(f"data folder {folder}; creating the platform operator")
         with serve_process(folder, env=env, operator=OPERATOR, log_path=log) as server:
@@ -76,10 +89,11 @@ def demo(
             with httpx.Client(base_url=url, timeout=60) as http:
                 report = None
                 if not only_day:
+                    assert engine is not None
                     report = run(
                         http,
                         operator=OPERATOR,
-                        engine=build_face_engine(load_settings()),
+                        engine=engine,
                         images_dir=IMAGES,
                         payments=payments,
                         console=console,
@@ -90,6 +104,10 @@ def demo(
                     platform=StaffSession.login(http, *OPERATOR),
                     today=datetime.now(UTC).date(),
                     console=console,
+                    outage_kit=OutageKit(engine, IMAGES, terminals)
+                    if engine and not skipped
+                    else None,
+                    outage_skipped=skipped,
                 )
                 metrics = http.get("/metrics").text
         if report is not None:
@@ -100,9 +118,19 @@ def demo(
             kiosk = {"payments": [day_summary(p) for p in payments_seen]}
             json.dump({"kiosk": kiosk, "day": day}, sys.stdout, indent=2, ensure_ascii=False)
             sys.stdout.write("\n")
-        if day["recomputed"]["differences"]:
+        if day["recomputed"]["differences"] or day["outage"].get("agree") is False:
             raise typer.Exit(code=1)
     finally:
         if data is None:
             shutil.rmtree(folder, ignore_errors=True)
+            shutil.rmtree(terminals, ignore_errors=True)
             log.unlink(missing_ok=True)
+
+
+def _outage_skipped(*, with_outage: bool) -> str:
+    """Why the outage will not run ("" when it will)."""
+    if not with_outage:
+        return "--no-outage"
+    if not (IMAGES / "obama.jpg").exists():
+        return "the sample photos are missing (`make test-data`)"
+    return ""

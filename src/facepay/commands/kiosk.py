@@ -7,10 +7,17 @@ and payment. The capture source is a webcam (`--camera N`), a video file (`--vid
 clearly labelled test data, a still photo animated by the liveness synthesiser (`--synthetic
 PHOTO`).
 
-Exit codes: 0 done; 1 the server refused (its code and sentence are printed: no match, liveness
-refused after the retakes, bill already paid, and a terminal key the server does not know or
-has revoked: 401); 2 a mistake to fix first (no such file, an unreadable key file, the server
-cannot be reached).
+`facepay kiosk --agent URL pay` pays through the terminal agent's local API (`facepay terminal
+run`, docs/terminal.md) instead of the server: the agent holds the terminal's key and pays
+online, or offline within the server's signed limits when the server cannot be reached, so no
+--terminal or --key is needed. What the agent does not do (enrolment, identification without a
+payment, a second factor) goes to the server directly, with --terminal and --key.
+
+Exit codes: 0 done; 1 the server or the agent refused (its code and sentence are printed: no
+match, liveness refused after the retakes, bill already paid, a terminal key the server does not
+know or has revoked: 401, a payment sent and not confirmed: repeat it with the key printed); 2 a
+mistake to fix first (no such file, an unreadable key file, the server or the agent cannot be
+reached).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from rich.console import Console
 from facepay.client import TerminalSession
 from facepay.commands import fail
 from facepay.shared.errors import InvalidInput
+from facepay.terminal.agent_kiosk import AgentKiosk
 from facepay.terminal.capture import (
     CameraSource,
     CaptureSource,
@@ -140,6 +148,7 @@ class _Terminal:
     server: str = "http://127.0.0.1:8000"
     terminal: str | None = None
     key: Path | None = None
+    agent: str | None = None
 
 
 _terminal = _Terminal()
@@ -158,15 +167,28 @@ def _options(
         Path | None,
         typer.Option(envvar="FACEPAY_KIOSK_KEY", help="The terminal's private key (PEM) file."),
     ] = None,
+    agent: Annotated[
+        str | None,
+        typer.Option(
+            envvar="FACEPAY_KIOSK_AGENT",
+            help="Pay through this terminal agent's local API (e.g. http://127.0.0.1:8765) "
+            "instead of the server; enrol and identify still go to the server.",
+        ),
+    ] = None,
 ) -> None:
-    """Every command but `keygen` needs --terminal and --key (or FACEPAY_KIOSK_*)."""
+    """Every command but `keygen` needs --terminal and --key (or FACEPAY_KIOSK_*), except
+    `pay` with --agent (the agent holds the terminal's key)."""
     _terminal.server, _terminal.terminal, _terminal.key = server, terminal, key
+    _terminal.agent = agent
 
 
 @contextmanager
 def _kiosk(source: CaptureSource, attempts: int, *, as_json: bool = False) -> Iterator[Kiosk]:
     if _terminal.terminal is None or _terminal.key is None:
-        raise InvalidInput("give --terminal ID and --key FILE (or FACEPAY_KIOSK_TERMINAL/_KEY)")
+        raise InvalidInput(
+            "give --terminal ID and --key FILE (or FACEPAY_KIOSK_TERMINAL/_KEY)"
+            + ("; only `pay` goes through --agent" if _terminal.agent else "")
+        )
     key = load_private_key(_terminal.key)
     # Under --json the steps go to stderr: stdout is the JSON alone.
     console = Console(highlight=False, soft_wrap=True, stderr=as_json)
@@ -183,6 +205,29 @@ def _kiosk(source: CaptureSource, attempts: int, *, as_json: bool = False) -> It
             raise typer.Exit(code=1) from None
         except httpx.HTTPError as error:
             raise fail(f"cannot reach the facepay server at {_terminal.server}: {error}") from None
+
+
+@contextmanager
+def _agent_kiosk(
+    url: str, source: CaptureSource, attempts: int, *, as_json: bool = False
+) -> Iterator[AgentKiosk]:
+    if not url.startswith(("http://", "https://")):
+        raise InvalidInput(
+            f"--agent {url}: give the agent's local API URL, e.g. http://127.0.0.1:8765"
+        )
+    console = Console(highlight=False, soft_wrap=True, stderr=as_json)
+    with httpx.Client(base_url=url, timeout=120) as http:
+        try:
+            yield AgentKiosk(
+                http, source, say=lambda t: console.print(t, markup=False), attempts=attempts
+            )
+        except KioskRefused as refused:
+            _err.print(
+                f"refused ({refused.status} {refused.code}): {refused.message}", markup=False
+            )
+            raise typer.Exit(code=1) from None
+        except httpx.HTTPError as error:
+            raise fail(f"cannot reach the terminal agent at {url}: {error}") from None
 
 
 def load_private_key(path: Path) -> Ed25519PrivateKey:
@@ -205,7 +250,7 @@ def keygen(
     out: Annotated[Path, typer.Option("--out", "-o", help="Where to write the private key.")],
 ) -> None:
     """Make the terminal's key pair: the private key stays in OUT (0600); register the printed
-    public key with POST /v1/admin/terminals (`public_key`)."""
+    public key with POST /v1/terminals (`public_key`)."""
     if out.exists():
         raise InvalidInput(f"{out} exists already; a terminal keeps its key")
     key = Ed25519PrivateKey.generate()
@@ -281,7 +326,19 @@ def pay(  # noqa: PLR0917 - Typer maps each parameter to an option
     attempts: Attempts = 3,
     as_json: Annotated[bool, typer.Option("--json", help="Print the receipt JSON.")] = False,
 ) -> None:
-    """Pay a bill by face: identify, show the split, pay (second factor when asked)."""
+    """Pay a bill by face: identify, show the split, pay (second factor when asked); with
+    --agent, through the terminal agent (online, or offline within its limits)."""
+    if _terminal.agent is not None:
+        _no_second_factor(last4)  # before the camera (or the models) is opened
+        _pay_through_agent(
+            _terminal.agent,
+            bill_id,
+            source_from(camera, video, synthetic, seed),
+            idempotency_key=idempotency_key,
+            attempts=attempts,
+            as_json=as_json,
+        )
+        return
 
     def ask() -> str:
         return last4 or typer.prompt("last four digits of your phone", hide_input=True)
@@ -295,3 +352,26 @@ def pay(  # noqa: PLR0917 - Typer maps each parameter to an option
             "retakes": payment.retakes,
         }
         typer.echo(json.dumps(out))
+
+
+def _pay_through_agent(
+    url: str,
+    bill_id: str,
+    source: CaptureSource,
+    *,
+    idempotency_key: str | None,
+    attempts: int,
+    as_json: bool,
+) -> None:
+    with _agent_kiosk(url, source, attempts, as_json=as_json) as kiosk:
+        payment = kiosk.pay(bill_id, idempotency_key=idempotency_key)
+    if as_json:
+        typer.echo(json.dumps({**payment.body, "retakes": payment.retakes}))
+
+
+def _no_second_factor(last4: str | None) -> None:
+    if last4 is not None:
+        raise InvalidInput(
+            "--last4: the terminal agent asks no second factor (offline there is none); a "
+            "payment that needs one is taken at the window, or without --agent"
+        )

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from facepay.adapters.interchange import shipped_policies
 from facepay.client import StaffSession
-from facepay.demo.flows import appointments, emergency, inpatient, orders, proxies
+from facepay.demo.flows import appointments, emergency, inpatient, orders, outage, proxies
 from facepay.demo.recompute import recompute_all
 from facepay.demo.scenario import expect
 from facepay.demo.world import Site, make_site
@@ -52,8 +52,11 @@ def run_day(
     platform: StaffSession,
     today: date,
     console: Console | None = None,
+    outage_kit: outage.OutageKit | None = None,
+    outage_skipped: str = "",
 ) -> dict[str, Any]:
-    """Onboard a hospital (as the platform operator), walk every flow there, recompute every
+    """Onboard a hospital (as the platform operator), walk every flow there, then the outage
+    at its pharmacy window (with `outage_kit`; else the report says why not), recompute every
     settlement; the report."""
     say = (console or Console(quiet=True)).print
     site = make_site(http, platform, serial=60_000 + secrets.randbelow(30_000))
@@ -68,6 +71,16 @@ def run_day(
         say(f"  {name}: done in {took[name]:.0f} ms")
     report["flows"] = flows
     report["flow_ms"] = took
+    if outage_kit is not None:
+        report["outage"] = outage.walk(site, http, today=today, kit=outage_kit)
+        cut = report["outage"]
+        say(
+            f"  outage: {len(cut['sync'])} offline vouchers synced, arrears "
+            f"{cut['arrears_fen']} fen, agent and server "
+            f"{'agree' if cut['agree'] else 'DISAGREE'} ({cut['took_ms']:.0f} ms)"
+        )
+    else:
+        report["outage"] = {"skipped": outage_skipped or "not asked for"}
     report["settlements"] = settlements_of(site)
     report["recomputed"] = recompute_all(report["settlements"], shipped_policies())
     checked = report["recomputed"]

@@ -145,6 +145,7 @@ def print_day(console: Console, day: dict[str, Any]) -> None:
         codes = sorted(set(refusal_codes(report)))
         flows.add_row(name, f"{day['flow_ms'][name]:.0f}", ", ".join(codes) or "-")
     console.print(flows)
+    print_outage(console, day.get("outage") or {"skipped": "not run"})
     money = Table(title="Settlements of the day (yuan), recomputed from their inputs")
     for column in ("settlement", "visit", "status", "total", "fund", "account", "cash"):
         money.add_column(column)
@@ -165,4 +166,63 @@ def print_day(console: Console, day: dict[str, Any]) -> None:
     verdict = "every fen matches" if not checked["differences"] else "DIFFERENCES FOUND"
     console.print(f"{checked['settlements']} settlements recomputed: {verdict}")
     for problem in checked["differences"]:
+        console.print(f"  [red]{problem}[/red]")
+
+
+def print_outage(console: Console, outage: dict[str, Any]) -> None:
+    """The outage at the pharmacy window: each payment (online, offline, and the lobby's
+    meanwhile), what the sync made of each voucher, the notice, and whether agent and server
+    agree."""
+    if "skipped" in outage:
+        console.print(f"outage: skipped ({outage['skipped']})")
+        return
+    table = Table(
+        title=f"The outage at the pharmacy window (terminal agent {outage['terminal_id'][:16]}, "
+        f"{outage['took_ms'] / 1000:.1f} s)"
+    )
+    for column in ("step", "bill", "total", "account", "cash", "voucher", "after sync"):
+        table.add_column(column)
+    synced = {row["voucher_id"]: row for row in outage["sync"]}
+    for payment in outage["payments"]:
+        voucher = payment.get("voucher_id")
+        after = "settled online"
+        if voucher is not None:
+            row = synced.get(voucher, {})
+            difference = row.get("difference") or {"kind": "none", "amount_fen": 0}
+            after = str(row.get("status") or "not synced")
+            if difference["kind"] != "none":
+                after += f", {difference['kind']} {_yuan(difference['amount_fen'])}"
+        table.add_row(
+            f"window agent, {payment['mode']}",
+            payment["bill_id"][:16],
+            _yuan(payment["total_fen"]),
+            _yuan(payment["acct_pay"]),
+            _yuan(payment["cash_fen"]),
+            f"#{payment['counter']}" if voucher else "-",
+            after,
+        )
+    elsewhere = outage["elsewhere"]
+    table.add_row(
+        "lobby kiosk, meanwhile (card)",
+        elsewhere["bill_id"][:16],
+        _yuan(elsewhere["total_fen"]),
+        _yuan(elsewhere["acct_pay"]),
+        _yuan(elsewhere["psn_cash_pay"]),
+        "-",
+        "settled online",
+    )
+    console.print(table)
+    before, after = outage["while_offline"], outage["after_sync"]
+    console.print(
+        f"while cut off: mode {before['mode']}, {before['outbox']['depth']} vouchers waiting; "
+        f"after the restore: mode {after['mode']}, {after['outbox']['depth']} waiting, "
+        f"{after['outbox']['synced']} synced; arrears booked {_yuan(outage['arrears_fen'])} yuan"
+    )
+    for notice in outage["notices"]:
+        console.print(f"at the patient's next visit: {notice['message']}")
+    phases = ", ".join(f"{name} {ms:.0f}" for name, ms in outage.get("phase_ms", {}).items())
+    console.print(f"outage phases (ms): {phases}")
+    if outage["agree"]:
+        console.print("agent and server agree voucher by voucher; every bill paid once")
+    for problem in outage["disagreements"]:
         console.print(f"  [red]{problem}[/red]")

@@ -1,4 +1,4 @@
-"""The terminal's two keys: Ed25519 to sign (`--key`, as `POST /v1/admin/terminals` returned
+"""The terminal's two keys: Ed25519 to sign (`--key`, as `POST /v1/terminals` returned
 it) and X25519 to open the offline library sealed to it (made here on first start, 0600)."""
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ def terminal_of(store: AgentStore, given: str | None) -> str:
     if stored is None:
         if given is None:
             raise ConfigurationError(
-                "give --terminal ID (the id POST /v1/admin/terminals returned) on first start",
+                "give --terminal ID (the id POST /v1/terminals returned) on first start",
                 code="bad_setting",
             )
         return store.pin("terminal_id", given)

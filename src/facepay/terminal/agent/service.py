@@ -436,6 +436,10 @@ class Agent:
             woken = self._wake.is_set()
             self._wake.clear()
             now = clock()
+            if self.link.online is False:
+                # A payment or a challenge found the server gone between rounds: try again
+                # within the offline retry period, not at the next refresh (90 s away).
+                due = min(due, now + OFFLINE_RETRY_SECONDS)
             if now >= due or (woken and self.link.online is not False and self.store.unsynced(1)):
                 due = self.tick(now)
             self._wake.wait(timeout=max(0.05, min(1.0, due - clock())))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import httpx
@@ -244,3 +245,42 @@ def test_the_background_loop_refreshes_and_uploads_and_retries_when_offline(wire
     assert wired.store.outbox_counts()["synced"] == 2
     assert wired.agent.keeper.state.library is not None
     assert wired.store.meta("mode") == "online"
+
+
+def test_the_loop_retries_soon_once_a_payment_found_the_server_gone(wired: Wired) -> None:
+    now = [1_000.0]
+    ticks: list[float] = []
+    tick = wired.agent.tick
+
+    def counted(at: float) -> float:
+        due = tick(at)
+        ticks.append(at)  # once the round is over
+        return due
+
+    wired.agent.tick = counted  # type: ignore[method-assign]
+    stop = threading.Event()
+    loop = threading.Thread(target=wired.agent.run, args=(stop, lambda: now[0]))
+    loop.start()
+    try:
+        _until(lambda: len(ticks) == 1)  # online: the next round is a refresh period away
+        wired.server.cut = lambda request: "before"
+        assert wired.agent.challenge()["mode"] == "offline"  # the link now knows
+        for moment in (1_011.0, 1_022.0):  # wherever the loop noticed, within 10 s of it
+            now[0] = moment
+            wired.agent.wake()
+            _until(lambda: len(ticks) >= 2, seconds=1.5, fail=False)
+    finally:
+        stop.set()
+        wired.agent.wake()
+        loop.join(timeout=10)
+    assert len(ticks) >= 2
+    assert ticks[1] <= 1_022.0
+
+
+def _until(done: Callable[[], bool], *, seconds: float = 5.0, fail: bool = True) -> None:
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            assert not fail, "timed out"
+            return
+        time.sleep(0.02)
