@@ -61,6 +61,8 @@ class NetCut:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _listener: socket.socket | None = field(default=None, repr=False)
     _pairs: set[tuple[socket.socket, socket.socket]] = field(default_factory=set, repr=False)
+    _ended: set[tuple[socket.socket, socket.socket]] = field(default_factory=set, repr=False)
+    """Pairs of which one direction has ended with a FIN (the other still open)."""
     _closed: bool = False
 
     @property
@@ -156,17 +158,35 @@ class NetCut:
                 if answers and self._state == "drop_answers":
                     with self._lock:
                         self.counters.answers_dropped += 1
-                    break
+                    raise ConnectionResetError
                 sink.sendall(data)
         except OSError:
-            pass
-        self._drop(*pair)
+            self._drop(*pair)
+            return
+        # An orderly close (FIN) is passed on as one: a reset here would make the peer's kernel
+        # discard an answer it has received but not yet read (a server that closes after
+        # answering, or an idle keep-alive connection closed by uvicorn). Under the lock: a
+        # pair being cut (gone from `_pairs`) is reset, never half-closed.
+        with self._lock:
+            if pair not in self._pairs:
+                return
+            with contextlib.suppress(OSError):
+                sink.shutdown(socket.SHUT_WR)
+            if pair not in self._ended:
+                self._ended.add(pair)
+                return
+            self._ended.discard(pair)
+            self._pairs.discard(pair)
+        for sock in pair:
+            with contextlib.suppress(OSError):
+                sock.close()
 
     def _drop(self, client: socket.socket, server: socket.socket) -> None:
         with self._lock:
             if (client, server) not in self._pairs:
                 return
             self._pairs.discard((client, server))
+            self._ended.discard((client, server))
             self.counters.reset += 1
         _reset(client)
         _reset(server)

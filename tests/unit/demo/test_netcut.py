@@ -81,3 +81,26 @@ def test_dropped_answers_reach_the_server_but_not_the_client(
         assert answer == b""
         assert b"committed" in got
         assert proxy.counters.answers_dropped == 1
+
+
+def test_a_server_that_closes_after_answering_is_heard_whole() -> None:
+    """An orderly close (FIN) passes as one: the answer before it is not lost to a reset."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    answer = b"HTTP/1.0 200 OK\r\n\r\n" + b"x" * 200_000
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(1024)
+            conn.sendall(answer)  # and close at once, as an HTTP/1.0 server does
+
+    threading.Thread(target=serve, daemon=True).start()
+    with NetCut(listener.getsockname()[1]) as proxy:
+        with socket.create_connection(("127.0.0.1", proxy.port), 5) as conn:
+            conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            received = b""
+            while data := conn.recv(65536):
+                received += data
+        assert received == answer
+        assert proxy.counters.reset == 0
+    listener.close()
