@@ -11,6 +11,7 @@ non-loopback --listen, another agent on the same folder).
 from __future__ import annotations
 
 import json
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,10 +48,23 @@ def run(
     import uvicorn  # noqa: PLC0415 - only for run
 
     from facepay.terminal.agent.api import create_app  # noqa: PLC0415
-    from facepay.terminal.agent.runtime import loopback_address, open_agent  # noqa: PLC0415
+    from facepay.terminal.agent.failpoints import failpoints_from  # noqa: PLC0415
+    from facepay.terminal.agent.runtime import (  # noqa: PLC0415
+        loopback_address,
+        machine_clock,
+        open_agent,
+    )
 
     host, port = loopback_address(listen)
-    running = open_agent(server=server, key_file=key, data=data, terminal=terminal, vision=_vision)
+    running = open_agent(
+        server=server,
+        key_file=key,
+        data=data,
+        terminal=terminal,
+        vision=_vision,
+        clock=machine_clock(os.environ),
+        failpoints=failpoints_from(os.environ),
+    )
     agent = running.agent
     stop = threading.Event()
     worker = threading.Thread(target=agent.run, args=(stop,), name="facepay-sync", daemon=True)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from facepay.api.limits import BodySizeLimit
+from facepay.terminal.agent.link import ServerOffline
 from facepay.terminal.agent.service import Agent, ServerRefused
 
 Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$")]
@@ -68,6 +69,25 @@ def create_app(agent: Agent) -> FastAPI:
             bill_id=body.bill_id, capture=body.capture, idempotency_key=body.idempotency_key
         )
         return JSONResponse(outcome.to_json(), status_code=STATUS_OF[outcome.status])
+
+    @app.post("/sync")
+    def sync() -> JSONResponse:
+        """Refresh the package and upload the outbox now ("sync now" once the network is back):
+        200 with what the upload did, 503 when the server cannot be reached."""
+        try:
+            report = agent.sync_now()
+        except ServerOffline as offline:
+            gone = {"mode": agent.mode(), "error": offline.message, "outbox": agent.outbox()}
+            return JSONResponse(gone, status_code=503)
+        body: dict[str, Any] = {
+            "mode": agent.mode(),
+            "sent": report.sent,
+            "by_status": report.by_status,
+            "replayed": report.replayed,
+            "error": report.error,
+            "outbox": agent.outbox(),
+        }
+        return JSONResponse(body, status_code=200)
 
     @app.get("/notices/{person_id}")
     def notices(

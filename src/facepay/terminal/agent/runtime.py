@@ -5,13 +5,15 @@ slow (the face models) or anything that talks to the server."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
 from facepay.shared.errors import ConfigurationError
+from facepay.terminal.agent.failpoints import Failpoints, test_only
 from facepay.terminal.agent.keys import load_sealing_key, load_signing_key
 from facepay.terminal.agent.link import TIMEOUT, ServerLink
 from facepay.terminal.agent.service import Agent
@@ -20,6 +22,21 @@ from facepay.terminal.agent.sync import DataLock, PackageKeeper
 from facepay.terminal.agent.vision import EdgeVision
 
 TERMINAL_ID = r"^[A-Za-z0-9_.:\-]{1,64}$"
+CLOCK_SKEW = "FACEPAY_TERMINAL_TEST_CLOCK_SKEW_SECONDS"
+
+
+def machine_clock(environ: Mapping[str, str]) -> Callable[[], float]:
+    """This machine's clock (`time.time`), or, for the chaos tests only (dev and test
+    environments; refused elsewhere), that clock put `FACEPAY_TERMINAL_TEST_CLOCK_SKEW_SECONDS`
+    off: what the server link signs with and what the agent's `server_now` corrects."""
+    value = test_only(CLOCK_SKEW, environ)
+    if value is None:
+        return time.time
+    try:
+        skew = float(value)
+    except ValueError:
+        raise ConfigurationError(f"{CLOCK_SKEW}: a number of seconds", code="bad_setting") from None
+    return lambda: time.time() + skew
 
 
 def loopback_address(listen: str) -> tuple[str, int]:
@@ -89,6 +106,8 @@ def open_agent(
     terminal: str | None,
     vision: Callable[[], EdgeVision],
     transport: httpx.BaseTransport | None = None,
+    clock: Callable[[], float] = time.time,
+    failpoints: Failpoints | None = None,
 ) -> Running:
     """Check everything an operator gives, then build the agent (`vision` last: it is slow)."""
     if not server.startswith(("http://", "https://")):
@@ -106,7 +125,7 @@ def open_agent(
         store.close()
         raise
     http = httpx.Client(base_url=server, timeout=TIMEOUT, transport=transport)
-    link = ServerLink(http, terminal_id=terminal_id, key=key, store=store)
+    link = ServerLink(http, terminal_id=terminal_id, key=key, store=store, clock=clock)
     keeper = PackageKeeper(
         store=store,
         link=link,
@@ -121,6 +140,7 @@ def open_agent(
         vision=edge,
         signing_key=key,
         terminal_id=terminal_id,
+        failpoints=failpoints,
     )
     agent.start()
     return Running(agent, lock, http)

@@ -15,6 +15,7 @@ back, returns the receipt if it was).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from pydantic import ValidationError
 from facepay.api.images import CaptureLimits, capture_from
 from facepay.api.schemas import CaptureCreate
 from facepay.shared.errors import FacepayError
+from facepay.terminal.agent.failpoints import Failpoints
 from facepay.terminal.agent.link import CAPTURE_TIMEOUT, ServerLink, ServerOffline
 from facepay.terminal.agent.metrics import AgentMetrics
 from facepay.terminal.agent.offline import (
@@ -45,7 +47,7 @@ from facepay.terminal.agent.offline import (
 )
 from facepay.terminal.agent.status import read_status
 from facepay.terminal.agent.store import AgentStore, NewVoucher, OutboxRow, StoreFull
-from facepay.terminal.agent.sync import STALE_SECONDS, PackageKeeper, Syncer
+from facepay.terminal.agent.sync import STALE_SECONDS, PackageKeeper, Syncer, SyncReport
 from facepay.terminal.agent.vision import EdgeVision
 from facepay.terminal.capture import MAX_FRAMES, challenge_of
 from facepay.terminal.protocol import Voucher, peek_voucher, sign_voucher, uuid7
@@ -62,6 +64,7 @@ LIMITS = CaptureLimits(
 """What the local API takes in one capture (a kiosk camera's frames, scaled to 640 px)."""
 OFFLINE_RETRY_SECONDS = 10.0
 """How often an offline agent tries the server again."""
+log = logging.getLogger("facepay.terminal.agent")
 
 
 @dataclass
@@ -115,6 +118,7 @@ class Agent:
         signing_key: Ed25519PrivateKey,
         terminal_id: str,
         metrics: AgentMetrics | None = None,
+        failpoints: Failpoints | None = None,
     ) -> None:
         self.store = store
         self.link = link
@@ -123,7 +127,10 @@ class Agent:
         self.terminal_id = terminal_id
         self._key = signing_key
         self.metrics = metrics or AgentMetrics()
-        self.syncer = Syncer(store=store, link=link, on_result=self.metrics.synced)
+        self.failpoints = failpoints or Failpoints()
+        self.syncer = Syncer(
+            store=store, link=link, on_result=self.metrics.synced, failpoints=self.failpoints
+        )
         self.book = ChallengeBook()
         self._local: set[str] = set()
         self._wake = threading.Event()
@@ -237,7 +244,10 @@ class Agent:
         if presettled.status_code not in (200, 409):
             refusal = _refusal_of(presettled)
             return _refused("online", key, bill_id, refusal.code, refusal.message, refusal.detail)
-        self.store.begin_attempt(key, bill_id)
+        try:
+            self.store.begin_attempt(key, bill_id)
+        except StoreFull as full:  # nothing was sent: the key could not be kept for a retry
+            return _refused("online", key, bill_id, full.code, WINDOW, full.message)
         try:
             response = self.link.request(
                 "POST",
@@ -324,6 +334,7 @@ class Agent:
                 )
             except StoreFull as full:
                 return _refused("offline", key, bill_id, full.code, WINDOW, full.message)
+        self.failpoints.reach("voucher_written")
         self.metrics.offline_paid()
         self._wake.set()
         return self._offline_receipt(row, replayed=False)
@@ -413,24 +424,39 @@ class Agent:
         self.keeper.load()
 
     def tick(self, now: float) -> float:
-        """One round of background work at `now` (monotonic seconds); when the next is due."""
-        limits = self.keeper.state.limits
-        every = float(limits.limits.refresh_seconds) if limits else 90.0
+        """One round of background work at `now` (monotonic seconds); when the next is due:
+        `refresh_seconds` of the limits in force (just fetched), 10 s when offline or failing."""
         try:
-            self.keeper.refresh()
-            self.syncer.drain()
+            self.sync_now()
         except ServerOffline:
             return now + OFFLINE_RETRY_SECONDS
         except FacepayError as error:
-            self.store.set_meta("last_error", error.message)
+            self._remember("last_error", error.message)
             return now + OFFLINE_RETRY_SECONDS
         finally:
-            self.store.set_meta("mode", self.mode())
-        return now + every
+            self._remember("mode", self.mode())
+        limits = self.keeper.state.limits
+        return now + (float(limits.limits.refresh_seconds) if limits else OFFLINE_RETRY_SECONDS)
+
+    def sync_now(self) -> SyncReport:
+        """Refresh the offline package and drain the outbox, now (`ServerOffline` if the server
+        is gone): the background loop's round, and an operator's "sync now" once the network is
+        back. The drain's lease keeps it one sender whoever calls."""
+        self.keeper.refresh()
+        return self.syncer.drain()
+
+    def _remember(self, key: str, value: str) -> None:
+        """Note a status value; a full disk must not stop the loop (it is retried later)."""
+        try:
+            self.store.set_meta(key, value)
+        except StoreFull:
+            log.warning("the terminal's disk is full: %s not recorded", key)
 
     def run(self, stop: threading.Event, clock: Callable[[], float] = time.monotonic) -> None:
-        """The background loop: refresh and drain when due, and soon after an offline payment
-        (`wake`); nothing else ever sends vouchers, so there is one sender."""
+        """The background loop: refresh and drain when due, soon after an offline payment
+        (`wake`) while the server is not known to be gone, and within 10 s of a payment finding
+        it gone; nothing else ever sends vouchers, so there is one sender. An unexpected error is
+        logged and retried: the loop never dies while the agent serves payments."""
         due = 0.0
         while not stop.is_set():
             woken = self._wake.is_set()
@@ -441,7 +467,11 @@ class Agent:
                 # within the offline retry period, not at the next refresh (90 s away).
                 due = min(due, now + OFFLINE_RETRY_SECONDS)
             if now >= due or (woken and self.link.online is not False and self.store.unsynced(1)):
-                due = self.tick(now)
+                try:
+                    due = self.tick(now)
+                except Exception:
+                    log.exception("the terminal agent's background round failed; retrying")
+                    due = now + OFFLINE_RETRY_SECONDS
             self._wake.wait(timeout=max(0.05, min(1.0, due - clock())))
 
     def wake(self) -> None:
@@ -449,6 +479,11 @@ class Agent:
         self._wake.set()
 
     # -- status ----------------------------------------------------------------------------
+
+    def outbox(self) -> dict[str, int]:
+        """The outbox's depth (pending + held) and its counts."""
+        counts = self.store.outbox_counts()
+        return {"depth": counts["pending"] + counts["held"], **counts}
 
     def mode(self) -> str:
         """`online`, `offline`, or `starting` before the first request."""

@@ -204,12 +204,21 @@ def prepare_folder(folder: Path, *, create: bool) -> Path:
     return folder
 
 
+REFUSED_WRITES = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+"""No space, a file-size limit (RLIMIT_FSIZE), a quota: the disk takes no more."""
+
+
 def _is_full(error: BaseException) -> bool:
+    """Whether a write failed because the storage takes no more: SQLITE_FULL (ENOSPC), or an
+    I/O error on write (SQLite reports EFBIG and EDQUOT as SQLITE_IOERR_WRITE, not FULL)."""
     if isinstance(error, sqlite3.OperationalError):
-        return getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or (
-            "full" in str(error)
+        code = getattr(error, "sqlite_errorcode", None)
+        return (
+            code == sqlite3.SQLITE_FULL
+            or (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR)
+            or "full" in str(error)
         )
-    return isinstance(error, OSError) and error.errno == errno.ENOSPC
+    return isinstance(error, OSError) and error.errno in REFUSED_WRITES
 
 
 class AgentStore:

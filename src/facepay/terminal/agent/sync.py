@@ -28,6 +28,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from facepay.shared.errors import ConfigurationError, FacepayError
+from facepay.terminal.agent.failpoints import Failpoints
 from facepay.terminal.agent.link import ServerLink, ServerOffline
 from facepay.terminal.agent.package import (
     Library,
@@ -98,10 +99,12 @@ class Syncer:
         store: AgentStore,
         link: ServerLink,
         on_result: Callable[[str, bool], None] = lambda _status, _replayed: None,
+        failpoints: Failpoints | None = None,
     ) -> None:
         self._store = store
         self._link = link
         self._on_result = on_result
+        self._failpoints = failpoints or Failpoints()
         self._lease = threading.Lock()
 
     def drain(self) -> SyncReport:
@@ -113,6 +116,7 @@ class Syncer:
                 results = self._send(batch, report)
                 if results is None:
                     break
+                self._failpoints.reach("vouchers_sent")
                 self._store.record_results(results)
                 for result in results:
                     status = str(result.get("status"))
