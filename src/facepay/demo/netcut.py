@@ -10,6 +10,9 @@ server, byte for byte, one thread per direction. Three states:
 - `drop_answers` (`drop_answers()`): requests still reach the server, but a connection is reset
   as soon as the server starts answering: the server has done the work (committed a payment) and
   the terminal never hears so. That is the worst moment for a network to fail.
+  `drop_answers(only=b"/payments")` loses only the answer to a request whose bytes contain
+  `only` (the connection is reset once that request has gone through), so the steps before a
+  payment (challenge, identification) still get their answers.
 
 `restore()` goes back to `up` on the same port. Counters say what happened (connections
 accepted, refused, reset). Standard library only; for tests and demos, not production.
@@ -62,6 +65,9 @@ class NetCut:
     _listener: socket.socket | None = field(default=None, repr=False)
     _pairs: set[tuple[socket.socket, socket.socket]] = field(default_factory=set, repr=False)
     _ended: set[tuple[socket.socket, socket.socket]] = field(default_factory=set, repr=False)
+    _only: bytes | None = None
+    _doomed: set[socket.socket] = field(default_factory=set, repr=False)
+    """Clients whose connection carried a request matching `_only`: their next answer is lost."""
     """Pairs of which one direction has ended with a FIN (the other still open)."""
     _closed: bool = False
 
@@ -101,10 +107,13 @@ class NetCut:
         for client, server in pairs:
             self._drop(client, server)
 
-    def drop_answers(self) -> None:
-        """From now on the server gets each request but its answer is lost (connection reset)."""
+    def drop_answers(self, only: bytes | None = None) -> None:
+        """From now on the server gets each request but its answer is lost (connection reset);
+        with `only`, just the answer to a request whose bytes contain it."""
         with self._lock:
             self._state = "drop_answers"
+            self._only = only
+            self._doomed.clear()
         if self._listener is None:
             self._listen()
 
@@ -112,6 +121,8 @@ class NetCut:
         """The network is back: forward again, on the same port."""
         with self._lock:
             self._state = "up"
+            self._only = None
+            self._doomed.clear()
         if self._listener is None:
             self._listen()
 
@@ -155,10 +166,13 @@ class NetCut:
         pair = (sink, source) if answers else (source, sink)
         try:
             while data := source.recv(_CHUNK):
-                if answers and self._state == "drop_answers":
+                if answers and self._loses(sink):
                     with self._lock:
                         self.counters.answers_dropped += 1
                     raise ConnectionResetError
+                if not answers and self._only is not None and self._only in data:
+                    with self._lock:
+                        self._doomed.add(source)
                 sink.sendall(data)
         except OSError:
             self._drop(*pair)
@@ -181,12 +195,19 @@ class NetCut:
             with contextlib.suppress(OSError):
                 sock.close()
 
+    def _loses(self, client: socket.socket) -> bool:
+        """Whether the answer now going to `client` is to be lost."""
+        if self._state != "drop_answers":
+            return False
+        return self._only is None or client in self._doomed
+
     def _drop(self, client: socket.socket, server: socket.socket) -> None:
         with self._lock:
             if (client, server) not in self._pairs:
                 return
             self._pairs.discard((client, server))
             self._ended.discard((client, server))
+            self._doomed.discard(client)
             self.counters.reset += 1
         _reset(client)
         _reset(server)

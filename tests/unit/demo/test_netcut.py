@@ -104,3 +104,20 @@ def test_a_server_that_closes_after_answering_is_heard_whole() -> None:
         assert received == answer
         assert proxy.counters.reset == 0
     listener.close()
+
+
+def test_only_the_answer_to_a_matching_request_is_dropped(echo: tuple[int, list[bytes]]) -> None:
+    upstream, got = echo
+    with NetCut(upstream) as proxy:
+        proxy.drop_answers(only=b"/payments")
+        with socket.create_connection(("127.0.0.1", proxy.port), 5) as conn:
+            conn.sendall(b"POST /identifications")
+            assert conn.recv(1024) == b"POST /IDENTIFICATIONS"
+            conn.sendall(b"POST /payments")
+            try:
+                answer = conn.recv(1024)
+            except ConnectionResetError:
+                answer = b""
+        assert answer == b""
+        assert b"POST /payments" in got
+        assert proxy.counters.answers_dropped == 1
