@@ -14,6 +14,7 @@ payment may fall back to offline (never when it may have been paid online).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -25,7 +26,7 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from facepay.terminal.agent.store import AgentStore
+from facepay.terminal.agent.store import AgentStore, StoreFull
 from facepay.terminal.signing import sign_request
 
 GATEWAY_DOWN = (502, 503, 504)
@@ -82,7 +83,9 @@ class ServerLink:
             changed = abs(offset - self.offset) >= 1.0
             self.offset = offset
         if changed and self._store is not None:
-            self._store.set_meta(CLOCK_KEY, f"{offset:.3f}")
+            # On a full disk the offset is kept in memory, and stored at the next change.
+            with contextlib.suppress(StoreFull):
+                self._store.set_meta(CLOCK_KEY, f"{offset:.3f}")
 
     def request(
         self,

@@ -258,7 +258,7 @@ class Agent:
             )
         except ServerOffline as offline:
             if not offline.sent:
-                self.store.finish_attempt(key, "refused", {"code": "not_sent"})
+                self._finish_attempt(key, "refused", {"code": "not_sent"})
                 raise
             # Sent and not answered: the server may have paid it. Never pay it again offline.
             return Outcome(
@@ -273,7 +273,7 @@ class Agent:
             )
         receipt = self._expect(response, 201)
         if isinstance(receipt, Refusal):
-            self.store.finish_attempt(key, "refused", {"code": receipt.code})
+            self._finish_attempt(key, "refused", {"code": receipt.code})
             return _refused("online", key, bill_id, receipt.code, receipt.message, receipt.detail)
         body = {
             "receipt": receipt,
@@ -284,8 +284,17 @@ class Agent:
             "notices": self.notices(str(found.get("person_id") or "")),
             "provisional": False,
         }  # fmt: skip
-        self.store.finish_attempt(key, "paid", body)
+        self._finish_attempt(key, "paid", body)
         return Outcome("paid", "online", key, bill_id, "Paid.", body=body)
+
+    def _finish_attempt(self, key: str, state: str, result: dict[str, Any]) -> None:
+        """Record how an online attempt ended; on a full disk the answer still goes to the
+        patient (the server has the outcome; the attempt stays `sending`, so the bill is not
+        paid offline until a retry with the same key settles it)."""
+        try:
+            self.store.finish_attempt(key, state, result)
+        except StoreFull:
+            log.warning("the terminal's disk is full: attempt %s not recorded as %s", key, state)
 
     def _expect(self, response: httpx.Response, status: int) -> dict[str, Any] | Refusal:
         if response.status_code != status:

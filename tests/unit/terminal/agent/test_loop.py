@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -146,3 +147,13 @@ def test_failpoints_and_clock_skew_are_for_tests_only() -> None:
     assert abs(skewed() - (time.time() - 600)) < 1
     with pytest.raises(ConfigurationError, match="tests only"):
         machine_clock({CLOCK_SKEW: "-600", "FACEPAY_ENVIRONMENT": "production"})
+
+
+def test_a_clock_offset_learnt_on_a_full_disk_is_kept_in_memory(wired: Wired) -> None:
+    pages = wired.store._db.execute("PRAGMA page_count").fetchone()[0]
+    wired.store._db.execute(f"PRAGMA max_page_count = {pages}")
+    for size in (3_000, 300, 30):
+        with pytest.raises(StoreFull):
+            _fill(wired, size)
+    wired.agent.link.learn_clock(datetime.now(UTC) + timedelta(minutes=10))  # no StoreFull
+    assert abs(wired.agent.link.offset - 600) < 2
