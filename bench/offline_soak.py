@@ -71,8 +71,8 @@ def main() -> int:
     args = parser.parse_args()
     started = time.monotonic()
     root = Path(tempfile.mkdtemp(prefix="facepay-soak-"))
-    env = {**SERVED_ENV, "FACEPAY_API_RATE_TERMINAL_PER_SECOND": "5000",
-           "FACEPAY_API_RATE_TERMINAL_BURST": "5000"}  # fmt: skip
+    rates = ("TERMINAL_PER_SECOND", "TERMINAL_BURST", "STAFF_PER_SECOND", "STAFF_BURST")
+    env = {**SERVED_ENV, **{f"FACEPAY_API_RATE_{name}": "5000" for name in rates}}
     if args.database_url:
         env["FACEPAY_DATABASE_URL"] = args.database_url
     engine = build_face_engine(Settings())
