@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -211,6 +212,7 @@ def main() -> int:
             cut.close()
         http.close()
         server.close()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _walk(
