@@ -160,10 +160,12 @@ def test_the_quickstart_on_postgresql(
                     challenge_of(issued.json()), print
                 )
                 write_video(tmp_path / "answer.avi", filmed)
+                # One file per attempt: `facepay capture` never overwrites an earlier capture.
+                answer = tmp_path / f"capture-{seed}.json"
                 _cli(["capture", "--challenge", str(tmp_path / "challenge.json"),
                       "--video", str(tmp_path / "answer.avi"), "--out",
-                      str(tmp_path / "capture.json")], environment)  # fmt: skip
-                capture = json.loads((tmp_path / "capture.json").read_text())
+                      str(answer)], environment)  # fmt: skip
+                capture = json.loads(answer.read_text())
                 found = session.request("POST", "/v1/identifications", {"capture": capture})
                 if found.status_code != 422 or found.json()["code"] != "liveness_retry":
                     break

@@ -12,7 +12,10 @@ One server per database and two agents for the whole module; the scenarios run i
 failpoints (FACEPAY_TERMINAL_TEST_PAUSE_AT), the clock the test-only skew
 (FACEPAY_TERMINAL_TEST_CLOCK_SKEW_SECONDS; libfaketime is not installed), the full disk
 RLIMIT_FSIZE 0 set on the running agent with prlimit(2) (CPython ignores SIGXFSZ, so writes fail
-with EFBIG)."""
+with EFBIG).
+
+The clock and the full disk are the terminal's own: they run on the SQLite server only (the
+make-test budget); every scenario that touches the server's exactly-once runs on both."""
 
 from __future__ import annotations
 
@@ -303,6 +306,7 @@ def test_a_server_killed_during_a_sync(world: World) -> None:
     world.check()
 
 
+@pytest.mark.parametrize("world", ["sqlite"], indirect=True)
 def test_a_terminal_clock_ten_minutes_slow(world: World) -> None:
     # B was restarted with its clock 600 s slow; it learnt the offset from the server.
     status = status_json(world.b)
@@ -320,6 +324,7 @@ def test_a_terminal_clock_ten_minutes_slow(world: World) -> None:
     world.check()
 
 
+@pytest.mark.parametrize("world", ["sqlite"], indirect=True)
 def test_a_full_disk_on_the_terminal(world: World) -> None:
     assert world.a.agent is not None
     pid = world.a.agent.process.pid
