@@ -136,6 +136,12 @@ class Permission(StrEnum):
     """Post or reject a quarantined offline voucher."""
     OFFLINE_READ = "offline.read"
     """Read the site's offline vouchers and their outcomes."""
+    ARREARS_COLLECT = "arrears.collect"
+    """Take a patient's repayment of arrears at the window (cash or bank)."""
+    REFUND_DUE_PAY = "refund_due.pay"
+    """Pay a patient, at the window, the refund due to them."""
+    BALANCES_READ = "balances.read"
+    """What a patient owes (arrears) and is owed (refund due), with the vouchers that made it."""
 
     @property
     def is_read_only(self) -> bool:
@@ -153,8 +159,10 @@ _WARD = frozenset({P.INPATIENT_ADMIT, P.INPATIENT_DEPOSIT, P.INPATIENT_CHARGE, P
 _EMERGENCY = frozenset({P.EMERGENCY_IDENTIFY, P.EMERGENCY_RECORD})
 _OVERSIGHT = frozenset(
     {P.APPOINTMENT_READ, P.DISPENSING_READ, P.EXAM_READ, P.INPATIENT_READ, P.PROXY_READ}
-    | {P.OFFLINE_LIMITS_READ, P.OFFLINE_READ}
+    | {P.OFFLINE_LIMITS_READ, P.OFFLINE_READ, P.BALANCES_READ}
 )
+# The window settles what offline payment and discharges left: a staff act, never a terminal's.
+_BALANCES = frozenset({P.ARREARS_COLLECT, P.REFUND_DUE_PAY, P.BALANCES_READ})
 ROLE_GRANTS: Mapping[Role, frozenset[Permission]] = {
     Role.CASHIER: _FRONT_DESK
     | {P.BILL_CREATE, P.PATIENT_ENROL, P.CONSENT_RECORD, P.CONSENT_WITHDRAW}
@@ -163,7 +171,8 @@ ROLE_GRANTS: Mapping[Role, frozenset[Permission]] = {
     | _PROXIES
     | {P.INPATIENT_ADMIT, P.INPATIENT_DEPOSIT, P.INPATIENT_READ, P.INPATIENT_DISCHARGE}
     | {P.INPATIENT_DISCHARGE_REVERSE, P.EMERGENCY_RECORD, P.EMERGENCY_MERGE}
-    | {P.EXAM_STATUS_READ},
+    | {P.EXAM_STATUS_READ}
+    | _BALANCES,
     Role.PHARMACIST: _FRONT_DESK | {P.PRESCRIPTION_DISPENSE, P.DISPENSING_READ, P.PROXY_READ},
     Role.DOCTOR: _FRONT_DESK
     | {P.BILL_CREATE, P.APPOINTMENT_READ, P.APPOINTMENT_CHECK_IN}
@@ -182,7 +191,8 @@ ROLE_GRANTS: Mapping[Role, frozenset[Permission]] = {
     | {P.TERMINAL_READ, P.STAFF_READ, P.LIVENESS_READ}
     | {P.APPOINTMENT_SCHEDULE, P.INPATIENT_DISCHARGE_REVERSE, P.EMERGENCY_MERGE}
     | {P.PROXY_REVOKE, P.OFFLINE_LIMITS_SET, P.OFFLINE_REVIEW}
-    | _OVERSIGHT,
+    | _OVERSIGHT
+    | _BALANCES,
     Role.AUDITOR: frozenset({P.BILL_READ, P.PATIENT_READ, P.AUDIT_READ, P.REPORT_READ})
     | {P.TERMINAL_READ, P.STAFF_READ, P.LIVENESS_READ}
     | _OVERSIGHT,

@@ -33,6 +33,7 @@ from facepay.api.routes import (
     appointments,
     audit,
     auth,
+    balances,
     bills,
     emergency,
     inpatient,
@@ -87,7 +88,7 @@ def create_app(services: Services, access: Access) -> FastAPI:
     # Each router carries its /v1 prefix itself: FastAPI mounts an included router, and only
     # the route's own path reaches `scope["route"]`, which labels the latency metrics.
     routers = [system, auth, admin, lookups, patients, liveness, bills, audit, proxies]
-    routers += [orders, emergency, appointments, inpatient, settlements, offline]
+    routers += [orders, emergency, appointments, inpatient, settlements, offline, balances]
     for module in routers:
         app.include_router(module.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)

@@ -98,3 +98,7 @@ class InMemoryEmergencyRepository:
         """Oldest first."""
         mine = [c for c in self.charges.values() if c.record_id == record_id]
         return sorted(mine, key=lambda c: (c.charged_at, c.id))
+
+    def merged_of_person(self, person_id: str) -> list[EmergencyRecord]:
+        """Merged, not settled, of every site."""
+        return [r for r in self.rows.values() if r.person_id == person_id and r.status == "merged"]

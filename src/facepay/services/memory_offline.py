@@ -133,3 +133,17 @@ class InMemoryOfflineRepository:
             key=lambda r: (r.received_at, r.id),
         )
         return [r for r in rows if after is None or (r.received_at, r.id) > after][:limit]
+
+    def differences_of(
+        self, hospital_id: str, person_id: str, *, limit: int
+    ) -> list[OfflineVoucherRecord]:
+        """Newest received first."""
+        rows = [
+            r
+            for r in self.rows.values()
+            if r.hospital_id == hospital_id
+            and r.person_id == person_id
+            and r.difference_kind != "none"
+        ]
+        rows.sort(key=lambda r: (r.received_at, r.id), reverse=True)
+        return rows[:limit]

@@ -305,6 +305,10 @@ class EmergencyRepository(Protocol):
     def charges_of(self, record_id: str) -> list[EmergencyCharge]:
         """A record's charges, oldest first."""
 
+    def merged_of_person(self, person_id: str) -> list[EmergencyRecord]:
+        """The person's records merged and not settled yet, of every site: what their
+        `arrears:` account holds that their bills, not the window, will clear."""
+
 
 class InpatientRepository(Protocol):
     """Stays, their deposits, charge lines, bedside check-ins and discharge settlements.
@@ -578,3 +582,9 @@ class OfflineRepository(Protocol):
         limit: int,
     ) -> list[OfflineVoucherRecord]:
         """The site's vouchers in (received_at, id) order after `after`, at most `limit`."""
+
+    def differences_of(
+        self, hospital_id: str, person_id: str, *, limit: int
+    ) -> list[OfflineVoucherRecord]:
+        """The site's vouchers of the person that left arrears or a refund due, newest received
+        first, at most `limit`."""

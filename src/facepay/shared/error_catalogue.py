@@ -798,6 +798,17 @@ MEANINGS: Final[dict[str, str]] = {
         "Only a quarantined voucher that nobody reviewed yet can be posted or rejected."
     ),
     "bad_review": "A review decision is post or reject, with a note of at most 300 characters.",
+    # What offline payment and discharges leave to settle at the window (services.balances).
+    "arrears_exceeded": (
+        "The repayment is more than the patient's arrears repayable at the window (read "
+        "GET /v1/patients/{id}/balances; a merged emergency record's arrears are paid with its "
+        "bill); nothing was taken."
+    ),
+    "refund_due_exceeded": (
+        "The payout is more than the refund due to the patient (read "
+        "GET /v1/patients/{id}/balances); nothing was paid."
+    ),
+    "bad_method": "A repayment or payout is made in cash or by bank.",
     "no_offline_signing_key": (
         "Inside the server: this process was built without an offline signing key, so it "
         "issues no offline packages."

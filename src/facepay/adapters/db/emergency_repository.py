@@ -186,3 +186,9 @@ class SqlAlchemyEmergencyRepository:
         t = emergency_charges
         query = select(t).where(t.c.record_id == record_id).order_by(t.c.charged_at, t.c.id)
         return [_charge(row) for row in self._c.execute(query).mappings()]
+
+    def merged_of_person(self, person_id: str) -> list[EmergencyRecord]:
+        """Merged, not settled, of every site (indexed by person)."""
+        t = emergency_records
+        query = select(t).where(t.c.person_id == person_id, t.c.status == "merged")
+        return [_record(row) for row in self._c.execute(query).mappings()]

@@ -279,3 +279,20 @@ class SqlAlchemyOfflineRepository:
             )
         query = query.order_by(t.c.received_at, t.c.id).limit(limit)
         return [_voucher(row) for row in self._c.execute(query).mappings()]
+
+    def differences_of(
+        self, hospital_id: str, person_id: str, *, limit: int
+    ) -> list[OfflineVoucherRecord]:
+        """Newest received first (index ix_offline_vouchers_person)."""
+        t = offline_vouchers
+        query = (
+            select(t)
+            .where(
+                t.c.hospital_id == hospital_id,
+                t.c.person_id == person_id,
+                t.c.difference_kind != "none",
+            )
+            .order_by(t.c.received_at.desc(), t.c.id.desc())
+            .limit(limit)
+        )
+        return [_voucher(row) for row in self._c.execute(query).mappings()]

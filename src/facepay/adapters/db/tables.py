@@ -874,6 +874,8 @@ offline_vouchers = Table(
     CheckConstraint("review IS NULL OR review IN ('post', 'reject')", name="known_review"),
     CheckConstraint("counter >= 1 AND difference_fen >= 0", name="amounts_valid"),
     Index("ix_offline_vouchers_site", "hospital_id", "received_at", "id"),
+    # A patient's balances list the vouchers that made them.
+    Index("ix_offline_vouchers_person", "hospital_id", "person_id", "received_at"),
     # The database's own guard: one voucher of a terminal's chain per counter.
     Index(
         "uq_offline_vouchers_live_counter",

@@ -197,7 +197,8 @@ def _result_read(result: VoucherResult) -> OfflineVoucherResultRead:
     )
 
 
-def _voucher_read(r: OfflineVoucherRecord) -> OfflineVoucherRead:
+def voucher_read(r: OfflineVoucherRecord) -> OfflineVoucherRead:
+    """A stored voucher as the API shows it (also in a patient's balances)."""
     return OfflineVoucherRead(
         id=r.id,
         terminal_id=r.terminal_id,
@@ -339,7 +340,7 @@ def list_vouchers(
     )
     last = (items[-1].received_at, items[-1].id) if len(items) == limit else None
     return OfflineVoucherPage(
-        items=[_voucher_read(r) for r in items], next=encode_cursor(LISTING, last)
+        items=[voucher_read(r) for r in items], next=encode_cursor(LISTING, last)
     )
 
 
@@ -357,7 +358,7 @@ def get_voucher(
     found = offline_review.get_voucher(
         ctx=state.services, hospital_id=who.hospital, voucher_id=voucher_id
     )
-    return _voucher_read(found)
+    return voucher_read(found)
 
 
 @router.post(
@@ -381,4 +382,4 @@ def review(
         decision=body.decision,
         note=body.note,
     )
-    return _voucher_read(found)
+    return voucher_read(found)
