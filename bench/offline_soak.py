@@ -8,7 +8,7 @@ server and terminals agree voucher by voucher, the ledger balances, each bill is
 Prints the result table (vouchers, duplicates refused, held, quarantined, arrears cases, refunds
 due, max outbox depth, sync throughput, time, load average) and exits 1 if the check fails.
 
-    PYTHONPATH=src:. .venv/bin/python bench/offline_soak.py [--payments 500] [--terminals 4]
+    .venv/bin/python bench/offline_soak.py [--payments 500] [--terminals 4]
         [--database-url postgresql+psycopg://...] [--seed 12]
 
 The patients are the test photographs (scripts/test-data), enrolled by a real capture; the
@@ -31,8 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.e2e.chaos_kit import LIMITS, Server, Terminal, check_agreement, offline_bill
-from tests.e2e.conftest import SERVED_ENV
 
 from facepay.bootstrap import build_face_engine
 from facepay.client import StaffSession
@@ -44,6 +42,11 @@ from facepay.demo.scenario import expect
 from facepay.demo.world import Site, make_site, register_person
 from facepay.vision.image import load_image
 from facepay.vision.liveness.synth.bona_fide import subjects_from_photo
+
+# The chaos tests' kit (servers, agents, the agreement check) is shared with this bench.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.e2e.chaos_kit import LIMITS, Server, Terminal, check_agreement, offline_bill
+from tests.e2e.conftest import SERVED_ENV
 
 IMAGES = Path(__file__).resolve().parent.parent / ".test-data" / "images"
 PATIENTS = (
