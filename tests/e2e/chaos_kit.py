@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -183,16 +181,7 @@ class Terminal:
 
 def offline_bill(site: Site, person: dict[str, Any], fen: int) -> dict[str, Any]:
     """An outpatient bill of one class-A line of `fen`, dated today."""
-    body = {
-        "external_ref": f"HIS-{secrets.token_hex(6)}",
-        "id_number": person["id_number"],
-        "visit_type": "outpatient",
-        "hospital_tier": 2,
-        "service_date": datetime.now(UTC).date().isoformat(),
-        "lines": [{"code": "A1", "name": "consultation", "item_class": "A",
-                   "unit_price": fen, "quantity": "1"}],
-    }  # fmt: skip
-    return expect(site.cashier.request("POST", "/v1/bills", body), 201)
+    return site.post_visit(fen, person=person)
 
 
 def server_vouchers(site: Site, terminal_id: str) -> list[dict[str, Any]]:

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +43,7 @@ class World:
 
 def bill(site: Site, fen: int) -> dict[str, Any]:
     """An outpatient bill of one class-A line for the site's person."""
-    body = {
-        "external_ref": f"HIS-{secrets.token_hex(6)}",
-        "id_number": site.person["id_number"],
-        "visit_type": "outpatient",
-        "hospital_tier": 3,
-        "service_date": datetime.now(UTC).date().isoformat(),
-        "lines": [{"code": "A1", "name": "medicine", "item_class": "A", "unit_price": fen,
-                   "quantity": "1"}],
-    }  # fmt: skip
-    return expect(site.cashier.request("POST", "/v1/bills", body), 201)
+    return site.post_visit(fen, hospital_tier=3)
 
 
 def agent_status(world: World) -> dict[str, Any]:

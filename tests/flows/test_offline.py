@@ -70,17 +70,8 @@ def enrolled(api: Api, site: Site) -> dict[str, Any]:
 
 
 def bill(site: Site, person: dict[str, Any], fen: int) -> dict[str, Any]:
-    """An outpatient bill of one class A line."""
-    body = {
-        "external_ref": f"HIS-{secrets.token_hex(6)}",
-        "id_number": person["id_number"],
-        "visit_type": "outpatient",
-        "hospital_tier": 2,
-        "service_date": datetime.now(UTC).date().isoformat(),
-        "lines": [{"code": "A1", "name": "consultation", "item_class": "A",
-                   "unit_price": fen, "quantity": "1"}],
-    }  # fmt: skip
-    return expect(site.cashier.request("POST", "/v1/bills", body), 201)
+    """An outpatient bill of one class-A line of `fen`, dated today."""
+    return site.post_visit(fen, person=person)
 
 
 def cash_now(site: Site, made: dict[str, Any]) -> int:

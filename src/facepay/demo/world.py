@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -41,6 +41,22 @@ class Site:
             "service_date": "2026-03-01",
             "lines": bill_lines(serial),
         }
+        return expect(self.cashier.request("POST", "/v1/bills", body), 201)
+
+    def post_visit(
+        self, fen: int, *, person: dict[str, Any] | None = None, hospital_tier: int = 2
+    ) -> dict[str, Any]:
+        """Today's outpatient bill of one class-A line of `fen` for the site's person (or
+        `person`): what the offline tests pay at a terminal."""
+        body = {
+            "external_ref": f"HIS-{secrets.token_hex(6)}",
+            "id_number": (person or self.person)["id_number"],
+            "visit_type": "outpatient",
+            "hospital_tier": hospital_tier,
+            "service_date": datetime.now(UTC).date().isoformat(),
+            "lines": [{"code": "A1", "name": "consultation", "item_class": "A",
+                       "unit_price": fen, "quantity": "1"}],
+        }  # fmt: skip
         return expect(self.cashier.request("POST", "/v1/bills", body), 201)
 
     def identify_by_card(self, person: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -17,11 +17,12 @@ def bill_json(bill: Bill) -> dict[str, Any]:
         "visit_type": bill.visit_type,
         "hospital_tier": bill.hospital_tier,
         "service_date": bill.service_date.isoformat(),
-        "lines": [_line(line) for line in bill.lines],
+        "lines": [line_json(line) for line in bill.lines],
     }
 
 
-def _line(line: BillLine) -> dict[str, Any]:
+def line_json(line: BillLine) -> dict[str, Any]:
+    """One bill line as interchange JSON (optional fields left out when unset)."""
     item: dict[str, Any] = {
         "code": line.code,
         "name": line.name,

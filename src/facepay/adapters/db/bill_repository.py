@@ -35,6 +35,7 @@ from facepay.adapters.db.tables import (
 from facepay.adapters.interchange import parse_bill
 from facepay.hospital.bills import LineOrder, PostedBill
 from facepay.hospital.tenants import Hospital, Region, StaffUser, TerminalRecord
+from facepay.insurance.documents import line_json
 from facepay.insurance.model import Bill, BillLine
 from facepay.services.repositories import PageKey
 from facepay.shared.errors import Conflict
@@ -44,21 +45,7 @@ from facepay.supervision.alerts import Alert
 def line_items(lines: tuple[BillLine, ...]) -> list[dict[str, Any]]:
     """Bill lines in the interchange format (amounts in fen, quantities and ratios as decimal
     strings, optional fields left out when unset)."""
-    items: list[dict[str, Any]] = []
-    for line in lines:
-        item: dict[str, Any] = {
-            "code": line.code,
-            "name": line.name,
-            "item_class": line.item_class,
-            "unit_price": line.unit_price,
-            "quantity": str(line.quantity),
-        }
-        if line.price_ceiling is not None:
-            item["price_ceiling"] = line.price_ceiling
-        if line.selfpay_ratio is not None:
-            item["selfpay_ratio"] = str(line.selfpay_ratio)
-        items.append(item)
-    return items
+    return [line_json(line) for line in lines]
 
 
 def bill_document(bill: Bill) -> str:
