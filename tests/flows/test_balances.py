@@ -45,15 +45,7 @@ def owing(api: Api, site: Site) -> tuple[dict[str, Any], Till, TerminalSession, 
     offline_bill, drain, small = (bill(site, person, f) for f in (60_000, 400_000, 20_000))
     own, kiosk = till(site)
     cash = cash_now(site, offline_bill)
-    ident = site.identify_by_card(person)
-    expect(
-        site.kiosk.request(
-            "POST", f"/v1/bills/{drain['id']}/payments",
-            {"identification_id": ident["identification_id"]},
-            headers={"Idempotency-Key": f"k-{secrets.token_hex(8)}"},
-        ),
-        201,
-    )  # fmt: skip
+    site.pay_by_card(drain, person=person)
     (owed,) = upload(kiosk, voucher(own, person, offline_bill, cash))
     (due,) = upload(kiosk, voucher(own, person, small, cash_now(site, small) + 700))
     assert owed["difference"]["kind"] == "arrears"

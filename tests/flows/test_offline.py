@@ -7,7 +7,6 @@ vouchers."""
 from __future__ import annotations
 
 import base64
-import secrets
 import threading
 from datetime import UTC, datetime
 from typing import Any
@@ -237,15 +236,7 @@ def test_arrears_refund_due_and_bill_already_paid(api: Api, site_a: Site) -> Non
     other_own, other = till(site_a)
     cash = cash_now(site_a, offline_bill)
     # Meanwhile the window takes the large bill: the personal account is spent.
-    ident = site_a.identify_by_card(person)
-    expect(
-        site_a.kiosk.request(
-            "POST", f"/v1/bills/{drain['id']}/payments",
-            {"identification_id": ident["identification_id"]},
-            headers={"Idempotency-Key": f"k-{secrets.token_hex(8)}"},
-        ),
-        201,
-    )  # fmt: skip
+    site_a.pay_by_card(drain, person=person)
     (owed,) = upload(kiosk, voucher(own, person, offline_bill, cash))
     assert owed["status"] == "posted"
     assert owed["difference"]["kind"] == "arrears"

@@ -65,11 +65,13 @@ class Site:
         body = {"id_number": who["id_number"], "insurance_card_number": who["card"]}
         return expect(self.kiosk.request("POST", "/v1/identifications/by-credentials", body), 201)
 
-    def pay_by_card(self, bill: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Pay a bill (a new one by default) at the kiosk after identifying the site's person by
-        card; returns the payment receipt."""
+    def pay_by_card(
+        self, bill: dict[str, Any] | None = None, *, person: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Pay a bill (a new one by default) at the kiosk after identifying the site's person (or
+        `person`) by card; returns the payment receipt."""
         bill = bill or self.post_bill()
-        ident = self.identify_by_card()
+        ident = self.identify_by_card(person)
         return expect(
             self.kiosk.request(
                 "POST",
