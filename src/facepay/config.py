@@ -210,6 +210,22 @@ class Settings(BaseSettings):
     api_rate_login_per_minute: float = Field(default=10.0, gt=0)
     """Login attempts per user name (argon2id also costs ~50 ms of CPU each)."""
 
+    # HL7 v2 over MLLP (`facepay his listen`, facepay.adapters.hl7v2)
+    hl7_max_message_bytes: int = Field(default=1_048_576, ge=1_024, le=64 * 1_048_576)
+    """Largest HL7 v2 message (one MLLP frame); a longer one is answered AR and skipped, and a
+    connection never buffers more than this."""
+    hl7_max_connections: int = Field(default=32, ge=1, le=1_024)
+    """MLLP connections served at once by one listener; one more is closed at once."""
+    hl7_idle_timeout_seconds: float = Field(default=120.0, gt=0, le=86_400)
+    """An MLLP connection silent this long is closed (an unterminated frame is dropped)."""
+    hl7_raw_retention_days: int = Field(default=30, ge=1, le=3_650)
+    """Days the raw text of an inbound HL7 message (patient data) is kept for tracing; after
+    that only its key, type, status and ACK stay (`facepay his prune`, and the listener hourly)."""
+    hl7_ack_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    """How long a notification waits for the hospital system's ACK before it is sent again."""
+    hl7_notify_max_backoff_seconds: float = Field(default=300.0, gt=0, le=3_600)
+    """Longest wait between two attempts to deliver a notification (doubling from 1 s)."""
+
     @model_validator(mode="after")
     def _refuse_weak_jwt_secret(self) -> Self:
         """Refuse a missing secret outside dev and a short or placeholder secret anywhere."""

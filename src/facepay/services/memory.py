@@ -17,6 +17,7 @@ from facepay.insurance.model import Accumulators
 from facepay.ledger.memory import InMemoryLedgerRepository
 from facepay.services.memory_appointments import InMemoryAppointmentRepository
 from facepay.services.memory_emergency import InMemoryEmergencyRepository
+from facepay.services.memory_hl7 import InMemoryHisMessageRepository
 from facepay.services.memory_identity import (
     InMemoryAlertRepository,
     InMemoryAuditEntries,
@@ -134,6 +135,7 @@ class InMemoryStore:
         default_factory=InMemoryAppointmentRepository
     )
     offline: InMemoryOfflineRepository = field(default_factory=InMemoryOfflineRepository)
+    hl7: InMemoryHisMessageRepository = field(default_factory=InMemoryHisMessageRepository)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
@@ -201,6 +203,7 @@ class InMemoryUnitOfWork:
         self.orders = store.orders
         self.appointments = store.appointments
         self.offline = store.offline
+        self.hl7 = store.hl7
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -250,4 +253,5 @@ class InMemoryUnitOfWork:
             self.orders,
             self.appointments,
             self.offline,
+            self.hl7,
         )

@@ -18,6 +18,7 @@ from facepay.shared.errors import Conflict, Unavailable
 from facepay.supervision.audit_store import AuditStore
 
 if TYPE_CHECKING:
+    from facepay.services.his_messages import HisMessageRepository
     from facepay.services.repositories import (
         AlertRepository,
         AppointmentRepository,
@@ -230,6 +231,11 @@ class UnitOfWork(Protocol):
     @property
     def orders(self) -> OrderRepository:
         """Dispensing orders and service requests (facepay.services.dispensing, .exams)."""
+        ...
+
+    @property
+    def hl7(self) -> HisMessageRepository:
+        """HL7 v2 messages received, HIS patient links, notification cursors."""
         ...
 
     def __enter__(self) -> Self: ...

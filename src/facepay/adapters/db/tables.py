@@ -886,3 +886,55 @@ offline_vouchers = Table(
         postgresql_where=text_clause(LIVE_VOUCHER),
     ),
 )
+
+hl7_messages = Table(
+    "hl7_messages",
+    metadata,
+    # One inbound HL7 v2 message of a site, stored in the transaction that applied it.
+    Column("id", String(40), primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("sending_application", String(180), nullable=False),
+    Column("sending_facility", String(180), nullable=False),
+    Column("control_id", String(199), nullable=False),
+    Column("message_type", String(20), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(8), nullable=False),
+    Column("ack_code", String(2), nullable=False),
+    Column("ack", Text, nullable=False),
+    Column("error", String(300)),
+    # Patient data: kept for hl7_raw_retention_days, then set to NULL (facepay his prune).
+    Column("raw", Text),
+    CheckConstraint("status IN ('applied', 'error', 'rejected')", name="known_status"),
+    CheckConstraint("ack_code IN ('AA', 'AE', 'AR')", name="known_ack"),
+    # MSH-10 is unique per sender: a repeat is answered with the ACK stored here.
+    UniqueConstraint(
+        "hospital_id",
+        "sending_application",
+        "sending_facility",
+        "control_id",
+        name="uq_hl7_messages_key",
+    ),
+    Index("ix_hl7_messages_received", "received_at"),
+)
+
+his_patients = Table(
+    "his_patients",
+    metadata,
+    # A hospital system's patient id (PID-3, type MR) linked to an insured person, per site.
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), primary_key=True),
+    Column("his_patient_id", String(64), primary_key=True),
+    Column("person_id", ID, ForeignKey("insured_persons.id"), nullable=False),
+    Column("linked_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_his_patients_person", "hospital_id", "person_id"),
+)
+
+hl7_cursors = Table(
+    "hl7_cursors",
+    metadata,
+    # How far a hospital system's MLLP endpoint acknowledged the site's events (his_events).
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), primary_key=True),
+    Column("endpoint", String(300), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)

@@ -20,6 +20,7 @@ from facepay.adapters.db.bill_repository import (
 from facepay.adapters.db.emergency_repository import SqlAlchemyEmergencyRepository
 from facepay.adapters.db.engine import SQLITE_BUSY_TIMEOUT_MS, is_sqlite
 from facepay.adapters.db.errors import DRIVER_ERRORS, translate
+from facepay.adapters.db.hl7_repository import SqlAlchemyHisMessageRepository
 from facepay.adapters.db.identity_repository import (
     SqlAlchemyConsentRepository,
     SqlAlchemyIdentificationRepository,
@@ -65,6 +66,7 @@ class SqlAlchemyUnitOfWork:
     orders: SqlAlchemyOrderRepository
     appointments: SqlAlchemyAppointmentRepository
     offline: SqlAlchemyOfflineRepository
+    hl7: SqlAlchemyHisMessageRepository
 
     def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
         self._engine = engine
@@ -124,6 +126,7 @@ class SqlAlchemyUnitOfWork:
         self.orders = SqlAlchemyOrderRepository(connection)
         self.appointments = SqlAlchemyAppointmentRepository(connection)
         self.offline = SqlAlchemyOfflineRepository(connection)
+        self.hl7 = SqlAlchemyHisMessageRepository(connection)
 
     def __exit__(
         self,
