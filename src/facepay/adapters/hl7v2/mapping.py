@@ -388,6 +388,7 @@ def results(m: Inbound) -> str:
     performed = f.dtm(when, obr.where(7), utc_offset_minutes=m.offset)
     texts: list[str] = []
     image: str | None = None
+    image_at = "OBX"
     worst = 0
     for obx in m.message.segments("OBX"):
         flag = obx.get(8).upper()
@@ -396,14 +397,14 @@ def results(m: Inbound) -> str:
         worst = max(worst, CONCLUSIONS.index(SEVERITY[flag]))
         kind = obx.get(2).upper()
         if kind == "RP":
-            image = obx.get(5, 1)
+            image, image_at = obx.get(5, 1), obx.where(5)
         elif kind in ("TX", "ST", "FT", "NM", "CWE", "CE"):
             label = obx.get(3, 2) or obx.get(3, 1)
             value = obx.text(5).replace("^", " ").strip()
             texts.append(f"{label}: {value}" if label else value)
     if not texts:
         raise missing("OBX", "an OBX with the result's text (TX, ST, FT, NM)")
-    errors = {"bad_report": "OBX^1^5"}
+    errors = {"bad_report": "OBX^1^5", "bad_image_ref": image_at}
     with f.blame(obr.where(3), errors):
         reported = exams.record_result(
             ctx=m.ctx,
