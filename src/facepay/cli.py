@@ -42,6 +42,7 @@ _COMMANDS: dict[str, _Entry] = {
         ("facepay.commands.eval_pairs", "facepay.commands.eval_liveness"),
     ),
     "face": _Entry("facepay.commands.face", "app"),
+    "his": _Entry("facepay.commands.his", "app"),
     "kiosk": _Entry("facepay.commands.kiosk", "app"),
     "liveness": _Entry("facepay.commands.liveness", "app"),
     "serve": _Entry("facepay.commands.serve", "serve"),

@@ -70,6 +70,9 @@ class HisMessageRepository(Protocol):
     def link_patient(self, link: HisPatient) -> None:
         """Create or replace the link of `link.his_patient_id` at the site."""
 
+    def patient_of_person(self, hospital_id: str, person_id: str) -> HisPatient | None:
+        """The newest link of a person at the site (what a notification names them by)."""
+
     def cursor(self, hospital_id: str, endpoint: str) -> int | None:
         """How far notifications to `endpoint` were acknowledged (None: never started)."""
 

@@ -49,6 +49,15 @@ class InMemoryHisMessageRepository:
         """Upsert."""
         self.patients[(link.hospital_id, link.his_patient_id)] = link
 
+    def patient_of_person(self, hospital_id: str, person_id: str) -> HisPatient | None:
+        """The newest link of the person at the site."""
+        links = [
+            p
+            for p in self.patients.values()
+            if (p.hospital_id, p.person_id) == (hospital_id, person_id)
+        ]
+        return max(links, key=lambda p: p.updated_at, default=None)
+
     def cursor(self, hospital_id: str, endpoint: str) -> int | None:
         """The cursor."""
         return self.cursors.get((hospital_id, endpoint))

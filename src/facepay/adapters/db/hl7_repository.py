@@ -85,6 +85,21 @@ class SqlAlchemyHisMessageRepository:
         if done.rowcount == 0:
             self._c.execute(insert(his_patients).values(**link.__dict__))
 
+    def patient_of_person(self, hospital_id: str, person_id: str) -> HisPatient | None:
+        """The newest link of the person at the site."""
+        p = his_patients.c
+        row = (
+            self._c.execute(
+                select(his_patients)
+                .where(p.hospital_id == hospital_id, p.person_id == person_id)
+                .order_by(p.updated_at.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        return HisPatient(**row) if row is not None else None
+
     def cursor(self, hospital_id: str, endpoint: str) -> int | None:
         """The cursor."""
         c = hl7_cursors.c

@@ -30,7 +30,7 @@ from facepay.adapters.hl7v2.messages import (
     Parsed,
     parse,
 )
-from facepay.services.context import Services
+from facepay.services.context import Services, Storage
 from facepay.services.his_interface import joined
 from facepay.services.his_messages import Hl7Message, MessageStatus
 from facepay.services.ports import StorageBusy, UnitOfWork
@@ -294,7 +294,7 @@ def _header_only(raw: bytes) -> Parsed | None:
         return None
 
 
-def prune(ctx: Services) -> int:
+def prune(ctx: Storage) -> int:
     """Drop the raw text of messages older than Settings.hl7_raw_retention_days."""
     before = ctx.clock.now() - timedelta(days=ctx.settings.hl7_raw_retention_days)
     total = 0
