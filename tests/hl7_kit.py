@@ -10,15 +10,22 @@ GOLDEN = Path(__file__).resolve().parent / "golden" / "hl7"
 _ID = re.compile(r"\b([a-z]{3})_[0-9a-f]{16,32}\b")
 
 
-def canonical(text: str) -> str:
-    """Segments one per line, facepay's random ids replaced by their kind."""
-    return _ID.sub(lambda m: f"<{m.group(1)}>", text.replace("\r", "\n").strip()) + "\n"
+_TIME = re.compile(r"\b20\d{12}(?:[+-]\d{4})?\b")
 
 
-def check_golden(name: str, text: str) -> None:
+def canonical(text: str, *, times: bool = False) -> str:
+    """Segments one per line, facepay's random ids replaced by their kind (and with `times`,
+    the timestamps of a message made now, and the event sequence numbers)."""
+    text = _ID.sub(lambda m: f"<{m.group(1)}>", text.replace("\r", "\n").strip()) + "\n"
+    if times:
+        text = re.sub(r"\|hx:\d+\|", "|hx:<seq>|", _TIME.sub("<time>", text))
+    return text
+
+
+def check_golden(name: str, text: str, *, times: bool = False) -> None:
     """Compare with tests/golden/hl7/<name> (FACEPAY_UPDATE_GOLDEN=1 writes it instead)."""
     path = GOLDEN / name
-    got = canonical(text)
+    got = canonical(text, times=times)
     if os.environ.get("FACEPAY_UPDATE_GOLDEN") == "1":
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(got, encoding="utf-8")

@@ -376,6 +376,23 @@ MEANINGS: Final[dict[str, str]] = {
         "No insurance policy covers the bill (category, visit type, hospital tier or service "
         "date); check the bill against the region's policies."
     ),
+    # -- the hospital system's HL7 v2 interface (answered in the ACK's ERR segment) --
+    "bad_his_patient_id": (
+        "The hospital system's patient id (PID-3, type MR) is empty, longer than 64 characters "
+        "or holds control characters; send its medical record number."
+    ),
+    "his_name_mismatch": (
+        "The name in PID-5 is not the name the insurance registry holds for that ID number: "
+        "nothing was linked; check that the right patient was registered in the HIS."
+    ),
+    "hl7_duplicate": (
+        "A message with this MSH-10 from this sender was stored already (a concurrent copy "
+        "won); it is answered with the ACK stored with it."
+    ),
+    "no_such_bill": (
+        "No open bill of this patient has that visit number (PV1-19, and ORC-4 when given): send "
+        "the visit's charges (DFT^P03) before its orders."
+    ),
     # -- pharmacy dispensing and exams (403, 409, 422, 429) --
     "bad_line_order": (
         "A bill line's order data is wrong: an unknown kind, an exam or lab line without its "
