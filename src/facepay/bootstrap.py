@@ -43,12 +43,13 @@ from facepay.services.ports import UnitOfWork
 from facepay.services.shared_state import SharedTokenBuckets, StoredChallengeBook
 from facepay.services.template_integrity import require_template_key
 from facepay.shared.clock import Clock, SystemClock
-from facepay.shared.errors import ConfigurationError, InvalidInput
+from facepay.shared.errors import ConfigurationError, InvalidInput, Unavailable
 from facepay.vision.dlib_engine import MODEL_VERSION, DlibFaceEngine
 from facepay.vision.engine import FaceEngine
-from facepay.vision.liveness import LivenessPolicy
+from facepay.vision.liveness import ChallengeBook, LivenessPolicy
 from facepay.vision.liveness.checks.model import OnnxPadModel
 from facepay.vision.liveness.policy import default_checks
+from facepay.vision.types import Embedding, Face, RGBImage
 
 
 def load_settings(data_dir: Path | None = None) -> Settings:
@@ -352,6 +353,40 @@ def build_services(
         # Not kept up to date any more: it would keep templates erased since.
         legacy.unlink(missing_ok=True)
     return ctx
+
+
+class _NoFaceEngine:
+    """The face engine of a process that never identifies anyone (the HIS interface): a use
+    case that tried would get `Unavailable`, not a silent wrong answer."""
+
+    model_version = MODEL_VERSION
+    embedding_dim = 128
+
+    def detect(self, image: RGBImage) -> list[Face]:
+        """Refused."""
+        raise Unavailable("this process has no face models")
+
+    def embed(self, image: RGBImage, face: Face) -> Embedding:
+        """Refused."""
+        raise Unavailable("this process has no face models")
+
+
+def build_interface_services(settings: Settings, *, storage: StorageServices) -> Services:
+    """The services of a hospital-system interface (`facepay his listen`): storage, policies,
+    clock and settings, without face models or the gallery, which no HIS message uses; it
+    starts in well under a second and holds no templates in memory."""
+    engine = _NoFaceEngine()
+    return Services(
+        settings=settings,
+        engine=engine,
+        gallery=InMemoryGallery(dim=engine.embedding_dim, model_version=engine.model_version),
+        sealer=build_template_sealer(settings, create=False),
+        liveness=LivenessPolicy(engine=engine, checks=[]),
+        challenges=ChallengeBook(),
+        policies=storage.policies,
+        uow=storage.uow,
+        clock=storage.clock,
+    )
 
 
 def build_staff_tokens(settings: Settings, *, clock: Clock) -> StaffTokens:

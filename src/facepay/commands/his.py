@@ -14,7 +14,7 @@ from facepay.adapters.hl7v2.charsets import CODECS, Charset
 from facepay.adapters.hl7v2.inbound import Receiver, Site, prune
 from facepay.adapters.hl7v2.listener import LOOPBACK, MllpListener, parse_networks
 from facepay.adapters.hl7v2.notifier import MllpNotifier
-from facepay.bootstrap import build_services, open_installation
+from facepay.bootstrap import build_interface_services, open_installation
 from facepay.commands.serve import DataDir, settings_for
 from facepay.services.context import Services, Storage
 from facepay.shared.errors import ConfigurationError
@@ -73,7 +73,7 @@ def listen(  # noqa: PLR0917 - Typer maps each parameter to an option
     if codec is None:
         raise ConfigurationError(f"--notify-charset {notify_charset!r}: not a known MSH-18 value")
     settings = settings_for(data)
-    ctx = build_services(settings, storage=open_installation(settings))
+    ctx = build_interface_services(settings, storage=open_installation(settings))
     bound = _site(ctx, site, facility)
     receiver = Receiver(ctx, bound)
     listener = MllpListener(receiver, allow=networks)

@@ -11,6 +11,7 @@ what MLLP senders do.
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -59,6 +60,18 @@ class Counters:
     connections: int = 0
     refused_connections: int = 0
     by_type: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, name: str, count: int = 1) -> None:
+        """Count, from any thread (messages are answered on a thread pool)."""
+        with self._lock:
+            setattr(self, name, getattr(self, name) + count)
+
+    def applied_one(self, message_type: str) -> None:
+        """Count an applied message and its type."""
+        with self._lock:
+            self.applied += 1
+            self.by_type[message_type] = self.by_type.get(message_type, 0) + 1
 
 
 @dataclass(frozen=True)
@@ -87,7 +100,7 @@ class Receiver:
 
     def answer(self, raw: bytes) -> bytes | None:
         """The ACK to send for `raw` (one MLLP payload), or None to send none."""
-        self.counters.received += 1
+        self.counters.add("received")
         charset = UTF8
         parsed: Parsed | None = None
         try:
@@ -108,7 +121,7 @@ class Receiver:
     def rejection(self, head: bytes, reject: Hl7Reject) -> bytes:
         """The AR of a message not read at all (too long), from its first bytes; not stored
         (nothing of it is applied, and its text is not kept)."""
-        self.counters.rejected += 1
+        self.counters.add("rejected")
         try:
             charset = charset_of(head)
         except UnknownCharset:
@@ -178,7 +191,7 @@ class Receiver:
             with self.ctx.uow() as uow:
                 seen = self._seen(uow, parsed)
                 if seen is not None:
-                    self.counters.replayed += 1
+                    self.counters.add("replayed")
                     return charset.encode(seen.ack)
                 inbound = Inbound(
                     joined(self.ctx, uow), self.site.hospital_id, actor, parsed, message_id
@@ -196,12 +209,10 @@ class Receiver:
         except Exception:
             # A fault of ours: AE 207, not stored, so that the message can be sent again.
             log.exception("HL7 %s %s failed", parsed.message_type, parsed.control_id)
-            self.counters.errors += 1
+            self.counters.add("errors")
             fault = Hl7Reject("internal error", location=None, code=INTERNAL_ERROR)
             return charset.encode(self._ack(parsed, "AE", charset, fault))
-        self.counters.applied += 1
-        by_type = self.counters.by_type
-        by_type[parsed.message_type] = by_type.get(parsed.message_type, 0) + 1
+        self.counters.applied_one(parsed.message_type)
         return charset.encode(record.ack)
 
     def _seen(self, uow: UnitOfWork, parsed: Parsed) -> Hl7Message | None:
@@ -243,9 +254,9 @@ class Receiver:
     ) -> bytes | None:
         """Store an AE / AR with its message (when its key can be read), then answer it."""
         if reject.ack == "AR":
-            self.counters.rejected += 1
+            self.counters.add("rejected")
         else:
-            self.counters.errors += 1
+            self.counters.add("errors")
         parsed, charset = incoming.parsed, incoming.charset
         if parsed is None or not parsed.sending_application or reject.location == "MSH^1^6":
             # No key to keep it under, or a message for another site: answered, not kept.
@@ -278,9 +289,9 @@ class Receiver:
         except _TRANSIENT:
             seen = None
         if seen is not None:
-            self.counters.replayed += 1
+            self.counters.add("replayed")
             return incoming.charset.encode(seen.ack)
-        self.counters.unanswered += 1
+        self.counters.add("unanswered")
         log.warning("HL7 %s not stored (%s): no ACK sent", parsed.control_id, error)
         return None
 

@@ -93,7 +93,7 @@ class MllpListener:
         counters = self.receiver.counters
         peer = writer.get_extra_info("peername")
         if not self._allowed(peer) or len(self._clients) >= self._settings.hl7_max_connections:
-            counters.refused_connections += 1
+            counters.add("refused_connections")
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
@@ -101,7 +101,7 @@ class MllpListener:
         task = asyncio.current_task()
         assert task is not None
         self._clients.add(task)
-        counters.connections += 1
+        counters.add("connections")
         try:
             await self._converse(reader, writer)
         except (asyncio.CancelledError, ConnectionError, OSError):
@@ -126,15 +126,26 @@ class MllpListener:
                 data = b""
             garbage = decoder.garbage
             events = decoder.feed(data) if data else []
+            if not data:
+                decoder.close()  # an unterminated frame is dropped (counted as garbage)
+            counters.add("garbage_bytes", decoder.garbage - garbage)
             for event in events:
                 if isinstance(event, Frame):
-                    # Shielded: a SIGTERM lets the message being stored finish and be answered.
                     job = loop.run_in_executor(self._pool, self.receiver.answer, event.payload)
-                    answer = await asyncio.shield(job)
+                    try:
+                        answer = await asyncio.shield(job)
+                    except asyncio.CancelledError:
+                        # Stopping (SIGTERM): the message being stored finishes and is
+                        # answered; the connection closes after that.
+                        done = await job
+                        if done is not None:
+                            writer.write(frame(done))
+                            await writer.drain()
+                        raise
                     if answer is None:
                         return  # not stored: no ACK, and the sender resends
                 else:
-                    counters.oversized += 1
+                    counters.add("oversized")
                     limit = settings.hl7_max_message_bytes
                     reject = Hl7Reject(
                         f"the message is longer than {limit} bytes",
@@ -146,7 +157,4 @@ class MllpListener:
                 writer.write(frame(answer))
                 await writer.drain()
             if not data:
-                decoder.close()
-                counters.garbage_bytes += decoder.garbage - garbage
                 return
-            counters.garbage_bytes += decoder.garbage - garbage
