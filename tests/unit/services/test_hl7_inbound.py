@@ -11,8 +11,10 @@ from types import ModuleType
 import pytest
 
 from facepay.adapters.hl7v2.inbound import Receiver, Site, prune
-from facepay.services import bills, exams
+from facepay.adapters.hl7v2.notifier import notification, yuan
+from facepay.services import bills, exams, refunds
 from facepay.services.admin import create_staff_user, register_hospital
+from facepay.services.his_events import events_after, head
 from facepay.services.identification import identify_by_credentials
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -353,3 +355,46 @@ def test_oru_records_the_result_of_a_done_request(hl7, kit) -> None:
     assert done.result.conclusion == "abnormal"
     assert done.result.image_ref == "1.2.840.113619.2.55.3"
     assert "右下肺结节" in done.result.summary
+
+
+def test_notifications_of_paid_and_refunded_bills(hl7, kit) -> None:
+    w, r = hl7
+    _linked(w, r, kit)
+    send(r, msh_hx(k.charges("D1", "MR001", "V100", ("X001", "血常规", "A", "25.50", "2"))))
+    bill = w.store.bills.by_external_ref("hx", "V100")
+    start = head(w.ctx, hospital_id="hx")
+    bills.pay_bill(
+        ctx=w.ctx,
+        hospital_id="hx",
+        actor="kiosk",
+        bill_id=bill.id,
+        identification_id=_identify(w, kit, 30),
+        idempotency_key="k1",
+    )
+    refunds.refund_bill(
+        ctx=w.ctx, hospital_id="hx", actor="cashier", bill_id=bill.id, reversal_key="r1"
+    )
+    events, _ = events_after(w.ctx, hospital_id="hx", after_seq=start)
+    assert [e.kind for e in events] == ["bill.paid", "bill.refunded"]
+    paid, refunded = (
+        notification(w.ctx, e, to_application="HIS", to_facility="FAC", charset="UNICODE UTF-8")
+        for e in events
+    )
+    assert paid is not None
+    assert refunded is not None
+    assert f"|DFT^P03^DFT_P03|{events[0].id}|" in paid
+    assert "|PY|TOTAL^医疗费总额|||1|51.00" in paid
+    assert "|CD|REFUND^退费|||1|-51.00" in refunded
+    k.check_golden("notify_dft_p03_paid_unit.hl7", paid, times=True)
+    k.check_golden("notify_dft_p03_refunded.hl7", refunded, times=True)
+
+
+def test_yuan_is_exact() -> None:
+    assert [yuan(v) for v in (0, 5, 100, 2_550, -2_550, 123_456_789)] == [
+        "0.00",
+        "0.05",
+        "1.00",
+        "25.50",
+        "-25.50",
+        "1234567.89",
+    ]
