@@ -398,3 +398,26 @@ def test_yuan_is_exact() -> None:
         "-25.50",
         "1234567.89",
     ]
+
+
+def test_a_site_never_sees_another_site_s_links(hl7, kit) -> None:
+    w, r = hl7
+    _linked(w, r, kit)
+    other = Receiver(w.ctx, Site("h1", frozenset({"h1"})))
+    ack = send(other, k.charges("D1", "MR001", "V1", ("X1", "血常规", "A", "25.50", "1")))
+    assert segment(ack, "ERR")[2] == "PID^1^3"
+    assert segment(ack, "ERR")[3].startswith("204^")
+    assert w.store.bills.rows == {}
+
+
+def test_a08_relinks_the_his_patient_id_and_audits_it(hl7, kit) -> None:
+    w, r = hl7
+    _linked(w, r, kit)
+    a08 = msh_hx(k.register("U1", "MR001", kit.person_number(31), "李^秀英"))
+    a08 = a08.replace("ADT^A04^ADT_A01", "ADT^A08^ADT_A01")
+    assert segment(send(r, a08), "MSA")[1] == "AA"
+    assert w.store.hl7.patient("hx", "MR001").person_id == w.people["李秀英"]
+    entries = [
+        e for e in w.store.audit.iterate(chain="hx", from_seq=1) if e.action == "his.patient_link"
+    ]
+    assert entries[-1].details["replaced"] == w.people["王小明"]
