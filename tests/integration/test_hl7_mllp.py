@@ -6,9 +6,13 @@ SQLite and PostgreSQL), the ACK only after commit, and notifications to a fake H
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import secrets
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -369,3 +373,46 @@ def test_notifications_of_a_paid_bill_reach_the_his(
     with sqlite_engine.connect() as c:
         seq = c.execute(select(hl7_cursors.c.seq)).scalar_one()
     assert seq >= int(sent.split("|")[9].split(":")[1])  # the cursor moved past the event
+
+
+def test_the_command_serves_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """`facepay his listen` on an installation: an ACK, then SIGTERM ends it with exit 0."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
+        "FACEPAY_OPERATOR_PASSWORD": "Op-pass-word-123!",
+        "FACEPAY_ADMIN_PASSWORD": "Ad-pass-word-123!",
+    }
+    cli = [sys.executable, "-c", "from facepay.cli import main; main()"]
+    data = str(tmp_path / "data")
+    made = subprocess.run(
+        [*cli, "admin", "init", "--hospital", "市二院", "--data", data],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    site = re.search(r"hospital (hsp_[0-9a-f]+)", made.stdout + made.stderr).group(1)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with subprocess.Popen(
+        [*cli, "his", "listen", "--mllp", f"127.0.0.1:{port}", "--site", site, "--data", data],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as listener:
+        try:
+            assert listener.stderr is not None
+            assert "listening on" in listener.stderr.readline()
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(frame(reg("S1").replace("|FACEPAY|hx|", f"|FACEPAY|{site}|").encode()))
+                (ack,) = acks(s, 1)
+            assert msa(ack)[1:3] == ["AE", "S1"]  # not in that installation's registry
+            listener.send_signal(signal.SIGTERM)
+            assert listener.wait(timeout=30) == 0
+            assert "1 received" in listener.stderr.read()
+        finally:
+            if listener.poll() is None:
+                listener.kill()
