@@ -9,6 +9,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from facepay.adapters.hl7v2.inbound import Receiver, Site, prune
 from facepay.adapters.hl7v2.notifier import notification, yuan
@@ -176,6 +178,8 @@ def test_dft_posts_an_outpatient_bill_once(hl7, kit) -> None:
     [
         (("|A", "|D"), "FT1^1^14"),
         (("25.50", "25.505"), "FT1^1^12"),
+        (("25.50", "-25.50"), "FT1^1^12"),
+        (("|1||25.50", "|1|25.51|25.50"), "FT1^1^11"),
         (("X001^血常规", ""), "FT1^1^7"),
         (("V100", ""), "PV1^1^19"),
         (("|CG|", "|CD|"), "FT1^1^6"),
@@ -421,3 +425,37 @@ def test_a08_relinks_the_his_patient_id_and_audits_it(hl7, kit) -> None:
         e for e in w.store.audit.iterate(chain="hx", from_seq=1) if e.action == "his.patient_link"
     ]
     assert entries[-1].details["replaced"] == w.people["王小明"]
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "PID|1||MR1^^^HIS^MR",
+                "PV1|1|I|W^^1||||dr.li",
+                "FT1|1|||x|x|CG|A^b|||y||1.0.0||Q",
+                "OBR|1|||^|||2026",
+                "OBX|1|RP|||\\E\\|||ZZ",
+                "ZFP",
+                "DG1|1||?",
+                "ORC|NW",
+                "|||",
+                "^~&",
+            ]
+        ),
+        max_size=6,
+    ),
+    st.sampled_from(["ADT^A01", "ADT^A03", "ADT^A04", "DFT^P03", "ORM^O01", "ORU^R01"]),
+    st.text(max_size=20),
+)
+def test_any_message_gets_an_ack_and_no_exception(hl7, segments, kind, noise) -> None:
+    _, r = hl7
+    text = k.message(
+        k.msh(kind, f"Z{abs(hash((tuple(segments), noise)))}", site="hx"), *segments, noise
+    )
+    ack = send(r, text)
+    assert segment(ack, "MSA")[1] in ("AA", "AE", "AR")
+    assert r.counters.errors + r.counters.rejected + r.counters.applied + r.counters.replayed >= 1

@@ -20,7 +20,7 @@ from facepay.services.ports import StorageBusy
 from facepay.shared.errors import Conflict, FacepayError, InvalidInput, NotFound, Unavailable
 
 _DTM = re.compile(r"(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})?(\d{2})?(?:\.\d{1,4})?)?([+-]\d{4})?")
-_YUAN = re.compile(r"-?\d{1,12}(?:\.\d{1,2})?")
+_YUAN = re.compile(r"\d{1,12}(?:\.\d{1,2})?")
 
 
 def dtm(value: str, location: str, *, utc_offset_minutes: int) -> datetime:
@@ -60,11 +60,12 @@ def day(value: str, location: str) -> date:
 
 
 def fen(value: str, location: str) -> int:
-    """A yuan amount with at most 2 decimals (HL7 MO / CP, CNY) as integer fen, exactly."""
+    """A yuan amount, not negative, at most 2 decimals (HL7 MO / CP, CNY), as integer fen,
+    exactly."""
     text = value.strip()
     if not _YUAN.fullmatch(text):
         raise Hl7Reject(
-            f"an amount in yuan with at most 2 decimals, got {text[:30]!r}",
+            f"an amount in yuan, not negative, at most 2 decimals, got {text[:30]!r}",
             location=location,
             code=DATA_TYPE_ERROR,
         )

@@ -28,6 +28,7 @@ from facepay.hospital.orders import CONCLUSIONS, Conclusion
 from facepay.insurance.model import Bill, BillLine
 from facepay.services import bills, exams, his_interface, inpatient, inpatient_discharge
 from facepay.services.context import Services
+from facepay.shared.money import round_half_up
 
 MR = "MR"
 """PID-3 identifier type (HL7 table 0203) of the hospital system's own patient id."""
@@ -242,7 +243,7 @@ def _line(ft1: Seg) -> tuple[BillLine, str]:
     code, name = ft1.get(7, 1), ft1.get(7, 2) or ft1.get(8)
     if not code:
         raise missing(ft1.where(7), "FT1-7 transaction code (the item's code)")
-    klass = ITEM_CLASSES.get(ft1.get(14, 1).upper() or ft1.get(14, 1))
+    klass = ITEM_CLASSES.get(ft1.get(14, 1).upper())
     if klass is None:
         raise Hl7Reject(
             "FT1-14 the item's insurance class: A, B or C (甲, 乙, 丙)",
@@ -262,7 +263,7 @@ def _line(ft1: Seg) -> tuple[BillLine, str]:
             quantity=count,
         )
     extended = ft1.get(11, 1)
-    if extended and f.fen(extended, ft1.where(11)) != round(price * count):
+    if extended and f.fen(extended, ft1.where(11)) != round_half_up(price * count):
         raise wrong(ft1.where(11), "FT1-11 is not FT1-12 times FT1-10")
     when = ft1.get(4, 1)
     if not when:
