@@ -359,6 +359,8 @@ def test_oru_records_the_result_of_a_done_request(hl7, kit) -> None:
     assert done.result.conclusion == "abnormal"
     assert done.result.image_ref == "1.2.840.113619.2.55.3"
     assert "右下肺结节" in done.result.summary
+    k.check_golden("oru_r01_done.hl7", oru)
+    k.check_golden("oru_r01_done.ack.hl7", ack)
 
 
 def test_notifications_of_paid_and_refunded_bills(hl7, kit) -> None:
@@ -425,6 +427,7 @@ def test_a08_relinks_the_his_patient_id_and_audits_it(hl7, kit) -> None:
         e for e in w.store.audit.iterate(chain="hx", from_seq=1) if e.action == "his.patient_link"
     ]
     assert entries[-1].details["replaced"] == w.people["王小明"]
+    k.check_golden("adt_a08.hl7", a08)
 
 
 @settings(
@@ -459,3 +462,9 @@ def test_any_message_gets_an_ack_and_no_exception(hl7, segments, kind, noise) ->
     ack = send(r, text)
     assert segment(ack, "MSA")[1] in ("AA", "AE", "AR")
     assert r.counters.errors + r.counters.rejected + r.counters.applied + r.counters.replayed >= 1
+
+
+def test_a_drifted_golden_file_fails_naming_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FACEPAY_UPDATE_GOLDEN", raising=False)
+    with pytest.raises(AssertionError, match=r"dft_p03\.ack\.hl7 drifted"):
+        k.check_golden("dft_p03.ack.hl7", "MSH|^~\\&|FACEPAY|hx\rMSA|AE|D1")
