@@ -1,0 +1,223 @@
+"""`NhsaPlatform`: the settlement platform port on the national interface.
+
+An outpatient bill: 1101 (who: psn_no, insurance type, insured area) -> 2201 registration
+(mdtrt_id) -> 2204 fee lines -> 2206 pre-settlement -> 2207 settlement with the split 2206
+gave. Every message of one payment carries its idempotency key as `ref` in the message log, so:
+
+- a key whose 2207 was answered is settled already: its answer is returned, nothing is sent;
+- a key whose 2207 was left without answer is reversed (2601) before anything new is sent;
+- a failure before 2207 cancels what was made (2205 fee lines, 2202 registration);
+- `cancel` sends 2208 for the key's settlement; if that answer is lost, 2601 reverses the 2207
+  itself (the platform treats a reversal of a cancelled settlement as done).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from decimal import Decimal
+
+from facepay.adapters.nhsa import mapping
+from facepay.adapters.nhsa.client import (
+    NhsaClient,
+    PlatformNoAnswer,
+    PlatformUnconfirmed,
+    Sent,
+)
+from facepay.adapters.nhsa.messages import (
+    BaseInfo,
+    InsuInfo,
+    Presettle,
+    Registration,
+    Settle,
+    SettlementOutput,
+    dump,
+    time_text,
+)
+from facepay.adapters.nhsa.store import Institution, LoggedMessage
+from facepay.adapters.nhsa.wire import to_yuan
+from facepay.insurance.platform import Claim, Operator, RemoteSettlement
+from facepay.shared.errors import FacepayError, NotFound
+
+ID_CARD = "02"
+"""mdtrt_cert_type: facepay identifies people by their resident ID number."""
+
+
+class NhsaPlatform:
+    """Settles outpatient bills on the national platform through `NhsaClient`."""
+
+    remote = True
+
+    def __init__(self, client: NhsaClient, *, med_type: str = "11") -> None:
+        self.client = client
+        self._med_type = med_type
+
+    def site(self, hospital_id: str) -> Institution:
+        """The site's national code (NotFound `nhsa_site_not_registered` until registered)."""
+        found = self.client.log.institution(hospital_id)
+        if found is None:
+            raise NotFound(
+                "this site has no national institution code: register it with "
+                "`facepay nhsa register-site`",
+                code="nhsa_site_not_registered",
+            )
+        return found
+
+    def settle(self, claim: Claim) -> RemoteSettlement:
+        """The platform's settlement of the claim (see the module docstring)."""
+        site = self.site(claim.hospital_id)
+        log = self.client.log
+        for done in log.find(site.hospital_id, infno="2207", ref=claim.key, states=("answered",)):
+            return mapping.remote_settlement(_output(done).setlinfo)
+        for lost in log.find(site.hospital_id, infno="2207", ref=claim.key, states=("sent", "lost")):
+            if not self.client.reverse(
+                site, claim.operator, msgid=lost.msgid, infno="2207", body=lost.body
+            ):
+                raise PlatformUnconfirmed(
+                    f"an earlier settlement of this payment ({lost.msgid}) is not confirmed "
+                    "nor reversed: `facepay nhsa recover`, then retry"
+                )
+        return self._settle(site, claim)
+
+    def _settle(self, site: Institution, claim: Claim) -> RemoteSettlement:
+        c, op, key = self.client, claim.operator, claim.key
+        who = c.send(site, op, "1101", _person_query(claim), ref=key)
+        base = BaseInfo.model_validate(who.answer.output["baseinfo"])
+        insured = [InsuInfo.model_validate(x) for x in who.answer.output.get("insuinfo", [])]
+        if not insured:
+            raise NotFound("the platform has no insurance of this person", code="nhsa_refused")
+        insutype, area = insured[0].insutype, insured[0].insuplc_admdvs
+        now = c.local_now()
+        registration = Registration(
+            psn_no=base.psn_no,
+            insutype=insutype,
+            begntime=time_text(now),
+            mdtrt_cert_type=ID_CARD,
+            mdtrt_cert_no=claim.id_number,
+            ipt_otp_no=claim.visit_ref[:30],
+            exp_content=json.dumps({"hospital_tier": claim.bill.hospital_tier}),
+        )
+        reg = c.send(site, op, "2201", {"data": dump(registration)}, ref=key, insuplc=area)
+        mdtrt_id = str(reg.answer.output["data"]["mdtrt_id"])
+        uploaded = False
+        try:
+            batch = reg.msgid[-18:]
+            at = f"{claim.bill.service_date.isoformat()} {now:%H:%M:%S}"
+            lines = mapping.fee_lines(
+                claim.bill, mdtrt_id=mdtrt_id, psn_no=base.psn_no, batch=batch, at=at
+            )
+            c.send(site, op, "2204", {"feedetail": [dump(x) for x in lines]}, ref=key, insuplc=area)
+            uploaded = True
+            common = {
+                "psn_no": base.psn_no,
+                "mdtrt_cert_type": ID_CARD,
+                "mdtrt_cert_no": claim.id_number,
+                "med_type": self._med_type,
+                "medfee_sumamt": sum((x.det_item_fee_sumamt for x in lines), start=to_yuan(0)),
+                "mdtrt_id": mdtrt_id,
+                "chrg_bchno": batch,
+                "insutype": insutype,
+                "acct_used_flag": "1",
+            }
+            pre = c.send(site, op, "2206", {"data": dump(Presettle(**common))}, ref=key, insuplc=area)
+            split = _output(pre).setlinfo
+            final_in = Settle(
+                **common,
+                fulamt_ownpay_amt=split.fulamt_ownpay_amt or to_yuan(0),
+                overlmt_selfpay=split.overlmt_selfpay or to_yuan(0),
+                preselfpay_amt=split.preselfpay_amt or to_yuan(0),
+                inscp_scp_amt=split.inscp_scp_amt or to_yuan(0),
+            )
+        except FacepayError:
+            self._clean_up(site, op, base.psn_no, mdtrt_id, claim, uploaded=uploaded, area=area)
+            raise
+        try:
+            final = c.send(site, op, "2207", {"data": dump(final_in)}, ref=key, insuplc=area)
+        except PlatformUnconfirmed:
+            raise
+        except FacepayError:
+            self._clean_up(site, op, base.psn_no, mdtrt_id, claim, uploaded=True, area=area)
+            raise
+        try:
+            return mapping.remote_settlement(_output(final).setlinfo)
+        except FacepayError:
+            self.cancel(
+                hospital_id=claim.hospital_id, key=key, cancel_key=f"{key}:unbookable", operator=op
+            )
+            raise
+
+    def _clean_up(
+        self,
+        site: Institution,
+        op: Operator,
+        psn_no: str,
+        mdtrt_id: str,
+        claim: Claim,
+        *,
+        uploaded: bool,
+        area: str,
+    ) -> None:
+        """Best effort: cancel the fee lines and the registration of a payment that failed
+        (a visit left open on the platform settles nothing; reconciliation lists only
+        settlements)."""
+        c = self.client
+        with contextlib.suppress(FacepayError):
+            if uploaded:
+                data = {"mdtrt_id": mdtrt_id, "chrg_bchno": "0000", "psn_no": psn_no}
+                c.send(site, op, "2205", {"data": data}, ref=claim.key, insuplc=area)
+            data = {"psn_no": psn_no, "mdtrt_id": mdtrt_id, "ipt_otp_no": claim.visit_ref[:30]}
+            c.send(site, op, "2202", {"data": data}, ref=claim.key, insuplc=area)
+
+    def cancel(self, *, hospital_id: str, key: str, cancel_key: str, operator: Operator) -> None:
+        """2208 for the settlement made under `key`, once per `cancel_key`."""
+        site = self.site(hospital_id)
+        log = self.client.log
+        if log.find(hospital_id, infno="2208", ref=cancel_key, states=("answered",)):
+            return
+        for lost in log.find(hospital_id, infno="2207", ref=key, states=("sent", "lost")):
+            if not self.client.reverse(site, operator, msgid=lost.msgid, infno="2207", body=lost.body):
+                raise PlatformUnconfirmed(f"settlement message {lost.msgid} could not be reversed")
+        standing = log.find(hospital_id, infno="2207", ref=key, states=("answered",))
+        if not standing:
+            return
+        row = standing[0]
+        info = _output(row).setlinfo
+        data = {"setl_id": info.setl_id, "mdtrt_id": info.mdtrt_id, "psn_no": info.psn_no}
+        try:
+            self.client.send(
+                site, operator, "2208", {"data": data}, ref=cancel_key, reverse_if_lost=False
+            )
+        except PlatformNoAnswer:
+            # Whether the cancel arrived is unknown: reverse the settlement itself.
+            if not self.client.reverse(site, operator, msgid=row.msgid, infno="2207", body=row.body):
+                raise PlatformUnconfirmed(
+                    f"neither the cancel of {info.setl_id} nor the reversal of {row.msgid} was "
+                    "answered: `facepay nhsa recover`, then retry the refund"
+                ) from None
+            return
+        log.finish(row.msgid, "cancelled", answer=None, at=self.client.now())
+
+    def settlement_of(self, hospital_id: str, key: str) -> str | None:
+        """The setl_id the platform holds for a payment key, if one stands."""
+        for row in self.client.log.find(hospital_id, infno="2207", ref=key, states=("answered",)):
+            return _output(row).setlinfo.setl_id
+        return None
+
+
+def _output(sent: Sent | LoggedMessage) -> SettlementOutput:
+    if isinstance(sent, Sent):
+        return SettlementOutput.model_validate(sent.answer.output)
+    answer = json.loads(sent.answer or "{}", parse_float=Decimal)
+    return SettlementOutput.model_validate(answer.get("output", {}))
+
+
+def _person_query(claim: Claim) -> dict[str, object]:
+    return {
+        "data": {
+            "mdtrt_cert_type": ID_CARD,
+            "mdtrt_cert_no": claim.id_number,
+            "psn_cert_type": "01",
+            "certno": claim.id_number,
+            "psn_name": claim.person_name,
+        }
+    }
