@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -73,6 +74,13 @@ class Sent:
     answer: Answer
 
 
+class PlatformBadAnswer(Unavailable):
+    """The platform answered infcode 0 with an output facepay cannot read."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="nhsa_bad_answer", retry_after=30)
+
+
 class PlatformNoAnswer(PlatformUnavailable):
     """No answer to a message the caller reverses its own way (`reverse_if_lost=False`)."""
 
@@ -103,8 +111,10 @@ class NhsaClient:
         dev_no: str = "",
         attempts: int = 3,
         utc_offset_minutes: int = 480,
+        sequence: Callable[[], int] | None = None,
     ) -> None:
         self.http = http
+        self._sequence = sequence or (lambda: secrets.randbelow(SEQUENCES))
         self.log = log
         self._clock = clock
         self._path = path
@@ -224,7 +234,7 @@ class NhsaClient:
     ) -> tuple[str, bytes]:
         now = self._clock.now()
         local = self.local_now()
-        start = secrets.randbelow(SEQUENCES)
+        start = self._sequence()
         for step in range(SEQUENCES):
             msgid = f"{site.fixmedins_code}{local:%Y%m%d%H%M%S}{(start + step) % SEQUENCES:04d}"
             request = Request(

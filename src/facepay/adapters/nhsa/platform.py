@@ -16,11 +16,16 @@ from __future__ import annotations
 import contextlib
 import json
 from decimal import Decimal
+from typing import TypeVar
+
+from pydantic import Field, ValidationError
 
 from facepay.adapters.nhsa import mapping
 from facepay.adapters.nhsa.client import (
     NhsaClient,
+    PlatformBadAnswer,
     PlatformNoAnswer,
+    PlatformRefused,
     PlatformUnconfirmed,
     Sent,
 )
@@ -29,8 +34,10 @@ from facepay.adapters.nhsa.messages import (
     InsuInfo,
     Presettle,
     Registration,
+    RegistrationOutput,
     Settle,
     SettlementOutput,
+    Wire,
     dump,
     time_text,
 )
@@ -38,6 +45,8 @@ from facepay.adapters.nhsa.store import Institution, LoggedMessage
 from facepay.adapters.nhsa.wire import to_yuan
 from facepay.insurance.platform import Claim, Operator, RemoteSettlement
 from facepay.shared.errors import FacepayError, NotFound
+
+W = TypeVar("W", bound=Wire)
 
 ID_CARD = "02"
 """mdtrt_cert_type: facepay identifies people by their resident ID number."""
@@ -82,11 +91,11 @@ class NhsaPlatform:
     def _settle(self, site: Institution, claim: Claim) -> RemoteSettlement:
         c, op, key = self.client, claim.operator, claim.key
         who = c.send(site, op, "1101", _person_query(claim), ref=key)
-        base = BaseInfo.model_validate(who.answer.output["baseinfo"])
-        insured = [InsuInfo.model_validate(x) for x in who.answer.output.get("insuinfo", [])]
-        if not insured:
-            raise NotFound("the platform has no insurance of this person", code="nhsa_refused")
-        insutype, area = insured[0].insutype, insured[0].insuplc_admdvs
+        person = _parsed(PersonAnswer, who.answer.output)
+        if not person.insuinfo:
+            raise PlatformRefused("the platform has no insurance of this person")
+        base = person.baseinfo
+        insutype, area = person.insuinfo[0].insutype, person.insuinfo[0].insuplc_admdvs
         now = c.local_now()
         registration = Registration(
             psn_no=base.psn_no,
@@ -98,7 +107,7 @@ class NhsaPlatform:
             exp_content=json.dumps({"hospital_tier": claim.bill.hospital_tier}),
         )
         reg = c.send(site, op, "2201", {"data": dump(registration)}, ref=key, insuplc=area)
-        mdtrt_id = str(reg.answer.output["data"]["mdtrt_id"])
+        mdtrt_id = _parsed(RegistrationAnswer, reg.answer.output).data.mdtrt_id
         uploaded = False
         try:
             batch = reg.msgid[-18:]
@@ -141,9 +150,14 @@ class NhsaPlatform:
         try:
             return mapping.remote_settlement(_output(final).setlinfo)
         except FacepayError:
-            self.cancel(
-                hospital_id=claim.hospital_id, key=key, cancel_key=f"{key}:unbookable", operator=op
-            )
+            # Settled, but not in a form facepay can book: undo it by its msgid.
+            row = c.log.get(final.msgid)
+            body = row.body if row else ""
+            if not c.reverse(site, op, msgid=final.msgid, infno="2207", body=body):
+                raise PlatformUnconfirmed(
+                    f"settlement {final.msgid} could not be booked nor reversed"
+                ) from None
+            self._clean_up(site, op, base.psn_no, mdtrt_id, claim, uploaded=True, area=area)
             raise
 
     def _clean_up(
@@ -204,11 +218,32 @@ class NhsaPlatform:
         return None
 
 
+class PersonAnswer(Wire):
+    """1101 `output`."""
+
+    baseinfo: BaseInfo
+    insuinfo: list[InsuInfo] = Field(default_factory=list)
+
+
+class RegistrationAnswer(Wire):
+    """2201 `output`."""
+
+    data: RegistrationOutput
+
+
+def _parsed(model: type[W], output: object) -> W:
+    try:
+        return model.model_validate(output)
+    except ValidationError as error:
+        raise PlatformBadAnswer(f"the platform's answer does not read as {model.__name__}: "
+                                f"{error.errors()[0]['msg']}") from None
+
+
 def _output(sent: Sent | LoggedMessage) -> SettlementOutput:
     if isinstance(sent, Sent):
-        return SettlementOutput.model_validate(sent.answer.output)
+        return _parsed(SettlementOutput, sent.answer.output)
     answer = json.loads(sent.answer or "{}", parse_float=Decimal)
-    return SettlementOutput.model_validate(answer.get("output", {}))
+    return _parsed(SettlementOutput, answer.get("output", {}))
 
 
 def _person_query(claim: Claim) -> dict[str, object]:

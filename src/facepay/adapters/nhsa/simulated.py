@@ -9,6 +9,7 @@ message atomic; no network here (facepay.adapters.nhsa.simulator serves it over 
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 from dataclasses import dataclass, field, replace
@@ -27,7 +28,7 @@ from facepay.adapters.nhsa.messages import (
     respond_text,
     time_text,
 )
-from facepay.adapters.nhsa.wire import to_fen, to_yuan
+from facepay.adapters.nhsa.wire import encode, to_fen, to_yuan
 from facepay.insurance.model import Accumulators, Bill, BillLine, Coverage, Settlement
 from facepay.insurance.policies import PolicyBook
 from facepay.insurance.settlement import settle
@@ -124,7 +125,7 @@ class SimulatedPlatform:
         self.settlements: dict[str, Settled] = {}
         self.rows: list[tuple[str, StatementRow]] = []
         self._applied: dict[str, Applied] = {}
-        self._answers: dict[str, dict[str, Any]] = {}
+        self._answers: dict[str, tuple[str, dict[str, Any]]] = {}
         self.received: list[str] = []
         """The infno of each message, in order (what tests read)."""
 
@@ -171,8 +172,12 @@ class SimulatedPlatform:
             except InvalidInput as bad:
                 return self._answer(received, -1, str(bad), {})
             self.received.append(request.infno)
+            digest = hashlib.sha256(encode(body)).hexdigest()
             if request.msgid in self._answers:
-                return self._answers[request.msgid]
+                seen, answer = self._answers[request.msgid]
+                if seen == digest:
+                    return answer  # the same message again: the same answer, applied once
+                return self._answer(received, -1, f"msgid {request.msgid} is already used", {})
             try:
                 output = self._dispatch(request, received)
                 answer = self._answer(received, 0, "", output)
@@ -180,7 +185,7 @@ class SimulatedPlatform:
                 answer = self._answer(received, -1, str(refused), {})
             if len(self._answers) >= MAX_ANSWERS:
                 self._answers.pop(next(iter(self._answers)))
-            self._answers[request.msgid] = answer
+            self._answers[request.msgid] = (digest, answer)
             return answer
 
     def refuse(self, body: dict[str, Any], *, code: int, error: str) -> dict[str, Any]:

@@ -78,6 +78,9 @@ class Simulator:
                 await self._serve(reader, writer)
             except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
                 pass
+            except asyncio.CancelledError:
+                # The simulator is stopping: a held connection just closes.
+                pass
             finally:
                 writer.close()
                 with contextlib.suppress(ConnectionError, OSError):
@@ -253,7 +256,18 @@ def running(simulator: Simulator, host: str = "127.0.0.1", port: int = 0) -> Ite
     try:
         yield f"http://{bound[0]}:{bound[1]}"
     finally:
-        loop.call_soon_threadsafe(server.close)
+        asyncio.run_coroutine_threadsafe(_shutdown(server), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+async def _shutdown(server: asyncio.Server) -> None:
+    """Stop listening, end the connections still open (a held `timeout`), stop the threads."""
+    server.close()
+    tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await server.wait_closed()
+    await asyncio.get_running_loop().shutdown_default_executor()
