@@ -22,7 +22,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -93,7 +93,7 @@ class _Lost(Exception):  # noqa: N818 - internal signal
     """No usable answer came back."""
 
 
-OPTER_TYPES = {"self_service": "2", "operator": "1"}
+OPTER_TYPES: dict[str, Literal["1", "2", "3"]] = {"self_service": "2", "operator": "1"}
 
 
 class NhsaClient:
@@ -245,7 +245,7 @@ class NhsaClient:
                 recer_sys_code=self._recer,
                 dev_no=self._dev_no,
                 infver=self._infver,
-                opter_type=OPTER_TYPES[operator.kind],  # type: ignore[arg-type]
+                opter_type=OPTER_TYPES[operator.kind],
                 opter=operator.id[:30],
                 opter_name=operator.name[:50],
                 inf_time=time_text(local),

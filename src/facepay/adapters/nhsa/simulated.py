@@ -392,9 +392,11 @@ class SimulatedPlatform:
     def _m2302(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
         d = payload.data
         visit = self._visit(request, d.mdtrt_id, d.psn_no, "inpatient")
-        wanted = None if d.feedetl_sn == "0000" else (d.feedetl_sn,)
-        if wanted is None:
-            wanted = tuple(sn for sn in visit.fees if sn not in visit.settled)
+        wanted: tuple[str, ...] = (
+            tuple(sn for sn in visit.fees if sn not in visit.settled)
+            if d.feedetl_sn == "0000"
+            else (d.feedetl_sn,)
+        )
         self._drop_fees(visit, wanted)
         return {}
 

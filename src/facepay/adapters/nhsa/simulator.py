@@ -147,10 +147,10 @@ class Simulator:
                     Fault(
                         infno=str(data["infno"]),
                         mode=_mode(data.get("mode")),
-                        delay_seconds=float(data.get("delay_seconds", 0)),
-                        infcode=int(data.get("infcode", -1)),  # type: ignore[call-overload]
+                        delay_seconds=float(str(data.get("delay_seconds", 0))),
+                        infcode=int(str(data.get("infcode", -1))),
                         err_msg=str(data.get("err_msg", "simulated failure")),
-                        times=int(data.get("times", 1)),  # type: ignore[call-overload]
+                        times=int(str(data.get("times", 1))),
                     )
                 )
                 return 200, {"faults": len(self.faults)}
@@ -212,7 +212,7 @@ def _whole(value: object) -> int:
 def _mode(value: object) -> FaultMode:
     if value not in ("timeout", "late", "fail", "drop"):
         raise ValueError("mode: timeout, late, fail or drop")
-    return value  # type: ignore[return-value]
+    return value
 
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 413: "Payload Too Large",

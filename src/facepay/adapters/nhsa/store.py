@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal, Protocol
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, RowMapping, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from facepay.adapters.db.errors import DRIVER_ERRORS, translate
@@ -189,8 +189,8 @@ class SqlAlchemyMessageLog:
             raise translate(error) from error
 
 
-def _message(m: object) -> LoggedMessage:
-    get = m.__getitem__  # type: ignore[attr-defined]
+def _message(m: RowMapping) -> LoggedMessage:
+    get = m.__getitem__
     return LoggedMessage(
         msgid=get("msgid"),
         hospital_id=get("hospital_id"),
