@@ -18,6 +18,7 @@ from facepay.commands import (
     face,
     kiosk,
     liveness,
+    nhsa,
     serve,
     settle,
     terminal,
@@ -39,6 +40,7 @@ app.add_typer(admin.app, name="admin")
 app.add_typer(audit.app, name="audit")
 app.add_typer(kiosk.app, name="kiosk")
 app.add_typer(terminal.app, name="terminal")
+app.add_typer(nhsa.app, name="nhsa")
 app.command("capture")(kiosk.capture)
 # Single commands: each module defines a function named after the command (added when it exists).
 for module, name in ((settle, "settle"), (demo, "demo"), (serve, "serve")):

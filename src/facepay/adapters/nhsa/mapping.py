@@ -16,7 +16,7 @@ from facepay.adapters.nhsa.wire import to_fen, to_yuan
 from facepay.insurance.lines import split_line
 from facepay.insurance.model import Bill, BillLine, Settlement
 from facepay.insurance.platform import RemoteSettlement
-from facepay.shared.errors import InvalidInput
+from facepay.shared.errors import Conflict, InvalidInput
 from facepay.shared.money import round_half_up
 
 CHRGITM_LV = {"A": "01", "B": "02", "C": "03"}
@@ -213,7 +213,7 @@ def remote_settlement(info: SetlInfo) -> RemoteSettlement:
     extra = {name: to_fen(getattr(info, name)) for name in UNBOOKED_FUNDS}
     if any(extra.values()):
         parts = ", ".join(f"{k} {v}" for k, v in extra.items() if v)
-        raise InvalidInput(
+        raise Conflict(
             f"the platform's split has parts facepay books nowhere: {parts}",
             code="nhsa_unbookable_split",
         )
@@ -226,7 +226,7 @@ def remote_settlement(info: SetlInfo) -> RemoteSettlement:
         fen["act_pay_dedc"] <= fen["inscp_scp_amt"],
     )
     if not all(checks) or min(v for k, v in fen.items() if k != "balc") < 0 or not info.setl_id:
-        raise InvalidInput("the platform's split does not add up", code="nhsa_unbookable_split")
+        raise Conflict("the platform's split does not add up", code="nhsa_unbookable_split")
     return RemoteSettlement(amounts=fen, platform_ref=info.setl_id)
 
 

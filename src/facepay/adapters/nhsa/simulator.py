@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -233,6 +233,17 @@ async def _respond(writer: asyncio.StreamWriter, status: int, body: dict[str, An
 async def start(simulator: Simulator, host: str, port: int) -> asyncio.Server:
     """Listen on host:port (port 0: a free one)."""
     return await asyncio.start_server(simulator.serve, host, port, limit=MAX_HEADER_BYTES)
+
+
+async def serve_forever(
+    simulator: Simulator, host: str, port: int, ready: Callable[[str], None]
+) -> None:
+    """Listen and serve until cancelled; `ready` gets the base URL once listening."""
+    server = await start(simulator, host, port)
+    bound = server.sockets[0].getsockname()
+    ready(f"http://{bound[0]}:{bound[1]}")
+    async with server:
+        await server.serve_forever()
 
 
 @contextlib.contextmanager

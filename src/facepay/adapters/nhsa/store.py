@@ -102,6 +102,11 @@ class SqlAlchemyMessageLog:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    @property
+    def engine(self) -> Engine:
+        """The database it writes to."""
+        return self._engine
+
     def reserve(self, message: LoggedMessage) -> bool:
         row = {**message.__dict__}
         try:
