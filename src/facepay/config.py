@@ -171,7 +171,8 @@ class Settings(BaseSettings):
     settlement_platform: Literal["local", "nhsa"] = "local"
     """Who computes the insurance split of a bill paid at the cashier or kiosk: `local`
     (facepay's engine, in the payment's transaction) or `nhsa` (the national platform:
-    2201 -> 2204 -> 2206 -> 2207 over HTTP, each site registered with `facepay nhsa register-site`)."""
+    2201 -> 2204 -> 2206 -> 2207 over HTTP; each site registered with
+    `facepay nhsa register-site`)."""
     nhsa_url: str | None = None
     """Base URL of the national platform's interface (required with settlement_platform=nhsa)."""
     nhsa_path: str = Field(default="/", min_length=1, max_length=200)

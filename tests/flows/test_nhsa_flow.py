@@ -84,8 +84,12 @@ def site(api: Api, simulator: str) -> Site:
         at=datetime.now(UTC),
     )
     person = made.person
-    body = {"certno": person["id_number"], "name": person["name"], "category": "employee_active",
-            "balance_fen": 200_000}
+    body = {
+        "certno": person["id_number"],
+        "name": person["name"],
+        "category": "employee_active",
+        "balance_fen": 200_000,
+    }
     assert httpx.post(f"{simulator}/control/people", json=body).status_code == 200
     return made
 
@@ -102,7 +106,9 @@ def _standing(simulator: str, facepay: Api, site: Site) -> list[dict[str, Any]]:
     """The simulator's standing settlements of this site's visits."""
     client = facepay.services.platform.client  # type: ignore[attr-defined]
     codes = {m.msgid for m in client.log.find(site.hospital_id, infno="2207")}
-    return [s for s in _state(simulator)["settlements"] if s["msgid"] in codes and not s["cancelled"]]
+    return [
+        s for s in _state(simulator)["settlements"] if s["msgid"] in codes and not s["cancelled"]
+    ]
 
 
 def _pay(site: Site, bill: dict[str, Any], key: str) -> httpx.Response:
@@ -121,16 +127,23 @@ def test_a_card_payment_settles_on_the_platform_with_the_local_split(
     assert paid.status_code == 201, paid.text
     split = paid.json()["split"]
     posted = get_bill(ctx=api.services, hospital_id=site.hospital_id, bill_id=bill["id"]).bill
-    policy = api.services.policies.pick(service_date=posted.service_date, category="employee_active")
-    local = settle(bill=posted, coverage=Coverage("employee_active", 200_000),
-                   accumulators=Accumulators(year=posted.service_date.year), policy=policy)
+    policy = api.services.policies.pick(
+        service_date=posted.service_date, category="employee_active"
+    )
+    local = settle(
+        bill=posted,
+        coverage=Coverage("employee_active", 200_000),
+        accumulators=Accumulators(year=posted.service_date.year),
+        policy=policy,
+    )
     for name in ("medfee_sumamt", "fund_pay_sumamt", "hifp_pay", "acct_pay", "psn_cash_pay"):
         assert split[name] == getattr(local, name), name
     standing = _standing(simulator, api, site)
     assert [(s["medfee_fen"], s["acct_fen"]) for s in standing] == [(48_000, local.acct_pay)]
     assert _state(simulator)["received"][-4:] == ["2201", "2204", "2206", "2207"]
     again = _pay(site, bill, "nhsa-first")
-    assert again.status_code == 201 and again.json()["replayed"]
+    assert again.status_code == 201
+    assert again.json()["replayed"]
 
 
 @pytest.mark.parametrize(
@@ -145,7 +158,10 @@ def test_each_fault_leaves_the_money_the_same_on_both_sides(
     failed = _pay(site, bill, f"nhsa-{mode}")
     assert failed.status_code == status, failed.text
     assert failed.json()["code"] == ("nhsa_refused" if mode == "fail" else "nhsa_unavailable")
-    assert get_bill(ctx=api.services, hospital_id=site.hospital_id, bill_id=bill["id"]).status == "open"
+    assert (
+        get_bill(ctx=api.services, hospital_id=site.hospital_id, bill_id=bill["id"]).status
+        == "open"
+    )
     assert len(_standing(simulator, api, site)) == before  # nothing stands on the platform
     # The same key again pays once, on both sides.
     paid = _pay(site, bill, f"nhsa-{mode}")
@@ -160,20 +176,26 @@ def test_a_refund_is_cancelled_on_both_sides(api: Api, site: Site, simulator: st
     bill = site.post_visit(2_000)
     assert _pay(site, bill, "nhsa-refund").status_code == 201
     assert len(_standing(simulator, api, site)) == before + 1
-    refund = site.cashier.request("POST", f"/v1/bills/{bill['id']}/refunds", {},
-                                  headers={"Idempotency-Key": "nhsa-refund-1"})
+    refund = site.cashier.request(
+        "POST", f"/v1/bills/{bill['id']}/refunds", {}, headers={"Idempotency-Key": "nhsa-refund-1"}
+    )
     assert refund.status_code == 201, refund.text
     assert len(_standing(simulator, api, site)) == before
-    assert get_bill(ctx=api.services, hospital_id=site.hospital_id,
-                    bill_id=bill["id"]).status == "refunded"
+    assert (
+        get_bill(ctx=api.services, hospital_id=site.hospital_id, bill_id=bill["id"]).status
+        == "refunded"
+    )
 
 
 def test_the_days_statement_is_facepays_settlements(api: Api, site: Site) -> None:
     client = api.services.platform.client  # type: ignore[attr-defined]
     institution = client.log.institution(site.hospital_id)
     with api.services.uow() as uow:
-        standing = [r for r in uow.settlements.of_site(site.hospital_id, after=None, limit=100)
-                    if r.status == "settled"]
+        standing = [
+            r
+            for r in uow.settlements.of_site(site.hospital_id, after=None, limit=100)
+            if r.status == "settled"
+        ]
     ours = DayTotals(
         medfee_sumamt=sum(r.settlement.medfee_sumamt for r in standing),
         fund_pay_sumamt=sum(r.settlement.fund_pay_sumamt for r in standing),

@@ -36,11 +36,11 @@ def _people(path: Path | None) -> list[dict[str, Any]]:
     try:
         people = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise InvalidInput(f"--people {path}: {error}", code="bad_people_file") from None
+        raise InvalidInput(f"--people {path}: {error}", code="nhsa_bad_people_file") from None
     if not isinstance(people, list) or not all(isinstance(p, dict) for p in people):
         raise InvalidInput(
             f"--people {path}: a JSON list of {{certno, name, category, balance_fen}}",
-            code="bad_people_file",
+            code="nhsa_bad_people_file",
         )
     return people
 
@@ -49,21 +49,28 @@ def _people(path: Path | None) -> list[dict[str, Any]]:
 def simulate(
     port: Annotated[int, typer.Option("--port", help="Port to listen on (0: a free one).")] = 8099,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    area: Annotated[str, typer.Option("--area", help="The platform's 6-digit area code.")] = "310100",
+    area: Annotated[
+        str, typer.Option("--area", help="The platform's 6-digit area code.")
+    ] = "310100",
     people: Annotated[
         Path | None,
-        typer.Option("--people", help="JSON list of insured persons: certno, name, category, "
-                     "balance_fen (more can be added at POST /control/people)."),
+        typer.Option(
+            "--people",
+            help="JSON list of insured persons: certno, name, category, "
+            "balance_fen (more can be added at POST /control/people).",
+        ),
     ] = None,
     control: Annotated[
         bool,
-        typer.Option("--control/--no-control",
-                     help="Serve /control/faults, /control/people and /control/state."),
+        typer.Option(
+            "--control/--no-control",
+            help="Serve /control/faults, /control/people and /control/state.",
+        ),
     ] = True,
 ) -> None:
     """Run an NHSA platform simulator that settles with facepay's engine."""
     if not (len(area) == 6 and area.isdigit()):
-        raise InvalidInput("--area: 6 digits", code="bad_area")
+        raise InvalidInput("--area: 6 digits", code="nhsa_bad_institution")
     platform = SimulatedPlatform(policies=shipped_policies(), clock=SystemClock(), area=area)
     for person in _people(people):
         try:
@@ -75,12 +82,13 @@ def simulate(
                 medical_assistance=bool(person.get("medical_assistance", False)),
             )
         except (KeyError, TypeError, ValueError) as error:
-            raise InvalidInput(f"--people: {error!r} in {person}", code="bad_people_file") from None
+            raise InvalidInput(f"--people: {error!r} in {person}", code="nhsa_bad_people_file") from None
     simulator = Simulator(platform, control=control)
 
     def ready(url: str) -> None:
-        typer.echo(f"NHSA simulator on {url} (area {area}, control {'on' if control else 'off'})",
-                   err=True)
+        typer.echo(
+            f"NHSA simulator on {url} (area {area}, control {'on' if control else 'off'})", err=True
+        )
 
     try:
         with contextlib.suppress(KeyboardInterrupt):
@@ -110,7 +118,7 @@ def register_site(
     storage, log = _log(data)
     with storage.uow() as uow:
         if uow.tenants.hospital(site) is None:
-            raise InvalidInput(f"no site {site}", code="unknown_hospital")
+            raise InvalidInput(f"--site {site}: no such site", code="nhsa_bad_institution")
     log.save_institution(Institution(site, code, name, area), at=storage.clock.now())
     typer.echo(f"{site}: {code} {name} ({area})")
 

@@ -188,15 +188,28 @@ def pay_bill(
         # transaction makes (so that a refusal costs no settlement on the platform).
         with ctx.uow() as uow:
             claim = _checked_claim(
-                ctx, uow, hospital_id, actor, bill_id, identification_id, idempotency_key,
-                second_factor, now,
+                ctx,
+                uow,
+                hospital_id=hospital_id,
+                actor=actor,
+                bill_id=bill_id,
+                identification_id=identification_id,
+                key=idempotency_key,
+                second_factor=second_factor,
+                now=now,
             )
         remote = ctx.platform.settle(claim) if claim is not None else None
     try:
         return _pay(
-            ctx, hospital_id=hospital_id, actor=actor, bill_id=bill_id,
-            identification_id=identification_id, idempotency_key=idempotency_key,
-            second_factor=second_factor, now=now, remote=remote,
+            ctx,
+            hospital_id=hospital_id,
+            actor=actor,
+            bill_id=bill_id,
+            identification_id=identification_id,
+            idempotency_key=idempotency_key,
+            second_factor=second_factor,
+            now=now,
+            remote=remote,
         )
     except BaseException as error:
         if claim is not None and remote is not None:
@@ -207,6 +220,7 @@ def pay_bill(
 def _checked_claim(
     ctx: Services,
     uow: UnitOfWork,
+    *,
     hospital_id: str,
     actor: str,
     bill_id: str,

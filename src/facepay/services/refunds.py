@@ -83,7 +83,14 @@ def refund_bill(
     """
     claim = remote = None
     if ctx.platform.remote:
-        claim, remote = _on_the_platform(ctx, hospital_id, actor, bill_id, reversal_key, line_codes)
+        claim, remote = _on_the_platform(
+            ctx,
+            hospital_id=hospital_id,
+            actor=actor,
+            bill_id=bill_id,
+            reversal_key=reversal_key,
+            line_codes=line_codes,
+        )
     try:
         with ctx.uow() as uow:
             refund = refund_in_transaction(
@@ -108,6 +115,7 @@ def refund_bill(
 
 def _on_the_platform(
     ctx: Services,
+    *,
     hospital_id: str,
     actor: str,
     bill_id: str,
@@ -131,7 +139,9 @@ def _on_the_platform(
     if record is None:
         return None, None
     ctx.platform.cancel(
-        hospital_id=hospital_id, key=record.idempotency_key, cancel_key=reversal_key,
+        hospital_id=hospital_id,
+        key=record.idempotency_key,
+        cancel_key=reversal_key,
         operator=operator,
     )
     if keep is None:

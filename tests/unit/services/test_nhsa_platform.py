@@ -48,7 +48,7 @@ class Nhsa:
             bill=self.kit.outpatient_bill(12_000),
         ).id
 
-    def pay(self, bill_id: str, key: str, seed: int = 10) -> Any:  # noqa: ANN401
+    def pay(self, bill_id: str, key: str, seed: int = 10) -> Any:
         card = identify_by_credentials(
             ctx=self.world.ctx,
             hospital_id="h1",
@@ -70,8 +70,9 @@ class Nhsa:
 def nhsa(world: Any, kit: ModuleType) -> Nhsa:
     sim = SimulatedPlatform(policies=world.ctx.policies, clock=world.clock, area="310105")
     for seed, name in ((10, "Alice"), (30, "Carol")):
-        sim.enrol(certno=kit.person_number(seed), name=name, category="employee_active",
-                  balance=100_000)
+        sim.enrol(
+            certno=kit.person_number(seed), name=name, category="employee_active", balance=100_000
+        )
     kit.register(world, 30, "Carol", account=0)  # facepay's account is empty: booking fails
 
     def answer(request: httpx.Request) -> httpx.Response:
@@ -100,9 +101,15 @@ def test_the_platforms_split_is_booked_and_equals_the_local_engines(nhsa: Nhsa) 
     payment = nhsa.pay(nhsa.post("HIS-1"), "pay-1")
     booked = payment.receipt.record.settlement
     bill = nhsa.kit.outpatient_bill(12_000)
-    policy = nhsa.world.ctx.policies.pick(service_date=bill.service_date, category="employee_active")
-    local = settle(bill=bill, coverage=Coverage("employee_active", 100_000),
-                   accumulators=Accumulators(year=2026), policy=policy)
+    policy = nhsa.world.ctx.policies.pick(
+        service_date=bill.service_date, category="employee_active"
+    )
+    local = settle(
+        bill=bill,
+        coverage=Coverage("employee_active", 100_000),
+        accumulators=Accumulators(year=2026),
+        policy=policy,
+    )
     for name in ("medfee_sumamt", "fund_pay_sumamt", "hifp_pay", "acct_pay", "psn_cash_pay"):
         assert getattr(booked, name) == getattr(local, name), name
     assert booked.deltas == local.deltas
@@ -127,20 +134,30 @@ def test_a_booking_that_fails_is_cancelled_on_the_platform(nhsa: Nhsa) -> None:
         nhsa.pay(bill_id, "pay-3", seed=30)
     assert nhsa.standing() == []
     assert nhsa.sim.received[-1] == "2208"
-    carol = nhsa.sim.people[nhsa.sim._by_cert[nhsa.kit.person_number(30)]]  # noqa: SLF001
+    carol = nhsa.sim.people[nhsa.sim._by_cert[nhsa.kit.person_number(30)]]
     assert carol.balance == 100_000
 
 
 def test_a_refund_cancels_on_the_platform_first(nhsa: Nhsa) -> None:
     bill_id = nhsa.post("HIS-4")
     nhsa.pay(bill_id, "pay-4")
-    refund = refund_bill(ctx=nhsa.world.ctx, hospital_id="h1", actor="staff:stf_1",
-                         bill_id=bill_id, reversal_key="refund-4")
+    refund = refund_bill(
+        ctx=nhsa.world.ctx,
+        hospital_id="h1",
+        actor="staff:stf_1",
+        bill_id=bill_id,
+        reversal_key="refund-4",
+    )
     assert refund.bill.status == "refunded"
     assert nhsa.standing() == []
     assert _personal(nhsa.world, nhsa.world.people["Alice"]) == 100_000
-    again = refund_bill(ctx=nhsa.world.ctx, hospital_id="h1", actor="staff:stf_1",
-                        bill_id=bill_id, reversal_key="refund-4")
+    again = refund_bill(
+        ctx=nhsa.world.ctx,
+        hospital_id="h1",
+        actor="staff:stf_1",
+        bill_id=bill_id,
+        reversal_key="refund-4",
+    )
     assert again.reversal.replayed
     assert nhsa.sim.received.count("2208") == 1
 
@@ -148,8 +165,14 @@ def test_a_refund_cancels_on_the_platform_first(nhsa: Nhsa) -> None:
 def test_a_refund_by_line_settles_the_rest_on_the_platform(nhsa: Nhsa) -> None:
     bill_id = nhsa.post("HIS-5")
     nhsa.pay(bill_id, "pay-5")
-    refund = refund_bill(ctx=nhsa.world.ctx, hospital_id="h1", actor="staff:stf_1",
-                         bill_id=bill_id, reversal_key="refund-5", line_codes=["C1"])
+    refund = refund_bill(
+        ctx=nhsa.world.ctx,
+        hospital_id="h1",
+        actor="staff:stf_1",
+        bill_id=bill_id,
+        reversal_key="refund-5",
+        line_codes=["C1"],
+    )
     assert refund.resettlement is not None
     rest = nhsa.standing()
     assert len(rest) == 1
@@ -161,6 +184,12 @@ def test_other_refund_paths_are_sent_to_the_cashier(nhsa: Nhsa) -> None:
     bill_id = nhsa.post("HIS-6")
     nhsa.pay(bill_id, "pay-6")
     with nhsa.world.ctx.uow() as uow, pytest.raises(Conflict) as refused:
-        refund_in_transaction(nhsa.world.ctx, uow, hospital_id="h1", actor="pharmacist",
-                              bill_id=bill_id, reversal_key="return-6")
+        refund_in_transaction(
+            nhsa.world.ctx,
+            uow,
+            hospital_id="h1",
+            actor="pharmacist",
+            bill_id=bill_id,
+            reversal_key="return-6",
+        )
     assert refused.value.code == "refund_at_the_cashier"

@@ -149,7 +149,9 @@ class NhsaClient:
         sign_no = "" if infno == "9001" else self.sign_in(site, operator)
         tries = self._attempts if infno in QUERY_INFNOS else 1
         for attempt in range(tries):
-            msgid, body = self._reserve(site, operator, infno, payload, ref, sign_no, insuplc)
+            msgid, body = self._reserve(
+                site, operator, infno, payload=payload, ref=ref, sign_no=sign_no, insuplc=insuplc
+            )
             try:
                 answer = self._post(body)
             except _Lost:
@@ -187,12 +189,12 @@ class NhsaClient:
     ) -> bool:
         """2601 for the message `msgid`, tried `attempts` times; True once it stands reversed."""
         original = decode(body.encode() if isinstance(body, str) else body)
-        payload = {
-            "data": {"psn_no": psn_no_of(original), "omsgid": msgid, "oinfno": infno}
-        }
+        payload = {"data": {"psn_no": psn_no_of(original), "omsgid": msgid, "oinfno": infno}}
         sign_no = self.sign_in(site, operator)
         for _ in range(self._attempts):
-            rid, rbody = self._reserve(site, operator, "2601", payload, msgid, sign_no, "")
+            rid, rbody = self._reserve(
+                site, operator, "2601", payload=payload, ref=msgid, sign_no=sign_no, insuplc=""
+            )
             try:
                 answer = self._post(rbody)
             except _Lost:
@@ -227,6 +229,7 @@ class NhsaClient:
         site: Institution,
         operator: Operator,
         infno: str,
+        *,
         payload: dict[str, Any],
         ref: str | None,
         sign_no: str,
@@ -282,7 +285,7 @@ class NhsaClient:
             # A proxy's error page, half a body: whether the platform applied it is unknown.
             raise _Lost from None
 
-    def _finish(self, msgid: str, state: Any, answer: Answer | None) -> None:  # noqa: ANN401
+    def _finish(self, msgid: str, state: Any, answer: Answer | None) -> None:
         text = encode(dump(answer)).decode() if answer is not None else None
         self.log.finish(msgid, state, answer=text, at=self._clock.now())
 
@@ -299,8 +302,12 @@ class NhsaClient:
             if site is None:
                 continue
             operator = Operator("operator", row.opter, "facepay recover")
-            done.append((row.msgid, self.reverse(site, operator, msgid=row.msgid,
-                                                 infno=row.infno, body=row.body)))
+            done.append(
+                (
+                    row.msgid,
+                    self.reverse(site, operator, msgid=row.msgid, infno=row.infno, body=row.body),
+                )
+            )
         return done
 
 

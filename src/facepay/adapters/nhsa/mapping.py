@@ -49,14 +49,15 @@ def fee_lines(
     for number, line in enumerate(bill.lines, start=1):
         if line.quantity != line.quantity.quantize(_QUANTITY):
             raise InvalidInput(
-                f"line {line.code}: the national interface takes quantities of at most 4 "
-                "decimals",
+                f"line {line.code}: the national interface takes quantities of at most 4 decimals",
                 code="nhsa_bad_amount",
             )
         extension = {
             "item_class": line.item_class,
             "name": line.name,
-            "price_ceiling": None if line.price_ceiling is None else str(to_yuan(line.price_ceiling)),
+            "price_ceiling": None
+            if line.price_ceiling is None
+            else str(to_yuan(line.price_ceiling)),
             "selfpay_ratio": None if line.selfpay_ratio is None else str(line.selfpay_ratio),
         }
         out.append(
@@ -115,9 +116,9 @@ def fee_result(fee: FeeLine, line: BillLine, class_b_ratio: Decimal) -> FeeResul
         cnt=fee.cnt,
         pric=fee.pric,
         pric_uplmt_amt=price_yuan(line.price_ceiling) if line.price_ceiling else Decimal(999999),
-        selfpay_prop=_ratio4(split.selfpay_ratio) if line.item_class == "B" else Decimal(
-            1 if line.item_class == "C" else 0
-        ).quantize(_RATIO),
+        selfpay_prop=_ratio4(split.selfpay_ratio)
+        if line.item_class == "B"
+        else Decimal(1 if line.item_class == "C" else 0).quantize(_RATIO),
         fulamt_ownpay_amt=to_yuan(split.fulamt),
         overlmt_amt=to_yuan(split.overlmt),
         preselfpay_amt=to_yuan(split.preselfpay),
@@ -218,8 +219,11 @@ def remote_settlement(info: SetlInfo) -> RemoteSettlement:
             code="nhsa_unbookable_split",
         )
     checks = (
-        fen["fulamt_ownpay_amt"] + fen["overlmt_selfpay"] + fen["preselfpay_amt"]
-        + fen["inscp_scp_amt"] == fen["medfee_sumamt"],
+        fen["fulamt_ownpay_amt"]
+        + fen["overlmt_selfpay"]
+        + fen["preselfpay_amt"]
+        + fen["inscp_scp_amt"]
+        == fen["medfee_sumamt"],
         fen["hifp_pay"] + fen["hifmi_pay"] + fen["maf_pay"] == fen["fund_pay_sumamt"],
         fen["fund_pay_sumamt"] + fen["psn_part_amt"] == fen["medfee_sumamt"],
         fen["acct_pay"] + fen["psn_cash_pay"] == fen["psn_part_amt"],

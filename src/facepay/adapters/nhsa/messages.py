@@ -556,7 +556,7 @@ NAMES: dict[str, str] = {
 }
 
 
-def parse_input(infno: str, payload: dict[str, Any]) -> Any:  # noqa: ANN401 - one model per infno
+def parse_input(infno: str, payload: dict[str, Any]) -> Any:
     """The payload model of `infno`, validated; `InvalidInput` naming the first bad field."""
     model = INPUTS.get(infno)
     if model is None:
@@ -583,7 +583,7 @@ def parse_answer(payload: dict[str, Any]) -> Answer:
         raise InvalidInput(_first_error("answer", error), code="nhsa_bad_message") from None
 
 
-def parse_output(model: type[Wire], answer: Answer) -> Any:  # noqa: ANN401
+def parse_output(model: type[Wire], answer: Answer) -> Any:
     """A node of an answer's output, validated."""
     try:
         return model.model_validate(answer.output)

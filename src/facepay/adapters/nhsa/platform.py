@@ -78,7 +78,9 @@ class NhsaPlatform:
         log = self.client.log
         for done in log.find(site.hospital_id, infno="2207", ref=claim.key, states=("answered",)):
             return mapping.remote_settlement(_output(done).setlinfo)
-        for lost in log.find(site.hospital_id, infno="2207", ref=claim.key, states=("sent", "lost")):
+        for lost in log.find(
+            site.hospital_id, infno="2207", ref=claim.key, states=("sent", "lost")
+        ):
             if not self.client.reverse(
                 site, claim.operator, msgid=lost.msgid, infno="2207", body=lost.body
             ):
@@ -128,7 +130,9 @@ class NhsaPlatform:
                 "insutype": insutype,
                 "acct_used_flag": "1",
             }
-            pre = c.send(site, op, "2206", {"data": dump(Presettle(**common))}, ref=key, insuplc=area)
+            pre = c.send(
+                site, op, "2206", {"data": dump(Presettle(**common))}, ref=key, insuplc=area
+            )
             split = _output(pre).setlinfo
             final_in = Settle(
                 **common,
@@ -189,7 +193,9 @@ class NhsaPlatform:
         if log.find(hospital_id, infno="2208", ref=cancel_key, states=("answered",)):
             return
         for lost in log.find(hospital_id, infno="2207", ref=key, states=("sent", "lost")):
-            if not self.client.reverse(site, operator, msgid=lost.msgid, infno="2207", body=lost.body):
+            if not self.client.reverse(
+                site, operator, msgid=lost.msgid, infno="2207", body=lost.body
+            ):
                 raise PlatformUnconfirmed(f"settlement message {lost.msgid} could not be reversed")
         standing = log.find(hospital_id, infno="2207", ref=key, states=("answered",))
         if not standing:
@@ -203,7 +209,9 @@ class NhsaPlatform:
             )
         except PlatformNoAnswer:
             # Whether the cancel arrived is unknown: reverse the settlement itself.
-            if not self.client.reverse(site, operator, msgid=row.msgid, infno="2207", body=row.body):
+            if not self.client.reverse(
+                site, operator, msgid=row.msgid, infno="2207", body=row.body
+            ):
                 raise PlatformUnconfirmed(
                     f"neither the cancel of {info.setl_id} nor the reversal of {row.msgid} was "
                     "answered: `facepay nhsa recover`, then retry the refund"
@@ -235,8 +243,9 @@ def _parsed(model: type[W], output: object) -> W:
     try:
         return model.model_validate(output)
     except ValidationError as error:
-        raise PlatformBadAnswer(f"the platform's answer does not read as {model.__name__}: "
-                                f"{error.errors()[0]['msg']}") from None
+        raise PlatformBadAnswer(
+            f"the platform's answer does not read as {model.__name__}: {error.errors()[0]['msg']}"
+        ) from None
 
 
 def _output(sent: Sent | LoggedMessage) -> SettlementOutput:

@@ -110,7 +110,12 @@ class SimulatedPlatform:
     """The platform's state and its answer to each message; thread-safe."""
 
     def __init__(
-        self, *, policies: PolicyBook, clock: Clock, area: str = "310100", utc_offset_minutes: int = 480
+        self,
+        *,
+        policies: PolicyBook,
+        clock: Clock,
+        area: str = "310100",
+        utc_offset_minutes: int = 480,
     ) -> None:
         self._policies = policies
         self._clock = clock
@@ -225,17 +230,17 @@ class SimulatedPlatform:
         if signed is None or signed != (request.opter, now.date()):
             raise Refused(f"operator {request.opter} has not signed in today (9001)")
 
-    def _record(self, request: Request, psn_no: str, undo: Any) -> None:  # noqa: ANN401
+    def _record(self, request: Request, psn_no: str, undo: Any) -> None:
         self._applied[request.msgid] = Applied(request.infno, psn_no, undo)
 
     # --- 9001, 1101 ------------------------------------------------------------------------
 
-    def _m9001(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m9001(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         sign_no = f"{now:%Y%m%d}{next(self._serial):010d}"
         self.sign_ins[sign_no] = (request.opter, now.date())
         return {"signinoutb": {"sign_time": time_text(now), "sign_no": sign_no}}
 
-    def _m1101(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m1101(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         psn_no = self._by_cert.get(payload.data.mdtrt_cert_no)
         if psn_no is None:
             raise Refused("no insured person with this credential")
@@ -271,7 +276,7 @@ class SimulatedPlatform:
             raise Refused(f"no insured person {psn_no}")
         return person
 
-    def _open_visit(self, request: Request, payload: Any, kind: str) -> dict[str, Any]:  # noqa: ANN401
+    def _open_visit(self, request: Request, payload: Any, kind: str) -> dict[str, Any]:
         data = payload.data if kind == "outpatient" else payload.mdtrtinfo
         self._person(data.psn_no)
         extension = _extension(data.exp_content)
@@ -280,15 +285,17 @@ class SimulatedPlatform:
             raise Refused("exp_content.hospital_tier: the institution's grade (1 to 3)")
         serial = data.ipt_otp_no if kind == "outpatient" else data.ipt_no
         mdtrt_id = f"M{self._area}{next(self._serial):012d}"
-        visit = Visit(mdtrt_id, data.psn_no, kind, request.fixmedins_code, tier, data.begntime, serial)
+        visit = Visit(
+            mdtrt_id, data.psn_no, kind, request.fixmedins_code, tier, data.begntime, serial
+        )
         self.visits[mdtrt_id] = visit
         self._record(request, data.psn_no, ("visit", mdtrt_id))
         return {"mdtrt_id": mdtrt_id, "psn_no": data.psn_no, "ipt_otp_no": serial}
 
-    def _m2201(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2201(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         return {"data": self._open_visit(request, payload, "outpatient")}
 
-    def _m2401(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2401(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         found = self._open_visit(request, payload, "inpatient")
         return {"result": {"mdtrt_id": found["mdtrt_id"]}}
 
@@ -307,17 +314,17 @@ class SimulatedPlatform:
             raise Refused(f"visit {visit.mdtrt_id} has a settlement: cancel it first")
         visit.status = "cancelled"
 
-    def _m2202(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2202(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         d = payload.data
         self._close_visit(self._visit(request, d.mdtrt_id, d.psn_no, "outpatient"))
         return {}
 
-    def _m2404(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2404(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         d = payload.data
         self._close_visit(self._visit(request, d.mdtrt_id, d.psn_no, "inpatient"))
         return {}
 
-    def _m2402(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2402(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         d = payload.dscginfo
         visit = self._visit(request, d.mdtrt_id, d.psn_no, "inpatient")
         if visit.discharged:
@@ -326,7 +333,7 @@ class SimulatedPlatform:
         self._record(request, d.psn_no, ("discharge", visit.mdtrt_id))
         return {}
 
-    def _m2405(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2405(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         d = payload.data
         visit = self._visit(request, d.mdtrt_id, d.psn_no, "inpatient")
         if not visit.discharged:
@@ -338,7 +345,7 @@ class SimulatedPlatform:
 
     # --- fees ------------------------------------------------------------------------------
 
-    def _upload(self, request: Request, payload: Any, kind: str) -> dict[str, Any]:  # noqa: ANN401
+    def _upload(self, request: Request, payload: Any, kind: str) -> dict[str, Any]:
         results = []
         first = payload.feedetail[0]
         visit = self._visit(request, first.mdtrt_id, first.psn_no, kind)
@@ -364,10 +371,10 @@ class SimulatedPlatform:
         self._record(request, visit.psn_no, ("fees", visit.mdtrt_id, tuple(added)))
         return output
 
-    def _m2204(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2204(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         return self._upload(request, payload, "outpatient")
 
-    def _m2301(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2301(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         return self._upload(request, payload, "inpatient")
 
     def _drop_fees(self, visit: Visit, wanted: tuple[str, ...] | None) -> None:
@@ -377,7 +384,7 @@ class SimulatedPlatform:
         for sn in names:
             del visit.fees[sn]
 
-    def _m2205(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2205(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         d = payload.data
         visit = self._visit(request, d.mdtrt_id, d.psn_no, "outpatient")
         batch = None if d.chrg_bchno == "0000" else d.chrg_bchno
@@ -389,7 +396,7 @@ class SimulatedPlatform:
         self._drop_fees(visit, wanted)
         return {}
 
-    def _m2302(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2302(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         d = payload.data
         visit = self._visit(request, d.mdtrt_id, d.psn_no, "inpatient")
         wanted: tuple[str, ...] = (
@@ -402,7 +409,7 @@ class SimulatedPlatform:
 
     # --- settlement ------------------------------------------------------------------------
 
-    def _policy(self, visit: Visit, when: str) -> Any:  # noqa: ANN401
+    def _policy(self, visit: Visit, when: str) -> Any:
         person = self._person(visit.psn_no)
         try:
             return self._policies.pick(
@@ -411,7 +418,9 @@ class SimulatedPlatform:
         except ValueError:
             raise Refused(f"not a date: {when!r}") from None
 
-    def _compute(self, visit: Visit, data: Any, *, batch: str | None) -> tuple[Settlement, tuple[str, ...]]:  # noqa: ANN401
+    def _compute(
+        self, visit: Visit, data: Any, *, batch: str | None
+    ) -> tuple[Settlement, tuple[str, ...]]:
         person = self._person(visit.psn_no)
         names = tuple(
             sn
@@ -444,40 +453,73 @@ class SimulatedPlatform:
             )
         return split, names
 
-    def _info(self, visit: Visit, split: Settlement, setl_id: str | None, at: str | None,
-              msgid: str, insutype: str, med_type: str, sign: int = 1) -> SetlInfo:
+    def _info(
+        self,
+        visit: Visit,
+        split: Settlement,
+        *,
+        setl_id: str | None,
+        at: str | None,
+        msgid: str,
+        insutype: str,
+        med_type: str,
+        sign: int = 1,
+    ) -> SetlInfo:
         person = self._person(visit.psn_no)
         return mapping.setlinfo(
-            split, mdtrt_id=visit.mdtrt_id, setl_id=setl_id, setl_time=at, msgid=msgid,
-            psn_no=person.psn_no, psn_name=person.name, insutype=insutype, med_type=med_type,
+            split,
+            mdtrt_id=visit.mdtrt_id,
+            setl_id=setl_id,
+            setl_time=at,
+            msgid=msgid,
+            psn_no=person.psn_no,
+            psn_name=person.name,
+            insutype=insutype,
+            med_type=med_type,
             sign=sign,
         )
 
-    def _presettle(self, request: Request, payload: Any, kind: str) -> dict[str, Any]:  # noqa: ANN401
+    def _presettle(self, request: Request, payload: Any, kind: str) -> dict[str, Any]:
         d = payload.data
         visit = self._visit(request, d.mdtrt_id, d.psn_no, kind)
         split, _ = self._compute(visit, d, batch=getattr(d, "chrg_bchno", None))
         med_type = getattr(d, "med_type", "21")
-        info = self._info(visit, split, None, None, request.msgid, d.insutype, med_type)
+        info = self._info(
+            visit,
+            split,
+            setl_id=None,
+            at=None,
+            msgid=request.msgid,
+            insutype=d.insutype,
+            med_type=med_type,
+        )
         return {"setlinfo": dump(info), "setldetail": [dump(x) for x in mapping.setldetail(split)]}
 
-    def _m2206(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2206(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         return self._presettle(request, payload, "outpatient")
 
-    def _m2303(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2303(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         return self._presettle(request, payload, "inpatient")
 
-    def _settle(self, request: Request, payload: Any, now: datetime, kind: str) -> dict[str, Any]:  # noqa: ANN401
+    def _settle(self, request: Request, payload: Any, now: datetime, kind: str) -> dict[str, Any]:
         d = payload.data
         visit = self._visit(request, d.mdtrt_id, d.psn_no, kind)
         if kind == "inpatient" and not visit.discharged and str(d.mid_setl_flag) != "1":
-            raise Refused(f"stay {visit.mdtrt_id} is not discharged (2402) nor an interim settlement")
+            raise Refused(
+                f"stay {visit.mdtrt_id} is not discharged (2402) nor an interim settlement"
+            )
         split, names = self._compute(visit, d, batch=getattr(d, "chrg_bchno", None))
         if kind == "outpatient":
-            sent = tuple(to_fen(getattr(d, k)) for k in ("fulamt_ownpay_amt", "overlmt_selfpay",
-                                                          "preselfpay_amt", "inscp_scp_amt"))
-            ours = (split.fulamt_ownpay_amt, split.overlmt_selfpay, split.preselfpay_amt,
-                    split.inscp_scp_amt)
+            sent = tuple(
+                to_fen(getattr(d, k))
+                for k in ("fulamt_ownpay_amt", "overlmt_selfpay", "preselfpay_amt", "inscp_scp_amt")
+            )
+            ours = (
+                split.fulamt_ownpay_amt,
+                split.overlmt_selfpay,
+                split.preselfpay_amt,
+                split.inscp_scp_amt,
+            )
             if sent != ours:
                 raise Refused("the split sent differs from the platform's: pre-settle again (2206)")
         person = self._person(visit.psn_no)
@@ -491,13 +533,21 @@ class SimulatedPlatform:
         self.settlements[setl_id] = done
         self._row(done, at, request.msgid, sign=1)
         self._record(request, visit.psn_no, ("settlement", setl_id))
-        info = self._info(visit, split, setl_id, at, request.msgid, d.insutype, med_type)
+        info = self._info(
+            visit,
+            split,
+            setl_id=setl_id,
+            at=at,
+            msgid=request.msgid,
+            insutype=d.insutype,
+            med_type=med_type,
+        )
         return {"setlinfo": dump(info), "setldetail": [dump(x) for x in mapping.setldetail(split)]}
 
-    def _m2207(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2207(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         return self._settle(request, payload, now, "outpatient")
 
-    def _m2304(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2304(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         return self._settle(request, payload, now, "inpatient")
 
     def _row(self, done: Settled, at: str, msgid: str, *, sign: int) -> None:
@@ -528,14 +578,22 @@ class SimulatedPlatform:
         at = time_text(now)
         self._row(done, at, msgid, sign=-1)
         split = replace(done.settlement, balc=person.balance)
-        info = self._info(done.visit, split, done.setl_id, at, msgid, done.insutype,
-                          done.med_type, sign=-1)
+        info = self._info(
+            done.visit,
+            split,
+            setl_id=done.setl_id,
+            at=at,
+            msgid=msgid,
+            insutype=done.insutype,
+            med_type=done.med_type,
+            sign=-1,
+        )
         return {
             "setlinfo": dump(info),
             "setldetail": [dump(x) for x in mapping.setldetail(done.settlement, sign=-1)],
         }
 
-    def _settlement_of(self, request: Request, d: Any, kind: str) -> Settled:  # noqa: ANN401
+    def _settlement_of(self, request: Request, d: Any, kind: str) -> Settled:
         done = self.settlements.get(d.setl_id)
         if done is None or done.visit.mdtrt_id != d.mdtrt_id or done.visit.psn_no != d.psn_no:
             raise Refused(f"no settlement {d.setl_id} of visit {d.mdtrt_id}")
@@ -543,15 +601,19 @@ class SimulatedPlatform:
             raise Refused(f"no settlement {d.setl_id} of visit {d.mdtrt_id}")
         return done
 
-    def _m2208(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
-        return self._cancel(self._settlement_of(request, payload.data, "outpatient"), now, request.msgid)
+    def _m2208(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
+        return self._cancel(
+            self._settlement_of(request, payload.data, "outpatient"), now, request.msgid
+        )
 
-    def _m2305(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
-        return self._cancel(self._settlement_of(request, payload.data, "inpatient"), now, request.msgid)
+    def _m2305(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
+        return self._cancel(
+            self._settlement_of(request, payload.data, "inpatient"), now, request.msgid
+        )
 
     # --- 2601 reversal ---------------------------------------------------------------------
 
-    def _m2601(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m2601(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         d = payload.data
         applied = self._applied.get(d.omsgid)
         if applied is None or applied.reversed:
@@ -575,7 +637,7 @@ class SimulatedPlatform:
 
     # --- 3201 / 3202 statements ------------------------------------------------------------
 
-    def _period(self, request: Request, d: Any) -> list[StatementRow]:  # noqa: ANN401
+    def _period(self, request: Request, d: Any) -> list[StatementRow]:
         try:
             first = date.fromisoformat(d.stmt_begndate[:10])
             last = date.fromisoformat(d.stmt_enddate[:10])
@@ -586,10 +648,11 @@ class SimulatedPlatform:
         return [
             row
             for code, row in self.rows
-            if code == request.fixmedins_code and first <= date.fromisoformat(row.setl_time[:10]) <= last
+            if code == request.fixmedins_code
+            and first <= date.fromisoformat(row.setl_time[:10]) <= last
         ]
 
-    def _m3201(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m3201(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         d = payload.data
         rows = self._period(request, d)
         ours = (
@@ -598,12 +661,20 @@ class SimulatedPlatform:
             sum(to_fen(r.acct_pay) for r in rows),
             sum(1 if r.refd_setl_flag == "0" else -1 for r in rows),
         )
-        theirs = (to_fen(d.medfee_sumamt), to_fen(d.fund_pay_sumamt), to_fen(d.acct_pay),
-                  d.fixmedins_setl_cnt)
+        theirs = (
+            to_fen(d.medfee_sumamt),
+            to_fen(d.fund_pay_sumamt),
+            to_fen(d.acct_pay),
+            d.fixmedins_setl_cnt,
+        )
         agree = ours == theirs
-        text = "对账一致" if agree else (
-            f"对账不一致: platform medfee {to_yuan(ours[0])} fund {to_yuan(ours[1])} "
-            f"acct {to_yuan(ours[2])} count {ours[3]}"
+        text = (
+            "对账一致"
+            if agree
+            else (
+                f"对账不一致: platform medfee {to_yuan(ours[0])} fund {to_yuan(ours[1])} "
+                f"acct {to_yuan(ours[2])} count {ours[3]}"
+            )
         )
         return {
             "stmtinfo": {
@@ -613,7 +684,7 @@ class SimulatedPlatform:
             }
         }
 
-    def _m3202(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:  # noqa: ANN401
+    def _m3202(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         rows = self._period(request, payload.data)
         query = f"F{self._area}{next(self._serial):012d}"
         return {

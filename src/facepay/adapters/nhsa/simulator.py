@@ -98,7 +98,9 @@ class Simulator:
             await _respond(writer, 400, {"error": "bad request line"})
             return
         method, path = parts[0], parts[1].split("?")[0]
-        headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:] if h)}
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:] if h)
+        }
         try:
             length = int(headers.get("content-length", "0"))
         except ValueError:
@@ -176,7 +178,7 @@ class Simulator:
     def state(self) -> dict[str, Any]:
         """What the platform holds, in fen (for tests and operators)."""
         p = self.platform
-        with p._lock:  # noqa: SLF001 - the simulator and its platform are one unit
+        with p._lock:
             return {
                 "received": list(p.received),
                 "people": [
@@ -215,8 +217,13 @@ def _mode(value: object) -> FaultMode:
     return value
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 413: "Payload Too Large",
-            431: "Request Header Fields Too Large"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    413: "Payload Too Large",
+    431: "Request Header Fields Too Large",
+}
 
 
 async def _respond(writer: asyncio.StreamWriter, status: int, body: dict[str, Any]) -> None:

@@ -81,8 +81,14 @@ class MessageLog(Protocol):
         """By msgid."""
 
     def find(
-        self, hospital_id: str, *, infno: str, ref: str | None = None, opter: str | None = None,
-        since: datetime | None = None, states: tuple[MessageState, ...] = ()
+        self,
+        hospital_id: str,
+        *,
+        infno: str,
+        ref: str | None = None,
+        opter: str | None = None,
+        since: datetime | None = None,
+        states: tuple[MessageState, ...] = (),
     ) -> list[LoggedMessage]:
         """A site's messages of one transaction, newest first."""
 
@@ -126,7 +132,9 @@ class SqlAlchemyMessageLog:
             values["answer"] = answer
         try:
             with self._engine.begin() as conn:
-                conn.execute(update(nhsa_messages).where(nhsa_messages.c.msgid == msgid).values(**values))
+                conn.execute(
+                    update(nhsa_messages).where(nhsa_messages.c.msgid == msgid).values(**values)
+                )
         except DRIVER_ERRORS as error:
             raise translate(error) from error
 
@@ -136,8 +144,14 @@ class SqlAlchemyMessageLog:
         return _message(row._mapping) if row else None
 
     def find(
-        self, hospital_id: str, *, infno: str, ref: str | None = None, opter: str | None = None,
-        since: datetime | None = None, states: tuple[MessageState, ...] = ()
+        self,
+        hospital_id: str,
+        *,
+        infno: str,
+        ref: str | None = None,
+        opter: str | None = None,
+        since: datetime | None = None,
+        states: tuple[MessageState, ...] = (),
     ) -> list[LoggedMessage]:
         t = nhsa_messages.c
         query = select(nhsa_messages).where(t.hospital_id == hospital_id, t.infno == infno)
@@ -150,7 +164,9 @@ class SqlAlchemyMessageLog:
         if states:
             query = query.where(t.state.in_(states))
         with self._engine.connect() as conn:
-            rows = conn.execute(query.order_by(t.created_at.desc(), t.msgid.desc()).limit(100)).all()
+            rows = conn.execute(
+                query.order_by(t.created_at.desc(), t.msgid.desc()).limit(100)
+            ).all()
         return [_message(r._mapping) for r in rows]
 
     def lost(self, *, before: datetime, limit: int) -> list[LoggedMessage]:
@@ -167,11 +183,15 @@ class SqlAlchemyMessageLog:
     def institution(self, hospital_id: str) -> Institution | None:
         t = nhsa_institutions.c
         with self._engine.connect() as conn:
-            row = conn.execute(select(nhsa_institutions).where(t.hospital_id == hospital_id)).first()
+            row = conn.execute(
+                select(nhsa_institutions).where(t.hospital_id == hospital_id)
+            ).first()
         if row is None:
             return None
         m = row._mapping
-        return Institution(m["hospital_id"], m["fixmedins_code"], m["fixmedins_name"], m["mdtrtarea_admvs"])
+        return Institution(
+            m["hospital_id"], m["fixmedins_code"], m["fixmedins_name"], m["mdtrtarea_admvs"]
+        )
 
     def save_institution(self, institution: Institution, *, at: datetime) -> None:
         t = nhsa_institutions.c
@@ -230,10 +250,15 @@ class InMemoryMessageLog:
         with self._lock:
             if message.msgid in self._rows:
                 return False
-            if message.infno in ("2207", "2304") and message.ref is not None and any(
-                (r.hospital_id, r.infno, r.ref) == (message.hospital_id, message.infno, message.ref)
-                and r.state in CLAIMED
-                for r in self._rows.values()
+            if (
+                message.infno in ("2207", "2304")
+                and message.ref is not None
+                and any(
+                    (r.hospital_id, r.infno, r.ref)
+                    == (message.hospital_id, message.infno, message.ref)
+                    and r.state in CLAIMED
+                    for r in self._rows.values()
+                )
             ):
                 raise _in_progress(message)
             self._rows[message.msgid] = message
@@ -242,15 +267,23 @@ class InMemoryMessageLog:
     def finish(self, msgid: str, state: MessageState, *, answer: str | None, at: datetime) -> None:
         with self._lock:
             row = self._rows[msgid]
-            self._rows[msgid] = replace(row, state=state, answer=answer or row.answer, updated_at=at)
+            self._rows[msgid] = replace(
+                row, state=state, answer=answer or row.answer, updated_at=at
+            )
 
     def get(self, msgid: str) -> LoggedMessage | None:
         with self._lock:
             return self._rows.get(msgid)
 
     def find(
-        self, hospital_id: str, *, infno: str, ref: str | None = None, opter: str | None = None,
-        since: datetime | None = None, states: tuple[MessageState, ...] = ()
+        self,
+        hospital_id: str,
+        *,
+        infno: str,
+        ref: str | None = None,
+        opter: str | None = None,
+        since: datetime | None = None,
+        states: tuple[MessageState, ...] = (),
     ) -> list[LoggedMessage]:
         with self._lock:
             rows = [
@@ -266,7 +299,11 @@ class InMemoryMessageLog:
 
     def lost(self, *, before: datetime, limit: int) -> list[LoggedMessage]:
         with self._lock:
-            rows = [r for r in self._rows.values() if r.state in ("lost", "sent") and r.created_at < before]
+            rows = [
+                r
+                for r in self._rows.values()
+                if r.state in ("lost", "sent") and r.created_at < before
+            ]
         return sorted(rows, key=lambda r: (r.created_at, r.msgid))[:limit]
 
     def institution(self, hospital_id: str) -> Institution | None:
@@ -276,6 +313,9 @@ class InMemoryMessageLog:
     def save_institution(self, institution: Institution, *, at: datetime) -> None:
         with self._lock:
             for other in self._sites.values():
-                if other.fixmedins_code == institution.fixmedins_code and other.hospital_id != institution.hospital_id:
+                if (
+                    other.fixmedins_code == institution.fixmedins_code
+                    and other.hospital_id != institution.hospital_id
+                ):
                     raise Conflict("fixmedins_code is another site's", code="nhsa_bad_institution")
             self._sites[institution.hospital_id] = institution

@@ -109,20 +109,22 @@ def _write(value: object, indent: int | None, depth: int) -> str:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, datetime | date):
         return json.dumps(value.isoformat())
+    if isinstance(value, Mapping | Sequence):
+        return _container(value, indent, depth)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _container(
+    value: Mapping[object, object] | Sequence[object], indent: int | None, depth: int
+) -> str:
     pad = "" if indent is None else "\n" + " " * indent * (depth + 1)
     end = "" if indent is None else "\n" + " " * indent * depth
-    comma = "," if indent is None else ","
     colon = ":" if indent is None else ": "
     if isinstance(value, Mapping):
-        if not value:
-            return "{}"
         items = [
             f"{pad}{json.dumps(str(k), ensure_ascii=False)}{colon}{_write(v, indent, depth + 1)}"
-            for k, v in sorted(value.items())
+            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
         ]
-        return "{" + comma.join(items) + end + "}"
-    if isinstance(value, Sequence):
-        if not value:
-            return "[]"
-        return "[" + comma.join(f"{pad}{_write(v, indent, depth + 1)}" for v in value) + end + "]"
-    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+        return "{" + ",".join(items) + end + "}" if items else "{}"
+    items = [f"{pad}{_write(v, indent, depth + 1)}" for v in value]
+    return "[" + ",".join(items) + end + "]" if items else "[]"

@@ -4,8 +4,8 @@ told to make: the platform and the client's log agree afterwards, and nothing se
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -64,17 +64,17 @@ def net(served: tuple[Simulator, str]) -> Iterator[Platform]:
     http.close()
 
 
-def _claim(p: Platform, key: str) -> Any:  # noqa: ANN401
+def _claim(p: Platform, key: str) -> Any:
     person = next(x for x in reversed(p.sim.people.values()))
     return p.claim(key, id_number=person.certno)
 
 
 def _standing(p: Platform, certno: str) -> list[Any]:
-    psn = p.sim._by_cert[certno]  # noqa: SLF001
+    psn = p.sim._by_cert[certno]
     return [s for s in p.sim.settlements.values() if s.visit.psn_no == psn and not s.cancelled]
 
 
-def _fault(served: tuple[Simulator, str], **values: Any) -> None:  # noqa: ANN401
+def _fault(served: tuple[Simulator, str], **values: Any) -> None:
     served[0].add_fault(Fault(**values))
 
 
@@ -131,11 +131,12 @@ def test_a_lost_cancel_reverses_the_settlement(
     claim = _claim(net, "k-cancel")
     net.platform.settle(claim)
     _fault(served, infno="2208", mode="drop")
-    net.platform.cancel(hospital_id=SITE.hospital_id, key=claim.key, cancel_key="r-1",
-                        operator=claim.operator)
+    net.platform.cancel(
+        hospital_id=SITE.hospital_id, key=claim.key, cancel_key="r-1", operator=claim.operator
+    )
     assert _standing(net, claim.id_number) == []
     assert _states(net, "2207") == ["reversed"]
-    person = net.sim.people[net.sim._by_cert[claim.id_number]]  # noqa: SLF001
+    person = net.sim.people[net.sim._by_cert[claim.id_number]]
     assert person.balance == 50_000
 
 
@@ -149,8 +150,8 @@ def test_an_unanswered_reversal_is_recovered_later(
         net.platform.settle(claim)
     assert len(_standing(net, claim.id_number)) == 1  # applied, unknown to facepay
     # Another attempt with the same key must not settle a second time.
+    _fault(served, infno="2601", mode="fail", err_msg="冲正服务暂不可用")
     with pytest.raises(PlatformUnconfirmed):
-        _fault(served, infno="2601", mode="fail", err_msg="冲正服务暂不可用")
         net.platform.settle(claim)
     assert len(_standing(net, claim.id_number)) == 1
     served[0].faults.clear()
@@ -166,4 +167,4 @@ def test_an_unknown_person_is_refused_with_the_platforms_words(net: Platform) ->
     stranger = claim.__class__(**{**claim.__dict__, "id_number": "110101199001010000"})
     with pytest.raises(PlatformRefused, match="no insured person"):
         net.platform.settle(stranger)
-    assert ID_NUMBER != stranger.id_number
+    assert stranger.id_number != ID_NUMBER

@@ -23,8 +23,9 @@ GOLDEN = Path(__file__).resolve().parents[3] / "golden" / "nhsa"
 def _script(p: Platform) -> None:
     claim = p.claim()
     p.platform.settle(claim)  # 9001 1101 2201 2204 2206 2207
-    p.platform.cancel(hospital_id=SITE.hospital_id, key=claim.key, cancel_key="refund-1",
-                      operator=CASHIER)  # 9001 (the cashier's) 2208
+    p.platform.cancel(
+        hospital_id=SITE.hospital_id, key=claim.key, cancel_key="refund-1", operator=CASHIER
+    )  # 9001 (the cashier's) 2208
     settled = next(iter(p.sim.settlements.values()))
     visit, psn_no = settled.visit.mdtrt_id, settled.visit.psn_no
     for infno, data in (
@@ -37,9 +38,16 @@ def _script(p: Platform) -> None:
     row = p.log.find(SITE.hospital_id, infno="2207", ref="pay-2", states=("answered",))[0]
     assert p.client.reverse(SITE, CASHIER, msgid=row.msgid, infno="2207", body=row.body)  # 2601
     ward = NhsaInpatient(p.client)
-    stay = ward.admit(SITE, CASHIER, id_number=claim.id_number, name=claim.person_name,
-                      ipt_no="ZY20261130007", hospital_tier=3, diagnosis=("J18.900", "肺炎"),
-                      ref="stay-1")
+    stay = ward.admit(
+        SITE,
+        CASHIER,
+        id_number=claim.id_number,
+        name=claim.person_name,
+        ipt_no="ZY20261130007",
+        hospital_tier=3,
+        diagnosis=("J18.900", "肺炎"),
+        ref="stay-1",
+    )
     ward.upload(SITE, CASHIER, stay, claim.bill, batch="D1", ref="stay-1")
     ward.cancel_fees(SITE, CASHIER, stay, ref="stay-1", feedetl_sn="D1-0003")
     ward.discharge(SITE, CASHIER, stay, at=NOW.replace(tzinfo=None), ref="stay-1")
