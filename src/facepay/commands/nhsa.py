@@ -82,7 +82,9 @@ def simulate(
                 medical_assistance=bool(person.get("medical_assistance", False)),
             )
         except (KeyError, TypeError, ValueError) as error:
-            raise InvalidInput(f"--people: {error!r} in {person}", code="nhsa_bad_people_file") from None
+            raise InvalidInput(
+                f"--people: {error!r} in {person}", code="nhsa_bad_people_file"
+            ) from None
     simulator = Simulator(platform, control=control)
 
     def ready(url: str) -> None:

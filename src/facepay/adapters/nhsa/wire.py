@@ -17,6 +17,8 @@ from pydantic import BeforeValidator
 from facepay.shared.errors import InvalidInput
 
 CENT = Decimal("0.01")
+DIGITS = 16
+"""n(16, s): sixteen digits in all, s of them after the point."""
 MAX_BODY_BYTES = 1_000_000
 """Largest message either side accepts (the interface caps `input` at 40,000 characters; fee
 uploads of a long stay are larger, so this leaves room and still bounds memory)."""
@@ -30,8 +32,8 @@ def _exact(value: object, places: int, what: str) -> Decimal:
         number = value if isinstance(value, Decimal) else Decimal(str(value))
     except (InvalidOperation, TypeError, ValueError):
         raise ValueError(f"{what} must be a decimal number, got {value!r}") from None
-    if not number.is_finite():
-        raise ValueError(f"{what} must be finite")
+    if not number.is_finite() or abs(number) >= Decimal(10) ** (DIGITS - places):
+        raise ValueError(f"{what} must be a finite number of at most {DIGITS} digits")
     step = Decimal(1).scaleb(-places)
     if number != number.quantize(step):
         raise ValueError(f"{what} has more than {places} decimals: {number}")
