@@ -13,7 +13,8 @@ from facepay.shared.errors import InvalidInput
 
 LINE = {
     "feedetl_sn": "B-0001", "mdtrt_id": "M1", "psn_no": "P1",
-    "fee_ocur_time": "2026-11-30 10:00:00", "med_list_codg": "A1", "medins_list_codg": "A1", "cnt": 1, "pric": "4.52",
+    "fee_ocur_time": "2026-11-30 10:00:00", "med_list_codg": "A1", "medins_list_codg": "A1",
+    "cnt": 1, "pric": "4.52",
 }  # fmt: skip
 
 
