@@ -898,7 +898,9 @@ nhsa_institutions = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-NHSA_CLAIMED = "infno IN ('2207', '2304') AND ref IS NOT NULL AND state IN ('sent', 'answered')"
+NHSA_CLAIMED = (
+    "infno IN ('2207', '2304') AND ref IS NOT NULL AND state IN ('sent', 'answered', 'lost')"
+)
 nhsa_messages = Table(
     "nhsa_messages",
     metadata,

@@ -7,7 +7,7 @@ and can be reversed with 2601. States: `sent` -> `answered` (infcode 0) | `faile
 platform said no: nothing applied) | `lost` (no answer: unknown) -> `reversed` (2601 done) |
 `cancelled` (a settlement undone by its documented cancel, 2208 / 2305).
 
-At most one settlement message per (site, ref) is `sent` or `answered` at a time (a partial
+At most one settlement message per (site, ref) is `sent`, `answered` or `lost` at a time (a partial
 unique index): two workers retrying one payment cannot both settle it.
 """
 
@@ -26,8 +26,8 @@ from facepay.adapters.db.tables import nhsa_institutions, nhsa_messages
 from facepay.shared.errors import Conflict, InvalidInput
 
 MessageState = Literal["sent", "answered", "failed", "lost", "reversed", "cancelled"]
-CLAIMED = ("sent", "answered")
-"""States in which a settlement message holds its (site, ref)."""
+CLAIMED = ("sent", "answered", "lost")
+"""States in which a settlement message holds its (site, ref): a lost one until reversed."""
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ depends_on = None
 
 ID = sa.String(120)
 AT = sa.DateTime(timezone=True)
-CLAIMED = "infno IN ('2207', '2304') AND ref IS NOT NULL AND state IN ('sent', 'answered')"
+CLAIMED = "infno IN ('2207', '2304') AND ref IS NOT NULL AND state IN ('sent', 'answered', 'lost')"
 
 
 def upgrade() -> None:
