@@ -15,6 +15,7 @@ settlement the platform already made returns that settlement, never a second one
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, Protocol
 
 from facepay.insurance.model import Accumulators, Bill, ExplanationStep, Settlement
@@ -43,8 +44,12 @@ class Claim:
     category: str
     bill: Bill
     visit_ref: str
-    """The hospital's own number of the visit (the bill's external reference)."""
+    """The hospital's own number of the visit (the bill's external reference, the stay's id)."""
     operator: Operator
+    started_at: datetime | None = None
+    """When the visit began (a stay: its admission); None: now."""
+    diagnosis: tuple[str, str] | None = None
+    """A stay's admitting diagnosis: ICD-10 code and text."""
 
 
 SPLIT_FIELDS = (

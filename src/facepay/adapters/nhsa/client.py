@@ -21,7 +21,7 @@ import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import httpx
@@ -130,7 +130,11 @@ class NhsaClient:
 
     def local_now(self) -> datetime:
         """The platform's local time (naive), as its fields write it."""
-        return (self._clock.now() + self._offset).replace(tzinfo=None)
+        return self.local(self._clock.now())
+
+    def local(self, moment: datetime) -> datetime:
+        """An aware moment in the platform's local time (naive)."""
+        return (moment.astimezone(UTC) + self._offset).replace(tzinfo=None)
 
     # --- the one way out -------------------------------------------------------------------
 

@@ -61,6 +61,7 @@ class NhsaInpatient:
         hospital_tier: int,
         diagnosis: tuple[str, str],
         ref: str,
+        begntime: datetime | None = None,
     ) -> Stay:
         """1101 + 2401: the stay's mdtrt_id."""
         c = self.client
@@ -72,7 +73,7 @@ class NhsaInpatient:
         info = Admission(
             psn_no=base.psn_no,
             insutype=insured.insutype,
-            begntime=time_text(now),
+            begntime=time_text(begntime or now),
             mdtrt_cert_type=ID_CARD,
             mdtrt_cert_no=id_number,
             ipt_no=ipt_no,

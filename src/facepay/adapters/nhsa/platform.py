@@ -29,6 +29,7 @@ from facepay.adapters.nhsa.client import (
     PlatformUnconfirmed,
     Sent,
 )
+from facepay.adapters.nhsa.inpatient import NhsaInpatient, Stay
 from facepay.adapters.nhsa.messages import (
     BaseInfo,
     InsuInfo,
@@ -45,10 +46,15 @@ from facepay.adapters.nhsa.store import Institution, LoggedMessage
 from facepay.adapters.nhsa.wire import to_yuan
 from facepay.insurance.platform import Claim, Operator, RemoteSettlement
 from facepay.shared.errors import FacepayError, NotFound
+from facepay.shared.money import round_half_up
 
 W = TypeVar("W", bound=Wire)
 
 ID_CARD = "02"
+SETTLE = {"outpatient": "2207", "inpatient": "2304"}
+"""The settlement message of each kind of visit."""
+CANCEL = {"2207": "2208", "2304": "2305"}
+"""The documented cancel of each settlement message."""
 """mdtrt_cert_type: facepay identifies people by their resident ID number."""
 
 
@@ -76,19 +82,70 @@ class NhsaPlatform:
         """The platform's settlement of the claim (see the module docstring)."""
         site = self.site(claim.hospital_id)
         log = self.client.log
-        for done in log.find(site.hospital_id, infno="2207", ref=claim.key, states=("answered",)):
+        infno = SETTLE[claim.bill.visit_type]
+        for done in log.find(site.hospital_id, infno=infno, ref=claim.key, states=("answered",)):
             return mapping.remote_settlement(_output(done).setlinfo)
-        for lost in log.find(
-            site.hospital_id, infno="2207", ref=claim.key, states=("sent", "lost")
-        ):
+        for lost in log.find(site.hospital_id, infno=infno, ref=claim.key, states=("sent", "lost")):
             if not self.client.reverse(
-                site, claim.operator, msgid=lost.msgid, infno="2207", body=lost.body
+                site, claim.operator, msgid=lost.msgid, infno=infno, body=lost.body
             ):
                 raise PlatformUnconfirmed(
                     f"an earlier settlement of this payment ({lost.msgid}) is not confirmed "
                     "nor reversed: `facepay nhsa recover`, then retry"
                 )
+        if claim.bill.visit_type == "inpatient":
+            return self._settle_stay(site, claim)
         return self._settle(site, claim)
+
+    def _settle_stay(self, site: Institution, claim: Claim) -> RemoteSettlement:
+        """A whole stay at discharge: 1101, 2401 (dated the admission), 2301 every charge,
+        2402, 2303, 2304; a failure before 2304 undoes the stay on the platform."""
+        c, op, key = self.client, claim.operator, claim.key
+        ward = NhsaInpatient(c)
+        code, text = claim.diagnosis or ("Z00.000", "")
+        begun = c.local(claim.started_at) if claim.started_at else None
+        stay = ward.admit(
+            site,
+            op,
+            id_number=claim.id_number,
+            name=claim.person_name,
+            ipt_no=claim.visit_ref,
+            hospital_tier=claim.bill.hospital_tier,
+            diagnosis=(code, text),
+            ref=key,
+            begntime=begun,
+        )
+        done: list[str] = []
+        try:
+            ward.upload(site, op, stay, claim.bill, batch=f"D{c.local_now():%H%M%S}", ref=key)
+            done.append("fees")
+            ward.discharge(site, op, stay, at=c.local_now(), ref=key)
+            done.append("discharged")
+            total = sum(round_half_up(line.unit_price * line.quantity) for line in claim.bill.lines)
+            ward.presettle(site, op, stay, total_fen=total, ref=key)
+            settled = ward.settle(site, op, stay, total_fen=total, ref=key)
+        except PlatformUnconfirmed:
+            raise
+        except FacepayError:
+            answered = c.log.find(site.hospital_id, infno="2304", ref=key, states=("answered",))
+            for row in answered:  # settled but not bookable: reverse it by its msgid
+                if not c.reverse(site, op, msgid=row.msgid, infno="2304", body=row.body):
+                    raise PlatformUnconfirmed(f"settlement {row.msgid} not reversed") from None
+            self._close_stay(site, op, stay, done, key)
+            raise
+        return settled
+
+    def _close_stay(
+        self, site: Institution, op: Operator, stay: Stay, done: list[str], key: str
+    ) -> None:
+        """Best effort: undo a stay on the platform (discharge, fee lines, admission)."""
+        ward = NhsaInpatient(self.client)
+        with contextlib.suppress(FacepayError):
+            if "discharged" in done:
+                ward.cancel_discharge(site, op, stay, ref=key)
+            if "fees" in done:
+                ward.cancel_fees(site, op, stay, ref=key)
+            ward.cancel_admission(site, op, stay, ref=key)
 
     def _settle(self, site: Institution, claim: Claim) -> RemoteSettlement:
         c, op, key = self.client, claim.operator, claim.key
@@ -187,17 +244,24 @@ class NhsaPlatform:
             c.send(site, op, "2202", {"data": data}, ref=claim.key, insuplc=area)
 
     def cancel(self, *, hospital_id: str, key: str, cancel_key: str, operator: Operator) -> None:
-        """2208 for the settlement made under `key`, once per `cancel_key`."""
+        """2208 (2305 for a stay) for the settlement made under `key`, once per `cancel_key`;
+        a cancelled stay is also closed on the platform (2405, 2302, 2404)."""
         site = self.site(hospital_id)
         log = self.client.log
-        if log.find(hospital_id, infno="2208", ref=cancel_key, states=("answered",)):
-            return
-        for lost in log.find(hospital_id, infno="2207", ref=key, states=("sent", "lost")):
-            if not self.client.reverse(
-                site, operator, msgid=lost.msgid, infno="2207", body=lost.body
-            ):
-                raise PlatformUnconfirmed(f"settlement message {lost.msgid} could not be reversed")
-        standing = log.find(hospital_id, infno="2207", ref=key, states=("answered",))
+        for infno in CANCEL.values():
+            if log.find(hospital_id, infno=infno, ref=cancel_key, states=("answered",)):
+                return
+        for infno in CANCEL:
+            for lost in log.find(hospital_id, infno=infno, ref=key, states=("sent", "lost")):
+                if not self.client.reverse(
+                    site, operator, msgid=lost.msgid, infno=infno, body=lost.body
+                ):
+                    raise PlatformUnconfirmed(f"settlement message {lost.msgid} not reversed")
+        standing = [
+            row
+            for infno in CANCEL
+            for row in log.find(hospital_id, infno=infno, ref=key, states=("answered",))
+        ]
         if not standing:
             return
         row = standing[0]
@@ -205,24 +269,35 @@ class NhsaPlatform:
         data = {"setl_id": info.setl_id, "mdtrt_id": info.mdtrt_id, "psn_no": info.psn_no}
         try:
             self.client.send(
-                site, operator, "2208", {"data": data}, ref=cancel_key, reverse_if_lost=False
+                site,
+                operator,
+                CANCEL[row.infno],
+                {"data": data},
+                ref=cancel_key,
+                reverse_if_lost=False,
             )
         except PlatformNoAnswer:
             # Whether the cancel arrived is unknown: reverse the settlement itself.
             if not self.client.reverse(
-                site, operator, msgid=row.msgid, infno="2207", body=row.body
+                site, operator, msgid=row.msgid, infno=row.infno, body=row.body
             ):
                 raise PlatformUnconfirmed(
                     f"neither the cancel of {info.setl_id} nor the reversal of {row.msgid} was "
-                    "answered: `facepay nhsa recover`, then retry the refund"
+                    "answered: `facepay nhsa recover`, then retry"
                 ) from None
-            return
-        log.finish(row.msgid, "cancelled", answer=None, at=self.client.now())
+        else:
+            log.finish(row.msgid, "cancelled", answer=None, at=self.client.now())
+        if row.infno == "2304":
+            stay = Stay(info.mdtrt_id, info.psn_no, info.insutype, "", "", "")
+            self._close_stay(site, operator, stay, ["discharged", "fees"], cancel_key)
 
     def settlement_of(self, hospital_id: str, key: str) -> str | None:
         """The setl_id the platform holds for a payment key, if one stands."""
-        for row in self.client.log.find(hospital_id, infno="2207", ref=key, states=("answered",)):
-            return _output(row).setlinfo.setl_id
+        for infno in CANCEL:
+            for row in self.client.log.find(
+                hospital_id, infno=infno, ref=key, states=("answered",)
+            ):
+                return _output(row).setlinfo.setl_id
         return None
 
 
