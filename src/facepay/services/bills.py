@@ -242,7 +242,12 @@ def _checked_claim(
         present = person if not presence.by_proxy else registered_person(uow, presence.person_id)
         _check_second_factor(present, second_factor)
     return claim_of(
-        posted=posted, bill=posted.bill, person=person, operator=operator_of(uow, actor), key=key
+        posted_ref=posted.external_ref,
+        hospital_id=posted.hospital_id,
+        bill=posted.bill,
+        person=person,
+        operator=operator_of(uow, actor),
+        key=key,
     )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 
-from facepay.hospital.bills import PostedBill
 from facepay.identity.records import InsuredPerson
 from facepay.insurance.model import Bill
 from facepay.insurance.platform import Claim, Operator, RemoteSettlement
@@ -42,22 +41,24 @@ def visit_ref(external_ref: str) -> str:
 
 def claim_of(
     *,
-    posted: PostedBill,
+    posted_ref: str,
+    hospital_id: str,
     bill: Bill,
     person: InsuredPerson,
     operator: Operator,
     key: str,
 ) -> Claim:
-    """The claim of `bill` (the posted bill's, or what is left of it after a refund)."""
+    """The claim of `bill` (a posted bill's, what is left of it after a refund, or a stay's),
+    `posted_ref` being the hospital's number of the visit."""
     return Claim(
         key=key,
-        hospital_id=posted.hospital_id,
+        hospital_id=hospital_id,
         person_id=person.id,
         id_number=person.id_number,
         person_name=person.name,
         category=person.category,
         bill=bill,
-        visit_ref=visit_ref(posted.external_ref),
+        visit_ref=visit_ref(posted_ref),
         operator=operator,
     )
 

@@ -147,7 +147,12 @@ def _on_the_platform(
     if keep is None:
         return None, None
     claim = claim_of(
-        posted=posted, bill=keep, person=person, operator=operator, key=f"{reversal_key}:rest"
+        posted_ref=posted.external_ref,
+        hospital_id=posted.hospital_id,
+        bill=keep,
+        person=person,
+        operator=operator,
+        key=f"{reversal_key}:rest",
     )
     return claim, ctx.platform.settle(claim)
 

@@ -899,6 +899,10 @@ MEANINGS: Final[dict[str, str]] = {
         "CLI: `facepay nhsa simulate --people` takes a JSON list of "
         "{certno, name, category, balance_fen}."
     ),
+    "stay_changed": (
+        "Charges were added to the stay while the national platform settled it; that "
+        "settlement was cancelled there, so discharge again."
+    ),
     "refund_at_the_cashier": (
         "Bills settled by the national platform are refunded at the cashier (POST "
         "/v1/bills/{id}/refunds), which cancels them there first; pharmacy returns and booking "

@@ -27,8 +27,9 @@ from typing import Any, Literal
 import httpx
 
 from facepay.adapters.nhsa.messages import (
-    CHANGING_INFNOS,
+    CANCEL_INFNOS,
     QUERY_INFNOS,
+    REVERSIBLE_INFNOS,
     Answer,
     Request,
     SignInOutput,
@@ -166,9 +167,9 @@ class NhsaClient:
                     raise PlatformUnavailable(
                         f"the insurance platform did not answer {infno} after {tries} tries"
                     ) from None
-                if not reverse_if_lost:
+                if not reverse_if_lost or infno in CANCEL_INFNOS:
                     raise PlatformNoAnswer(f"no answer to {infno} {msgid}", msgid=msgid) from None
-                if infno == "2601" or infno not in CHANGING_INFNOS:
+                if infno not in REVERSIBLE_INFNOS:
                     raise PlatformUnconfirmed(f"no answer to {infno} {msgid}") from None
                 if self.reverse(site, operator, msgid=msgid, infno=infno, body=body):
                     raise PlatformUnavailable(
@@ -296,10 +297,11 @@ class NhsaClient:
     def recover(self, *, older_than: timedelta, limit: int = 100) -> list[tuple[str, bool]]:
         """Reverse every changing message left `sent` or `lost` for longer than `older_than`
         (a crash between sending and recording, or a reversal that got no answer): (msgid,
-        reversed) for each one tried. Queries left so are just marked lost."""
+        reversed) for each one tried. Queries left so are just marked lost; lost cancels are
+        not in `lost()` (the settlement they cancel is what a refund retries)."""
         done = []
         for row in self.log.lost(before=self._clock.now() - older_than, limit=limit):
-            if row.infno not in CHANGING_INFNOS:
+            if row.infno not in REVERSIBLE_INFNOS:
                 self.log.finish(row.msgid, "lost", answer=None, at=self._clock.now())
                 continue
             site = self.log.institution(row.hospital_id)

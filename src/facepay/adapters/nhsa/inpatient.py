@@ -1,8 +1,7 @@
 """A stay on the national platform: 2401 admission -> 2301 fee lines -> 2402 discharge ->
 2303 pre-settlement -> 2304 settlement; undone by 2305, 2405, 2302 and 2404.
 
-The client and the simulator speak all of it; facepay's discharge settlement
-(services.inpatient_discharge) still settles with the local engine (docs/nhsa.md, "Limits").
+NhsaPlatform sends a whole stay at its discharge settlement (services.inpatient_discharge).
 """
 
 from __future__ import annotations

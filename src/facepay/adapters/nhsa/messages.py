@@ -34,6 +34,10 @@ CHANGING_INFNOS = frozenset(
     | {"2401", "2402", "2404", "2405"}
 )
 """Messages that change the platform's state (2601 can reverse any of them)."""
+CANCEL_INFNOS = frozenset({"2202", "2205", "2208", "2302", "2305", "2404", "2405"})
+"""Cancels: a lost answer is not reversed (that would undo the cancel); the caller decides."""
+REVERSIBLE_INFNOS = CHANGING_INFNOS - CANCEL_INFNOS
+"""What 2601 undoes when its answer is lost: registrations, uploads, settlements, stays."""
 QUERY_INFNOS = frozenset({"9001", "1101", "2206", "2303", "3201", "3202"})
 """Safe to send again when an answer is lost."""
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 
 from facepay.adapters.db.errors import DRIVER_ERRORS, translate
 from facepay.adapters.db.tables import nhsa_institutions, nhsa_messages
+from facepay.adapters.nhsa.messages import QUERY_INFNOS, REVERSIBLE_INFNOS
 from facepay.shared.errors import Conflict, InvalidInput
 
 MessageState = Literal["sent", "answered", "failed", "lost", "reversed", "cancelled"]
@@ -93,7 +94,8 @@ class MessageLog(Protocol):
         """A site's messages of one transaction, newest first."""
 
     def lost(self, *, before: datetime, limit: int) -> list[LoggedMessage]:
-        """Messages whose answer never came, oldest first (what `recover` reverses)."""
+        """Queries and reversible messages whose answer never came, oldest first (what
+        `recover` reverses)."""
 
     def institution(self, hospital_id: str) -> Institution | None:
         """The site's national code, if registered."""
@@ -173,7 +175,11 @@ class SqlAlchemyMessageLog:
         t = nhsa_messages.c
         query = (
             select(nhsa_messages)
-            .where(t.state.in_(("lost", "sent")), t.created_at < before)
+            .where(
+                t.state.in_(("lost", "sent")),
+                t.created_at < before,
+                t.infno.in_(sorted(REVERSIBLE_INFNOS | QUERY_INFNOS)),
+            )
             .order_by(t.created_at, t.msgid)
             .limit(limit)
         )
@@ -302,7 +308,9 @@ class InMemoryMessageLog:
             rows = [
                 r
                 for r in self._rows.values()
-                if r.state in ("lost", "sent") and r.created_at < before
+                if r.state in ("lost", "sent")
+                and r.created_at < before
+                and r.infno in REVERSIBLE_INFNOS | QUERY_INFNOS
             ]
         return sorted(rows, key=lambda r: (r.created_at, r.msgid))[:limit]
 
