@@ -29,6 +29,7 @@ from facepay.ledger.accounts import AccountKind, account_id
 from facepay.ledger.corrections import reverse
 from facepay.ledger.posting import post
 from facepay.ledger.transfers import PostingRequest, Transfer, TransferSpec
+from facepay.services.bills import registered_person
 from facepay.services.context import Services
 from facepay.services.inpatient import (
     StayView,
@@ -38,7 +39,6 @@ from facepay.services.inpatient import (
     view_of,
     wallet_account,
 )
-from facepay.services.bills import registered_person
 from facepay.services.payments import Payer, Receipt, reverse_in_transaction, settle_in_transaction
 from facepay.services.platform_claims import claim_of, operator_of, undo_unbooked
 from facepay.services.ports import UnitOfWork

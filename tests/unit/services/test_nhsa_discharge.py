@@ -60,7 +60,7 @@ def ward(world: Any, kit: ModuleType) -> tuple[Any, SimulatedPlatform]:
     return world, sim
 
 
-def _stay(world: Any, kit: ModuleType) -> Any:  # noqa: ANN401
+def _stay(world: Any, kit: ModuleType) -> Any:
     card = identify_by_credentials(
         ctx=world.ctx,
         hospital_id="h1",
@@ -89,7 +89,7 @@ def _stay(world: Any, kit: ModuleType) -> Any:  # noqa: ANN401
     return stay
 
 
-def _discharge(world: Any, stay: Any, key: str) -> Any:  # noqa: ANN401
+def _discharge(world: Any, stay: Any, key: str) -> Any:
     return inpatient_discharge.discharge(
         ctx=world.ctx, hospital_id="h1", actor="staff:cashier", stay_id=stay.id, idempotency_key=key
     )
