@@ -21,7 +21,8 @@ from tests.security.conftest import BACKENDS, SERIALS, Api, ServeApi, api_settin
 
 from facepay.adapters.nhsa.reconciliation import DayTotals, fetch_day
 from facepay.adapters.nhsa.store import Institution
-from facepay.demo.world import Site, make_site
+from facepay.demo.flows import inpatient as inpatient_flow
+from facepay.demo.world import Site, make_site, register_person
 from facepay.insurance.model import Accumulators, Coverage
 from facepay.insurance.settlement import settle
 from facepay.services.bills import get_bill
@@ -208,3 +209,29 @@ def test_the_days_statement_is_facepays_settlements(api: Api, site: Site) -> Non
     assert day.agreed, day.verdict
     assert day.totals == ours
     assert {r.setl_id for r in day.rows if r.cancel} <= {r.setl_id for r in day.rows}
+
+
+def test_the_stay_walk_settles_each_discharge_on_the_platform(
+    api: Api, site: Site, simulator: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's stay (admission, deposits, charges, discharge, reversal, discharge again)
+    on the national platform: its money identities still hold, and exactly the last discharge
+    stands on the platform with the split facepay booked."""
+
+    def insured_on_both(operator: Any, **values: Any) -> dict[str, Any]:  # noqa: ANN401
+        person = register_person(operator, **values)
+        body = {"certno": person["id_number"], "name": person["name"],
+                "category": "employee_active", "balance_fen": values["fund_fen"]}  # fmt: skip
+        assert httpx.post(f"{simulator}/control/people", json=body).status_code == 200
+        return person
+
+    monkeypatch.setattr(inpatient_flow, "register_person", insured_on_both)
+    before = len(_state(simulator)["settlements"])
+    today = api.services.platform.client.local_now().date()  # type: ignore[attr-defined]
+    report = inpatient_flow.walk(site, api.http, today=today)
+    check = report["check"]
+    assert check["deposit_applied_plus_arrears_plus_fund_plus_account"] == check["charges_fen"]
+    stays = _state(simulator)["settlements"][before:]
+    assert [s["cancelled"] for s in stays] == [True, False]
+    assert stays[1]["medfee_fen"] == report["discharge_again"]["split"]["medfee_sumamt"]
+    assert stays[1]["cash_fen"] == report["discharge_again"]["split"]["psn_cash_pay"]
