@@ -218,7 +218,7 @@ def test_the_stay_walk_settles_each_discharge_on_the_platform(
     on the national platform: its money identities still hold, and exactly the last discharge
     stands on the platform with the split facepay booked."""
 
-    def insured_on_both(operator: Any, **values: Any) -> dict[str, Any]:  # noqa: ANN401
+    def insured_on_both(operator: Any, **values: Any) -> dict[str, Any]:
         person = register_person(operator, **values)
         body = {"certno": person["id_number"], "name": person["name"],
                 "category": "employee_active", "balance_fen": values["fund_fen"]}  # fmt: skip

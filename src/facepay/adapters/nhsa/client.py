@@ -32,11 +32,11 @@ from facepay.adapters.nhsa.messages import (
     REVERSIBLE_INFNOS,
     Answer,
     Request,
-    SignInOutput,
     dump,
     parse_answer,
     time_text,
 )
+from facepay.adapters.nhsa.payloads import SignInOutput
 from facepay.adapters.nhsa.store import Institution, LoggedMessage, MessageLog
 from facepay.adapters.nhsa.wire import decode, encode
 from facepay.insurance.platform import Operator

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from facepay.adapters.nhsa import mapping
 from facepay.adapters.nhsa.client import NhsaClient
-from facepay.adapters.nhsa.messages import (
+from facepay.adapters.nhsa.messages import dump, time_text
+from facepay.adapters.nhsa.payloads import (
     Admission,
     BaseInfo,
     Diagnosis,
@@ -20,8 +21,6 @@ from facepay.adapters.nhsa.messages import (
     InpatientPresettle,
     InsuInfo,
     SettlementOutput,
-    dump,
-    time_text,
 )
 from facepay.adapters.nhsa.store import Institution
 from facepay.adapters.nhsa.wire import to_yuan

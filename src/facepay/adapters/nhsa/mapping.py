@@ -11,7 +11,7 @@ import json
 from datetime import date
 from decimal import Decimal
 
-from facepay.adapters.nhsa.messages import FeeLine, FeeResult, SetlDetail, SetlInfo
+from facepay.adapters.nhsa.payloads import FeeLine, FeeResult, SetlDetail, SetlInfo
 from facepay.adapters.nhsa.wire import to_fen, to_yuan
 from facepay.insurance.lines import split_line
 from facepay.insurance.model import Bill, BillLine, Settlement

@@ -30,7 +30,8 @@ from facepay.adapters.nhsa.client import (
     Sent,
 )
 from facepay.adapters.nhsa.inpatient import NhsaInpatient, Stay
-from facepay.adapters.nhsa.messages import (
+from facepay.adapters.nhsa.messages import Wire, dump, time_text
+from facepay.adapters.nhsa.payloads import (
     BaseInfo,
     InsuInfo,
     Presettle,
@@ -38,9 +39,6 @@ from facepay.adapters.nhsa.messages import (
     RegistrationOutput,
     Settle,
     SettlementOutput,
-    Wire,
-    dump,
-    time_text,
 )
 from facepay.adapters.nhsa.store import Institution, LoggedMessage
 from facepay.adapters.nhsa.wire import to_yuan

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from facepay.adapters.nhsa.client import NhsaClient
-from facepay.adapters.nhsa.messages import StatementRow
+from facepay.adapters.nhsa.payloads import StatementRow
 from facepay.adapters.nhsa.store import Institution
 from facepay.adapters.nhsa.wire import to_fen, to_yuan
 from facepay.insurance.platform import Operator

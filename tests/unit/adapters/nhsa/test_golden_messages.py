@@ -13,7 +13,8 @@ from typing import Any
 from tests.unit.adapters.nhsa.conftest import CASHIER, KIOSK, NOW, SITE, Platform
 
 from facepay.adapters.nhsa.inpatient import NhsaInpatient
-from facepay.adapters.nhsa.messages import INPUTS, NAMES, parse_answer, parse_input, parse_request
+from facepay.adapters.nhsa.messages import parse_answer, parse_request
+from facepay.adapters.nhsa.payloads import INPUTS, NAMES, parse_input
 from facepay.adapters.nhsa.reconciliation import DayTotals, fetch_day
 from facepay.adapters.nhsa.wire import encode
 

@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from facepay.adapters.nhsa.messages import Answer, FeeLine, parse_input, parse_request
+from facepay.adapters.nhsa.messages import Answer, parse_request
+from facepay.adapters.nhsa.payloads import FeeLine, parse_input
 from facepay.adapters.nhsa.wire import decode, encode, to_fen, to_yuan
 from facepay.shared.errors import InvalidInput
 
