@@ -43,7 +43,7 @@ from facepay.adapters.nhsa.payloads import (
 from facepay.adapters.nhsa.store import Institution, LoggedMessage
 from facepay.adapters.nhsa.wire import to_yuan
 from facepay.insurance.platform import Claim, Operator, RemoteSettlement
-from facepay.shared.errors import FacepayError, NotFound
+from facepay.shared.errors import Conflict, FacepayError, NotFound
 from facepay.shared.money import round_half_up
 
 W = TypeVar("W", bound=Wire)
@@ -83,7 +83,8 @@ class NhsaPlatform:
         infno = SETTLE[claim.bill.visit_type]
         for done in log.find(site.hospital_id, infno=infno, ref=claim.key, states=("answered",)):
             return mapping.remote_settlement(_output(done).setlinfo)
-        for lost in log.find(site.hospital_id, infno=infno, ref=claim.key, states=("sent", "lost")):
+        _refuse_in_flight(log.find(site.hospital_id, infno=infno, ref=claim.key, states=("sent",)))
+        for lost in log.find(site.hospital_id, infno=infno, ref=claim.key, states=("lost",)):
             if not self.client.reverse(
                 site, claim.operator, msgid=lost.msgid, infno=infno, body=lost.body
             ):
@@ -250,7 +251,8 @@ class NhsaPlatform:
             if log.find(hospital_id, infno=infno, ref=cancel_key, states=("answered",)):
                 return
         for infno in CANCEL:
-            for lost in log.find(hospital_id, infno=infno, ref=key, states=("sent", "lost")):
+            _refuse_in_flight(log.find(hospital_id, infno=infno, ref=key, states=("sent",)))
+            for lost in log.find(hospital_id, infno=infno, ref=key, states=("lost",)):
                 if not self.client.reverse(
                     site, operator, msgid=lost.msgid, infno=infno, body=lost.body
                 ):
@@ -319,6 +321,17 @@ def _parsed(model: type[W], output: object) -> W:
         raise PlatformBadAnswer(
             f"the platform's answer does not read as {model.__name__}: {error.errors()[0]['msg']}"
         ) from None
+
+
+def _refuse_in_flight(sent: list[LoggedMessage]) -> None:
+    """A settlement message still `sent` may be waiting for its answer in another request: it
+    is never reversed from here (`facepay nhsa recover` reverses it once it is stale)."""
+    if sent:
+        raise Conflict(
+            f"settlement message {sent[0].msgid} of this payment is still waiting for the "
+            "platform's answer; retry in a moment with the same key",
+            code="nhsa_in_progress",
+        )
 
 
 def _output(sent: Sent | LoggedMessage) -> SettlementOutput:
