@@ -40,7 +40,7 @@ from facepay.adapters.nhsa.payloads import (
     Settle,
     SettlementOutput,
 )
-from facepay.adapters.nhsa.store import Institution, LoggedMessage
+from facepay.adapters.nhsa.store import Institution, LoggedMessage, MessageState
 from facepay.adapters.nhsa.wire import to_yuan
 from facepay.insurance.platform import Claim, Operator, RemoteSettlement
 from facepay.shared.errors import Conflict, FacepayError, NotFound
@@ -292,12 +292,14 @@ class NhsaPlatform:
             self._close_stay(site, operator, stay, ["discharged", "fees"], cancel_key)
 
     def settlement_of(self, hospital_id: str, key: str) -> str | None:
-        """The setl_id the platform holds for a payment key, if one stands."""
+        """The setl_id the platform gave the payment made under `key` (standing, cancelled
+        since, or answered and then reversed): what the nightly reconciliation keys facepay's
+        settlements by. None if the platform never answered one."""
+        states: tuple[MessageState, ...] = ("answered", "cancelled", "reversed")
         for infno in CANCEL:
-            for row in self.client.log.find(
-                hospital_id, infno=infno, ref=key, states=("answered",)
-            ):
-                return _output(row).setlinfo.setl_id
+            for row in self.client.log.find(hospital_id, infno=infno, ref=key, states=states):
+                if row.answer:
+                    return _output(row).setlinfo.setl_id
         return None
 
 

@@ -44,6 +44,18 @@ class DetailRow:
     acct_pay: int
     psn_cash_pay: int
 
+    def entry(self) -> tuple[str, str, dict[str, int]]:
+        """(key, "payment" | "refund", fen by field): the row as one side's entry of the
+        nightly comparison, keyed by the platform's settlement id (a cancel is the refund of
+        the settlement it cancels, its amounts positive)."""
+        amounts = {
+            "medfee_sumamt": abs(self.medfee_sumamt),
+            "fund_pay_sumamt": abs(self.fund_pay_sumamt),
+            "acct_pay": abs(self.acct_pay),
+            "psn_cash_pay": abs(self.psn_cash_pay),
+        }
+        return self.setl_id, "refund" if self.cancel else "payment", amounts
+
 
 @dataclass(frozen=True)
 class PlatformDay:

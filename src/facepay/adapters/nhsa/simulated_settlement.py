@@ -152,7 +152,11 @@ class SettlementMessages(PlatformState):
     def _m2304(self, request: Request, payload: Any, now: datetime) -> dict[str, Any]:
         return self._settle(request, payload, now, "inpatient")
 
-    def _cancel(self, done: Settled, now: datetime, msgid: str) -> dict[str, Any]:
+    def _cancel(
+        self, done: Settled, now: datetime, msgid: str, *, reversal: bool = False
+    ) -> dict[str, Any]:
+        """Undo a settlement: a cancel (2208 / 2305) is a refund row of the statement; a
+        reversal (2601) takes the settlement off the statement, as if it had never been."""
         if done.cancelled:
             raise Refused(f"settlement {done.setl_id} is already cancelled")
         person = self._person(done.visit.psn_no)
@@ -162,7 +166,10 @@ class SettlementMessages(PlatformState):
         done.visit.settled.difference_update(done.lines)
         done.cancelled = True
         at = time_text(now)
-        self._row(done, at, msgid, sign=-1)
+        if reversal:
+            self.rows = [(code, row) for code, row in self.rows if row.setl_id != done.setl_id]
+        else:
+            self._row(done, at, msgid, sign=-1)
         split = replace(done.settlement, balc=person.balance)
         info = self._info(
             done.visit,
@@ -209,7 +216,7 @@ class SettlementMessages(PlatformState):
         what = applied.undo
         if what[0] == "settlement":
             if not self.settlements[what[1]].cancelled:  # else 2208 already undid it
-                self._cancel(self.settlements[what[1]], now, request.msgid)
+                self._cancel(self.settlements[what[1]], now, request.msgid, reversal=True)
         elif what[0] == "visit":
             self._close_visit(self.visits[what[1]])
         elif what[0] == "fees":

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from tests.unit.adapters.nhsa.conftest import NOW, SITE, Platform
 
+from facepay.adapters.nhsa.reconciliation import fetch_day
 from facepay.adapters.nhsa.store import LoggedMessage
 from facepay.adapters.nhsa.wire import decode, encode
 from facepay.shared.errors import Conflict
@@ -43,3 +44,24 @@ def test_a_split_facepay_cannot_book_is_reversed_there(platform: Platform) -> No
     assert refused.value.code == "nhsa_unbookable_split"
     assert [s.cancelled for s in sim.settlements.values()] == [True]
     assert sim.received[-3:] == ["2601", "2205", "2202"]
+
+
+def test_the_day_on_the_platform_keys_payments_and_refunds_by_setl_id(platform: Platform) -> None:
+    paid = platform.platform.settle(platform.claim("pay-1"))
+    platform.platform.cancel(hospital_id=SITE.hospital_id, key="pay-1", cancel_key="refund-1",
+                             operator=platform.claim().operator)  # fmt: skip
+    lost = platform.claim("pay-2")
+    platform.platform.settle(lost)
+    row = platform.log.find(SITE.hospital_id, infno="2207", ref="pay-2")[0]
+    assert platform.client.reverse(SITE, lost.operator, msgid=row.msgid, infno="2207",
+                                   body=row.body)  # fmt: skip
+    assert platform.platform.settlement_of(SITE.hospital_id, "pay-1") == paid.platform_ref
+    day = fetch_day(platform.client, SITE, NOW.date())
+    entries = [r.entry() for r in day.rows]
+    amounts = {"medfee_sumamt": 8365, "fund_pay_sumamt": 5376, "acct_pay": 2989, "psn_cash_pay": 0}
+    # The cancel is the payment's refund; the reversed settlement is on no statement.
+    assert entries == [
+        (paid.platform_ref, "payment", amounts),
+        (paid.platform_ref, "refund", amounts),
+    ]
+    assert day.totals.settlements == 0
