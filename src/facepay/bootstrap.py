@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
@@ -28,12 +29,16 @@ from facepay.adapters.db.security_ports import (
 )
 from facepay.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
 from facepay.adapters.interchange import shipped_policies
+from facepay.adapters.nhsa.client import NhsaClient
+from facepay.adapters.nhsa.platform import NhsaPlatform
+from facepay.adapters.nhsa.store import SqlAlchemyMessageLog
 from facepay.adapters.offline_key import load_or_create_offline_signing_key
 from facepay.config import Settings
 from facepay.gallery.faiss_gallery import FaissGallery
 from facepay.gallery.memory import InMemoryGallery
 from facepay.gallery.ports import Gallery, Sealer
 from facepay.gallery.snapshot import GallerySnapshot
+from facepay.insurance.platform import LocalPlatform, SettlementPlatform
 from facepay.services.admin import TEMPLATE_KEY_ID
 from facepay.services.backup import SNAPSHOT
 from facepay.services.context import Services, Storage, StorageServices
@@ -292,6 +297,7 @@ def build_services(
     clock: Clock | None = None,
     gallery: Gallery | None = None,
     sealer: Sealer | None = None,
+    platform: SettlementPlatform | None = None,
 ) -> Services:
     """Everything a server needs: models, storage, liveness, policies, and the gallery loaded
     from its sealed file, or rebuilt from the templates table when the file is missing or stale.
@@ -334,6 +340,8 @@ def build_services(
         uow=storage.uow,
         clock=storage.clock,
         gallery_path=None if settings.gallery_snapshot else legacy,
+        platform=platform
+        or build_settlement_platform(settings, uow=storage.uow, clock=storage.clock),
         offline_key=lambda: load_or_create_offline_signing_key(
             settings.resolved_offline_signing_key_file()
         ),
@@ -386,6 +394,44 @@ def build_interface_services(settings: Settings, *, storage: StorageServices) ->
         policies=storage.policies,
         uow=storage.uow,
         clock=storage.clock,
+        # A discharge (ADT^A03) settles on the same platform as every other payment.
+        platform=build_settlement_platform(settings, uow=storage.uow, clock=storage.clock),
+    )
+
+
+def build_settlement_platform(
+    settings: Settings, *, uow: Callable[[], UnitOfWork], clock: Clock
+) -> SettlementPlatform:
+    """The settlement platform of FACEPAY_SETTLEMENT_PLATFORM: facepay's engine, or the national
+    platform at FACEPAY_NHSA_URL with its message log in the facepay database."""
+    if settings.settlement_platform == "local":
+        return LocalPlatform()
+    probe = uow()
+    if not isinstance(probe, SqlAlchemyUnitOfWork):
+        raise ConfigurationError(
+            "the national platform's client keeps its messages in the database: "
+            "FACEPAY_SETTLEMENT_PLATFORM=nhsa needs SQLite or PostgreSQL storage"
+        )
+    return NhsaPlatform(
+        build_nhsa_client(settings, engine=probe.engine, clock=clock),
+        med_type=settings.nhsa_med_type,
+    )
+
+
+def build_nhsa_client(settings: Settings, *, engine: Engine, clock: Clock) -> NhsaClient:
+    """The national platform's client of FACEPAY_NHSA_* on `engine`'s message log."""
+    if not settings.nhsa_url:
+        raise ConfigurationError("FACEPAY_NHSA_URL is not set", code="nhsa_not_configured")
+    http = httpx.Client(base_url=settings.nhsa_url, timeout=settings.nhsa_timeout_seconds)
+    return NhsaClient(
+        http=http,
+        log=SqlAlchemyMessageLog(engine),
+        clock=clock,
+        path=settings.nhsa_path,
+        infver=settings.nhsa_infver,
+        recer_sys_code=settings.nhsa_recer_sys_code,
+        attempts=settings.nhsa_attempts,
+        utc_offset_minutes=settings.hospital_utc_offset_minutes,
     )
 
 

@@ -45,6 +45,7 @@ _COMMANDS: dict[str, _Entry] = {
     "his": _Entry("facepay.commands.his", "app"),
     "kiosk": _Entry("facepay.commands.kiosk", "app"),
     "liveness": _Entry("facepay.commands.liveness", "app"),
+    "nhsa": _Entry("facepay.commands.nhsa", "app"),
     "serve": _Entry("facepay.commands.serve", "serve"),
     "settle": _Entry("facepay.commands.settle", "settle"),
     "terminal": _Entry("facepay.commands.terminal", "app"),

@@ -167,6 +167,28 @@ class Settings(BaseSettings):
     cashier_refund_limit_fen: int = Field(default=50_000, ge=0)
     """Largest refund a cashier may make (500 yuan); a hospital admin may refund any amount."""
 
+    # Settlement platform (facepay.insurance.platform, docs/nhsa.md)
+    settlement_platform: Literal["local", "nhsa"] = "local"
+    """Who computes the insurance split of a bill paid at the cashier or kiosk: `local`
+    (facepay's engine, in the payment's transaction) or `nhsa` (the national platform:
+    2201 -> 2204 -> 2206 -> 2207 over HTTP; each site registered with
+    `facepay nhsa register-site`)."""
+    nhsa_url: str | None = None
+    """Base URL of the national platform's interface (required with settlement_platform=nhsa)."""
+    nhsa_path: str = Field(default="/", min_length=1, max_length=200)
+    """Path every message is POSTed to under `nhsa_url` (one URL for every transaction)."""
+    nhsa_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    """How long the client waits for an answer before it counts as lost (then a query is asked
+    again and a change is reversed with 2601)."""
+    nhsa_attempts: int = Field(default=3, ge=1, le=10)
+    """Tries of a query, and of a reversal, before the client gives up."""
+    nhsa_infver: str = Field(default="V1.0", min_length=1, max_length=6)
+    """`infver`: the interface version the insurer announced."""
+    nhsa_recer_sys_code: str = Field(default="YBXT", min_length=1, max_length=10)
+    """`recer_sys_code`: the receiving system (YBXT for ordinary insurance business)."""
+    nhsa_med_type: str = Field(default="11", pattern=r"^[0-9]{2,6}$")
+    """`med_type` of an outpatient bill (11 general outpatient)."""
+
     maintenance_interval_seconds: float = Field(default=60.0, gt=0, le=3_600)
     """How often the server forgets expired request nonces and liveness challenges and voids
     expired ledger holds (facepay.services.upkeep)."""
@@ -240,6 +262,15 @@ class Settings(BaseSettings):
                 "FACEPAY_JWT_SECRET must be >= 32 random bytes, e.g. "
                 '`python -c "import secrets; print(secrets.token_urlsafe(48))"`'
             )
+        return self
+
+    @model_validator(mode="after")
+    def _nhsa_needs_an_address(self) -> Self:
+        """The national platform is reached at `nhsa_url`, an http(s) URL."""
+        if self.settlement_platform == "nhsa":
+            url = self.nhsa_url or ""
+            if not url.startswith(("http://", "https://")):
+                raise ValueError("FACEPAY_NHSA_URL must be the platform's http(s) URL")
         return self
 
     @property

@@ -16,11 +16,19 @@ from facepay.hospital.bills import LineOrder, PointOfSale, PostedBill
 from facepay.identity.id_card import normalise_id_number
 from facepay.identity.records import InsuredPerson
 from facepay.insurance.model import Bill, Coverage, Settlement
+from facepay.insurance.platform import Claim, RemoteSettlement
 from facepay.insurance.settlement import settle
 from facepay.services import orders
 from facepay.services.context import Services
 from facepay.services.emergency_arrears import settle_paid_bill
-from facepay.services.payments import Payer, Receipt, settle_in_transaction, standing
+from facepay.services.payments import (
+    Payer,
+    Receipt,
+    check_key,
+    settle_in_transaction,
+    standing,
+)
+from facepay.services.platform_claims import claim_of, operator_of, undo_unbooked
 from facepay.services.ports import UnitOfWork
 from facepay.services.presence import Presence, attend
 from facepay.services.support import audit, face_pay_limit, require_hospital
@@ -174,6 +182,87 @@ def pay_bill(
 ) -> Payment:
     """Settle and post an open bill for the identified patient, once per idempotency key."""
     now = ctx.clock.now()
+    claim = remote = None
+    if ctx.platform.remote:
+        # The platform is asked outside any transaction, after the same checks the payment's
+        # transaction makes (so that a refusal costs no settlement on the platform).
+        with ctx.uow() as uow:
+            claim = _checked_claim(
+                ctx,
+                uow,
+                hospital_id=hospital_id,
+                actor=actor,
+                bill_id=bill_id,
+                identification_id=identification_id,
+                key=idempotency_key,
+                second_factor=second_factor,
+                now=now,
+            )
+        remote = ctx.platform.settle(claim) if claim is not None else None
+    try:
+        return _pay(
+            ctx,
+            hospital_id=hospital_id,
+            actor=actor,
+            bill_id=bill_id,
+            identification_id=identification_id,
+            idempotency_key=idempotency_key,
+            second_factor=second_factor,
+            now=now,
+            remote=remote,
+        )
+    except BaseException as error:
+        if claim is not None and remote is not None:
+            undo_unbooked(ctx, claim=claim, remote=remote, error=error)
+        raise
+
+
+def _checked_claim(
+    ctx: Services,
+    uow: UnitOfWork,
+    *,
+    hospital_id: str,
+    actor: str,
+    bill_id: str,
+    identification_id: str,
+    key: str,
+    second_factor: str | None,
+    now: datetime,
+) -> Claim | None:
+    """The platform claim of an open bill the caller may pay now (None: the bill is not open,
+    so the payment's transaction replays or refuses without the platform). Nothing commits."""
+    posted = hospital_bill(uow, bill_id, hospital_id)
+    if posted.status != "open":
+        return None
+    check_key(key)
+    person = registered_person(uow, posted.person_id)
+    ctx.policies.pick(service_date=posted.bill.service_date, category=person.category)
+    presence = _payer(uow, identification_id, hospital_id, person.id, now, used_for=posted.id)
+    if presence.method == "face" and posted.total >= face_pay_limit(ctx, posted.point_of_sale):
+        present = person if not presence.by_proxy else registered_person(uow, presence.person_id)
+        _check_second_factor(present, second_factor)
+    return claim_of(
+        posted_ref=posted.external_ref,
+        hospital_id=posted.hospital_id,
+        bill=posted.bill,
+        person=person,
+        operator=operator_of(uow, actor),
+        key=key,
+    )
+
+
+def _pay(
+    ctx: Services,
+    *,
+    hospital_id: str,
+    actor: str,
+    bill_id: str,
+    identification_id: str,
+    idempotency_key: str,
+    second_factor: str | None,
+    now: datetime,
+    remote: RemoteSettlement | None,
+) -> Payment:
     with ctx.uow() as uow:
         posted = hospital_bill(uow, bill_id, hospital_id)
         person = registered_person(uow, posted.person_id)
@@ -196,6 +285,7 @@ def pay_bill(
             policy=policy,
             idempotency_key=idempotency_key,
             now=now,
+            remote=remote,
         )
         if receipt.replayed:
             raise Conflict("this idempotency key paid another bill", code="idempotency_conflict")

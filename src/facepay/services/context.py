@@ -14,6 +14,7 @@ from facepay.config import Settings
 from facepay.gallery.ports import Gallery, Sealer
 from facepay.gallery.snapshot import GallerySnapshot
 from facepay.identity.matching import DecisionPolicy
+from facepay.insurance.platform import LocalPlatform, SettlementPlatform
 from facepay.insurance.policies import PolicyBook
 from facepay.services.ports import UnitOfWork
 from facepay.shared.clock import Clock
@@ -104,6 +105,8 @@ class Services:
     """Serialises gallery changes and saves, so that the file always matches some state."""
     journal: JournalCursor = field(default_factory=JournalCursor, compare=False)
     """How far this process's gallery has followed the template journal (gallery_sync)."""
+    platform: SettlementPlatform = field(default_factory=LocalPlatform, compare=False)
+    """Who computes a bill's insurance split (Settings.settlement_platform)."""
     offline_key: Callable[[], Ed25519PrivateKey] | None = field(default=None, compare=False)
     """The key signing offline limits, read (made on first use) when a package is signed; None:
     this process issues no offline packages (facepay.services.offline_package)."""

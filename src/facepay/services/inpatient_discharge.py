@@ -24,10 +24,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from facepay.hospital.inpatient import Deposit, Discharge, Netting, net_deposit, stay_bill
+from facepay.insurance.platform import Claim, RemoteSettlement
 from facepay.ledger.accounts import AccountKind, account_id
 from facepay.ledger.corrections import reverse
 from facepay.ledger.posting import post
 from facepay.ledger.transfers import PostingRequest, Transfer, TransferSpec
+from facepay.services.bills import registered_person
 from facepay.services.context import Services
 from facepay.services.inpatient import (
     StayView,
@@ -38,6 +40,7 @@ from facepay.services.inpatient import (
     wallet_account,
 )
 from facepay.services.payments import Payer, Receipt, reverse_in_transaction, settle_in_transaction
+from facepay.services.platform_claims import claim_of, operator_of, undo_unbooked
 from facepay.services.ports import UnitOfWork
 from facepay.services.support import audit
 from facepay.shared.errors import Conflict
@@ -73,7 +76,67 @@ def discharge(
     *, ctx: Services, hospital_id: str, actor: str, stay_id: str, idempotency_key: str
 ) -> Discharged:
     """Settle the stay's charges by the inpatient policy and net the deposit against the cash
-    share (surplus released, shortfall to arrears), all at once, once per idempotency key."""
+    share (surplus released, shortfall to arrears), all at once, once per idempotency key.
+
+    With a remote settlement platform the stay is settled there first, outside the
+    transaction, and the transaction books that split (cancelled there if booking fails)."""
+    claim = remote = None
+    if ctx.platform.remote:
+        with ctx.uow() as uow:
+            claim = _stay_claim(uow, hospital_id, actor, stay_id, idempotency_key)
+        remote = ctx.platform.settle(claim) if claim is not None else None
+    try:
+        return _discharge(
+            ctx,
+            hospital_id=hospital_id,
+            actor=actor,
+            stay_id=stay_id,
+            idempotency_key=idempotency_key,
+            claim=claim,
+            remote=remote,
+        )
+    except BaseException as error:
+        if claim is not None and remote is not None:
+            undo_unbooked(ctx, claim=claim, remote=remote, error=error)
+        raise
+
+
+def _stay_claim(
+    uow: UnitOfWork, hospital_id: str, actor: str, stay_id: str, key: str
+) -> Claim | None:
+    """The platform claim of an open stay's charges (None: a replay, or a discharge the
+    transaction refuses with its own reason). Nothing commits."""
+    stay = hospital_stay(uow, stay_id, hospital_id)
+    if uow.inpatient.discharge_by_key(key) is not None or not stay.is_open:
+        return None
+    if uow.settlements.by_key(key) is not None:
+        return None
+    person = registered_person(uow, stay.person_id)
+    bill = stay_bill(stay, uow.inpatient.charges_of(stay.id))
+    return replace(
+        claim_of(
+            posted_ref=stay.id,
+            hospital_id=hospital_id,
+            bill=bill,
+            person=person,
+            operator=operator_of(uow, actor),
+            key=key,
+        ),
+        started_at=stay.admitted_at,
+        diagnosis=(stay.diagnosis.code, stay.diagnosis.text),
+    )
+
+
+def _discharge(
+    ctx: Services,
+    *,
+    hospital_id: str,
+    actor: str,
+    stay_id: str,
+    idempotency_key: str,
+    claim: Claim | None,
+    remote: RemoteSettlement | None,
+) -> Discharged:
     now = ctx.clock.now()
     with ctx.uow() as uow:
         stay = hospital_stay(uow, stay_id, hospital_id)
@@ -88,8 +151,16 @@ def discharge(
             )
         lines = uow.inpatient.charges_of(stay.id)
         preview, policy, person = provisional_settlement(ctx, uow, stay, lines)
+        cash_share = preview.psn_cash_pay
+        if remote is not None:
+            if claim is None or stay_bill(stay, lines) != claim.bill:
+                raise Conflict(
+                    "charges changed while the platform settled the stay: discharge again",
+                    code="stay_changed",
+                )
+            cash_share = remote.amounts["psn_cash_pay"]
         deposits = uow.inpatient.deposits_of(stay.id)
-        netting = net_deposit(preview.psn_cash_pay, deposits)
+        netting = net_deposit(cash_share, deposits)
         wallet = wallet_account(person.id)
         _net(uow, netting, deposits, person_id=person.id, key=idempotency_key, now=now)
         receipt = settle_in_transaction(
@@ -101,6 +172,7 @@ def discharge(
             idempotency_key=idempotency_key,
             now=now,
             cash_account=wallet,
+            remote=remote,
         )
         settled = receipt.record.settlement
         # Same locked inputs, same pure function: anything else is a bug, and rolls back.
@@ -201,7 +273,10 @@ def reverse_discharge(
     *, ctx: Services, hospital_id: str, actor: str, stay_id: str, reversal_key: str
 ) -> DischargeReversed:
     """Cancel the stay's discharge settlement: the settlement reversed, the deposit held
-    again in full, the arrears cancelled, the stay open again; once per key."""
+    again in full, the arrears cancelled, the stay open again; once per key. With a remote
+    settlement platform it is cancelled there first (2305), outside the transaction."""
+    if ctx.platform.remote:
+        _cancel_on_the_platform(ctx, hospital_id, actor, stay_id, reversal_key)
     now = ctx.clock.now()
     with ctx.uow() as uow:
         stay = hospital_stay(uow, stay_id, hospital_id)
@@ -278,6 +353,26 @@ def reverse_discharge(
         view = view_of(ctx, uow, stay)
         uow.commit()
     return DischargeReversed(view, cancelled, reversal, replayed=False)
+
+
+def _cancel_on_the_platform(
+    ctx: Services, hospital_id: str, actor: str, stay_id: str, reversal_key: str
+) -> None:
+    """The platform's side of a discharge reversal (nothing if it is a replay or refused)."""
+    with ctx.uow() as uow:
+        stay = hospital_stay(uow, stay_id, hospital_id)
+        if uow.inpatient.discharge_by_reversal_key(reversal_key) is not None:
+            return
+        standing = [d for d in uow.inpatient.discharges_of(stay.id) if d.status == "settled"]
+        if stay.is_open or not standing:
+            return
+        operator = operator_of(uow, actor)
+    ctx.platform.cancel(
+        hospital_id=hospital_id,
+        key=standing[-1].idempotency_key,
+        cancel_key=reversal_key,
+        operator=operator,
+    )
 
 
 def _hold_again(

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from facepay.insurance.model import Accumulators, Bill, Coverage, Settlement
+from facepay.insurance.platform import RemoteSettlement
 from facepay.insurance.policy import Policy
 from facepay.insurance.settlement import settle
 from facepay.ledger.accounts import (
@@ -88,8 +89,10 @@ def settle_in_transaction(
     idempotency_key: str,
     now: datetime,
     cash_account: str = CASH_CLEARING,
+    remote: RemoteSettlement | None = None,
 ) -> Receipt:
-    """`settle_and_post` inside a unit of work the caller opened and commits."""
+    """`settle_and_post` inside a unit of work the caller opened and commits; `remote`: the
+    split a settlement platform made (facepay.insurance.platform), booked as it is."""
     _check_key(idempotency_key)
     fingerprint = _fingerprint(bill, payer, policy.id, cash_account, hospital_id)
     personal = account_id(AccountKind.PERSONAL_ACCOUNT, payer.person_id)
@@ -101,7 +104,11 @@ def settle_in_transaction(
         personal_account_balance=available,
         medical_assistance=payer.medical_assistance,
     )
-    settlement = settle(bill=bill, coverage=coverage, accumulators=accumulators, policy=policy)
+    settlement = (
+        settle(bill=bill, coverage=coverage, accumulators=accumulators, policy=policy)
+        if remote is None
+        else remote.settlement(bill=bill, policy_id=policy.id, accumulators=accumulators)
+    )
     request = _posting(settlement, personal, cash_account, hospital_id, f"settle:{idempotency_key}")
     transfers = post(repo=uow.ledger, request=request, now=now).transfers if request else ()
     record = SettlementRecord(
@@ -217,6 +224,11 @@ def _posting(
     parts.append((cash_account, revenue, settlement.psn_cash_pay, "settle.cash"))
     specs = tuple(TransferSpec.transfer(*part) for part in parts if part[2] > 0)
     return PostingRequest(key, specs) if specs else None
+
+
+def check_key(key: str) -> None:
+    """An idempotency key is 1 to MAX_KEY printable characters (InvalidInput otherwise)."""
+    _check_key(key)
 
 
 def _check_key(key: str) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from facepay.hospital.appointments import FEE_REF_PREFIX
 from facepay.hospital.bills import PostedBill
 from facepay.insurance.model import Bill
+from facepay.insurance.platform import Claim, RemoteSettlement
 from facepay.services.bills import hospital_bill, registered_person
 from facepay.services.context import Services
 from facepay.services.orders import check_refundable
@@ -23,6 +24,7 @@ from facepay.services.payments import (
     reverse_in_transaction,
     settle_in_transaction,
 )
+from facepay.services.platform_claims import claim_of, operator_of, undo_unbooked
 from facepay.services.ports import UnitOfWork
 from facepay.services.support import audit
 from facepay.shared.errors import Conflict, InvalidInput
@@ -73,20 +75,86 @@ def refund_bill(
     reversal_key: str,
     line_codes: Sequence[str] | None = None,
 ) -> Refund:
-    """Reverse a paid bill's settlement (all lines, or only `line_codes`), once per key."""
-    with ctx.uow() as uow:
-        refund = refund_in_transaction(
+    """Reverse a paid bill's settlement (all lines, or only `line_codes`), once per key.
+
+    With a remote settlement platform the settlement is cancelled there first (2208) and the
+    remaining lines settled there again, outside the transaction; a refund that fails after
+    that completes when repeated with the same key (the platform's side is found, not redone).
+    """
+    claim = remote = None
+    if ctx.platform.remote:
+        claim, remote = _on_the_platform(
             ctx,
-            uow,
             hospital_id=hospital_id,
             actor=actor,
             bill_id=bill_id,
             reversal_key=reversal_key,
             line_codes=line_codes,
         )
-        if not refund.reversal.replayed:
-            uow.commit()
+    try:
+        with ctx.uow() as uow:
+            refund = refund_in_transaction(
+                ctx,
+                uow,
+                hospital_id=hospital_id,
+                actor=actor,
+                bill_id=bill_id,
+                reversal_key=reversal_key,
+                line_codes=line_codes,
+                remote_rest=remote,
+                on_the_platform=True,
+            )
+            if not refund.reversal.replayed:
+                uow.commit()
+    except BaseException as error:
+        if claim is not None and remote is not None:
+            undo_unbooked(ctx, claim=claim, remote=remote, error=error)
+        raise
     return refund
+
+
+def _on_the_platform(
+    ctx: Services,
+    *,
+    hospital_id: str,
+    actor: str,
+    bill_id: str,
+    reversal_key: str,
+    line_codes: Sequence[str] | None,
+) -> tuple[Claim | None, RemoteSettlement | None]:
+    """Cancel the bill's settlement on the platform, and settle the lines it keeps there again
+    (their claim and split; None when the refund is whole or already done)."""
+    with ctx.uow() as uow:
+        posted = hospital_bill(uow, bill_id, hospital_id)
+        if uow.settlements.by_reversal_key(reversal_key) is not None:
+            return None, None  # done before: the transaction replays it
+        if posted.status != "paid" or posted.settlement_id is None:
+            return None, None  # the transaction refuses it with its reason
+        record = uow.settlements.get(posted.settlement_id)
+        keep = _remaining(posted.bill, line_codes)
+        check_refundable(uow, posted, line_codes)
+        _check_not_a_live_booking_fee(uow, posted)
+        person = registered_person(uow, posted.person_id)
+        operator = operator_of(uow, actor)
+    if record is None:
+        return None, None
+    ctx.platform.cancel(
+        hospital_id=hospital_id,
+        key=record.idempotency_key,
+        cancel_key=reversal_key,
+        operator=operator,
+    )
+    if keep is None:
+        return None, None
+    claim = claim_of(
+        posted_ref=posted.external_ref,
+        hospital_id=posted.hospital_id,
+        bill=keep,
+        person=person,
+        operator=operator,
+        key=f"{reversal_key}:rest",
+    )
+    return claim, ctx.platform.settle(claim)
 
 
 def refund_in_transaction(
@@ -98,9 +166,19 @@ def refund_in_transaction(
     bill_id: str,
     reversal_key: str,
     line_codes: Sequence[str] | None = None,
+    remote_rest: RemoteSettlement | None = None,
+    on_the_platform: bool = False,
 ) -> Refund:
     """`refund_bill` inside a unit of work the caller opened and commits (a pharmacy return
-    marks its lines returned in the same transaction)."""
+    marks its lines returned in the same transaction). `on_the_platform`: a remote settlement
+    platform has cancelled the settlement already and `remote_rest` is its split of the lines
+    kept (refund_bill does both); without it such a platform's bills are refused here."""
+    if ctx.platform.remote and not on_the_platform:
+        raise Conflict(
+            "bills settled by the national platform are refunded at the cashier "
+            "(POST /v1/bills/{id}/refund), which cancels them there too",
+            code="refund_at_the_cashier",
+        )
     now = ctx.clock.now()
     rest_key = f"{reversal_key}:rest"
     posted = hospital_bill(uow, bill_id, hospital_id)
@@ -136,6 +214,7 @@ def refund_in_transaction(
             policy=policy,
             idempotency_key=rest_key,
             now=now,
+            remote=remote_rest,
         )
         updated = replace(posted, bill=keep, settlement_id=resettlement.record.id)
     uow.bills.save(updated)

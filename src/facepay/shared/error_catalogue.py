@@ -860,6 +860,71 @@ MEANINGS: Final[dict[str, str]] = {
     "terminal_storage_full": (
         "The terminal's disk is full: nothing was recorded and the payment was not taken."
     ),
+    # -- the national medical-insurance platform (settlement_platform=nhsa; docs/nhsa.md) --
+    "nhsa_unavailable": (
+        "The national insurance platform did not answer; whatever the message did there was "
+        "reversed (2601), so nothing was paid on either side: retry after Retry-After with the "
+        "same idempotency key."
+    ),
+    "nhsa_unconfirmed": (
+        "The national insurance platform did not answer and its reversal did not get through "
+        "either, so nothing was paid in facepay: run `facepay nhsa recover`, then retry with the "
+        "same key (the platform's side is checked before anything is sent again)."
+    ),
+    "nhsa_bad_answer": (
+        "The national insurance platform answered success with an output facepay cannot read; "
+        "a settlement is reversed, nothing is paid: retry later, and report it if it persists."
+    ),
+    "nhsa_refused": (
+        "The national insurance platform refused the message (its infcode and text are in "
+        "the detail, e.g. the person is not insured there); nothing was applied on either side."
+    ),
+    "nhsa_in_progress": (
+        "Another request is settling this payment with the national platform right now; retry "
+        "in a moment with the same idempotency key (it will find that settlement)."
+    ),
+    "nhsa_unbookable_split": (
+        "The national platform's split does not add up, or pays from a fund facepay's ledger "
+        "has no account for (civil-servant subsidy, enterprise supplement, large-expense fund, "
+        "hospital part); it was cancelled there and nothing was paid."
+    ),
+    "nhsa_site_not_registered": (
+        "This site has no national institution code (fixmedins_code) yet: the operator runs "
+        "`facepay nhsa register-site` before its bills can settle on the national platform."
+    ),
+    "nhsa_bad_institution": (
+        "CLI: the institution code must be 12 letters and digits, the area 6 digits, the name "
+        "1 to 200 characters, the site an existing one and the code not another site's."
+    ),
+    "nhsa_not_configured": (
+        "Start-up or CLI: FACEPAY_NHSA_URL is not set, so the national platform's client "
+        "cannot be built."
+    ),
+    "nhsa_bad_amount": (
+        "An amount is not a whole number of fen, or a quantity has more than 4 decimals: the "
+        "national interface carries yuan with two decimals and quantities with four."
+    ),
+    "nhsa_bad_message": (
+        "A national-interface message is not JSON or misses a field (the detail names it); "
+        "the simulator answers it with infcode -1."
+    ),
+    "nhsa_unsupported": (
+        "A transaction number facepay's NHSA client and simulator do not speak, or a 3202 "
+        "answer without inline rows (the real platform's result file needs 9102)."
+    ),
+    "nhsa_bad_people_file": (
+        "CLI: `facepay nhsa simulate --people` takes a JSON list of "
+        "{certno, name, category, balance_fen}."
+    ),
+    "stay_changed": (
+        "Charges were added to the stay while the national platform settled it; that "
+        "settlement was cancelled there, so discharge again."
+    ),
+    "refund_at_the_cashier": (
+        "Bills settled by the national platform are refunded at the cashier (POST "
+        "/v1/bills/{id}/refunds), which cancels them there first; pharmacy returns and booking "
+        "cancels cannot refund them yet."
+    ),
 }
 
 

@@ -938,3 +938,48 @@ hl7_cursors = Table(
     Column("seq", BigInteger, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+# The national insurance platform's client (facepay.adapters.nhsa.store, migration 0025).
+nhsa_institutions = Table(
+    "nhsa_institutions",
+    metadata,
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), primary_key=True),
+    Column("fixmedins_code", String(30), nullable=False, unique=True),
+    Column("fixmedins_name", String(200), nullable=False),
+    Column("mdtrtarea_admvs", String(6), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+NHSA_CLAIMED = (
+    "infno IN ('2207', '2304') AND ref IS NOT NULL AND state IN ('sent', 'answered', 'lost')"
+)
+nhsa_messages = Table(
+    "nhsa_messages",
+    metadata,
+    Column("msgid", String(30), primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("infno", String(4), nullable=False),
+    Column("ref", KEY),
+    Column("opter", String(30), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("answer", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True)),
+    CheckConstraint(
+        "state IN ('sent', 'answered', 'failed', 'lost', 'reversed', 'cancelled')",
+        name="known_state",
+    ),
+    Index("ix_nhsa_messages_site", "hospital_id", "infno", "ref"),
+    Index("ix_nhsa_messages_state", "state", "created_at"),
+    # One live settlement message per (site, payment key): a retried payment never settles twice.
+    Index(
+        "uq_nhsa_messages_claim",
+        "hospital_id",
+        "infno",
+        "ref",
+        unique=True,
+        sqlite_where=text(NHSA_CLAIMED),
+        postgresql_where=text(NHSA_CLAIMED),
+    ),
+)

@@ -75,6 +75,12 @@ class SqlAlchemyUnitOfWork:
         self._transaction: RootTransaction | None = None
         self._gate: threading.Lock | None = None
 
+    @property
+    def engine(self) -> Engine:
+        """The engine this unit of work connects with (adapters that keep their own short
+        transactions on the same database, e.g. the NHSA message log)."""
+        return self._engine
+
     def __enter__(self) -> Self:
         gate = _sqlite_gate(self._engine)
         if gate is not None:
