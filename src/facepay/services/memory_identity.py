@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Literal, TypeVar
@@ -381,6 +381,13 @@ class InMemoryAuditEntries:
     def by_subject(self, chain: str, subject: str) -> list[AuditEntry]:
         """The entries of `chain` about `subject`."""
         return [e for e in self.chains_.get(chain, []) if e.subject == subject]
+
+    def between(
+        self, chain: str, since: datetime, until: datetime, actions: Collection[str]
+    ) -> list[AuditEntry]:
+        """The entries of `chain` in [since, until) with one of `actions`."""
+        entries = self.chains_.get(chain, [])
+        return [e for e in entries if since <= e.at < until and e.action in actions]
 
     def heads(self) -> dict[str, AuditHead]:
         """The head of every chain holding entries."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
+from datetime import datetime
 from typing import Protocol
 
 from facepay.shared.clock import Clock
@@ -38,6 +39,13 @@ class AuditStore(Protocol):
 
     def iterate(self, *, chain: str = PLATFORM_CHAIN, from_seq: int = 1) -> Iterator[AuditEntry]:
         """Entries of `chain` with seq >= from_seq in ascending seq order."""
+        ...
+
+    def between(
+        self, chain: str, since: datetime, until: datetime, actions: Collection[str]
+    ) -> list[AuditEntry]:
+        """The entries of `chain` recorded in [since, until) whose action is one of `actions`,
+        in seq order (a day's payments and refunds, for the nightly reconciliation)."""
         ...
 
     def chains(self) -> list[str]:
@@ -98,6 +106,14 @@ class InMemoryAuditStore:
         with self._lock:
             snapshot = self._chains.get(chain, [])[max(from_seq, 1) - 1 :]
         return iter(snapshot)
+
+    def between(
+        self, chain: str, since: datetime, until: datetime, actions: Collection[str]
+    ) -> list[AuditEntry]:
+        """The entries of `chain` in [since, until) with one of `actions`."""
+        with self._lock:
+            entries = list(self._chains.get(chain, []))
+        return [e for e in entries if since <= e.at < until and e.action in actions]
 
     def chains(self) -> list[str]:
         """The chains holding entries."""

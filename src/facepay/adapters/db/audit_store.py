@@ -14,7 +14,8 @@ writing one never holds up a site; writers of checkpoints queue on an advisory l
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
+from datetime import datetime
 
 from sqlalchemy import Connection, RowMapping, func, insert, select, text
 
@@ -134,6 +135,23 @@ class SqlAlchemyAuditStore:
             if len(rows) < _PAGE:
                 return
             seq = int(rows[-1]["seq"]) + 1
+
+    def between(
+        self, chain: str, since: datetime, until: datetime, actions: Collection[str]
+    ) -> list[AuditEntry]:
+        """The entries of `chain` in [since, until) with one of `actions`: a scan of that
+        chain's rows (its primary key range), once a night."""
+        query = (
+            select(audit_log)
+            .where(
+                audit_log.c.chain == chain,
+                audit_log.c.at >= since,
+                audit_log.c.at < until,
+                audit_log.c.action.in_(sorted(actions)),
+            )
+            .order_by(audit_log.c.seq)
+        )
+        return [_entry(row) for row in self._c.execute(query).mappings()]
 
     def by_subject(self, chain: str, subject: str) -> list[AuditEntry]:
         """The entries of `chain` about `subject` (index `ix_audit_log_chain_subject`)."""

@@ -1,0 +1,172 @@
+"""The nightly reconciliation of one site's day (`facepay reconcile --date D`).
+
+facepay's side of the day is read from its own records: the settlements made and reversed that
+day (for the insurance platform, keyed by the platform's settlement id) and the bills paid and
+refunded that day (for the HIS, keyed by the HIS's own invoice identifier, the bill's
+`external_ref`). The other sides come from outside: the platform's 3202 statement, the HIS's
+day as a FHIR PaymentReconciliation. The comparison (`supervision.reconciliation`) lists every
+difference; each becomes an alert of the site, once (running the night again adds none), and
+the run is audited. Nothing here moves money.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+
+from facepay.services.context import Storage
+from facepay.services.ports import UnitOfWork
+from facepay.services.support import audit, require_hospital
+from facepay.supervision.alerts import Alert
+from facepay.supervision.reconciliation import (
+    RECONCILIATION_DIFFERENCE,
+    Comparison,
+    Difference,
+    Entry,
+    Reconciliation,
+    compare,
+)
+
+HIS_ACTIONS = frozenset({"payment.settle", "payment.refund", "offline.voucher_posted"})
+"""The audit actions that pay or refund a bill the HIS knows."""
+
+PLATFORM_FIELDS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "psn_cash_pay")
+
+
+@dataclass(frozen=True)
+class DayWindow:
+    """One local day as an instant range in UTC: [since, until)."""
+
+    day: date
+    since: datetime
+    until: datetime
+
+
+def day_window(day: date, utc_offset_minutes: int) -> DayWindow:
+    """The hospital's local day `day` (its UTC offset from the settings) in UTC."""
+    zone = timezone(timedelta(minutes=utc_offset_minutes))
+    start = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+    return DayWindow(day, start, start + timedelta(days=1))
+
+
+def his_side(storage: Storage, *, hospital_id: str, window: DayWindow) -> list[Entry]:
+    """The site's bills paid and refunded in the window, keyed by the HIS's identifier: a
+    payment with the bill's total, a bill's refunds of the day summed into one refund."""
+    payments: list[Entry] = []
+    refunds: dict[str, int] = defaultdict(int)
+    with storage.uow() as uow:
+        require_hospital(uow, hospital_id)
+        moves = uow.audit.between(hospital_id, window.since, window.until, HIS_ACTIONS)
+        refs: dict[str, str | None] = {}
+        for move in moves:
+            bill_id = move.subject if move.action != "offline.voucher_posted" else None
+            bill_id = bill_id or _text(move.details.get("bill"))
+            if bill_id is None:
+                continue
+            if bill_id not in refs:
+                bill = uow.bills.get(bill_id, hospital_id)
+                refs[bill_id] = bill.external_ref if bill is not None else None
+            ref = refs[bill_id]
+            if ref is None:
+                continue
+            if move.action == "payment.refund":
+                refunds[ref] += _fen(move.details.get("refunded_fen"))
+            else:
+                payments.append(Entry(ref, "payment", {"amount": _paid(uow, move.details)}))
+    return [*payments, *(Entry(ref, "refund", {"amount": fen}) for ref, fen in refunds.items())]
+
+
+def _paid(uow: UnitOfWork, details: Mapping[str, object]) -> int:
+    total = details.get("total_fen")
+    if isinstance(total, int) and not isinstance(total, bool):
+        return total
+    settlement = _text(details.get("settlement"))
+    record = uow.settlements.get(settlement) if settlement else None
+    return record.settlement.medfee_sumamt if record is not None else 0
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _fen(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def record_alerts(storage: Storage, report: Reconciliation, *, actor: str, now: datetime) -> int:
+    """One alert per difference, unless that very difference was raised for this site and day
+    already; the run audited with its counts. Returns how many alerts are new."""
+    added = 0
+    with storage.uow() as uow:
+        require_hospital(uow, report.hospital_id)
+        raised = uow.alerts.of_hospital(report.hospital_id, kind=RECONCILIATION_DIFFERENCE)
+        known = {a.id for a in raised}
+        for difference in report.differences:
+            alert_id = _alert_id(report, difference)
+            if alert_id in known:
+                continue
+            uow.alerts.add(
+                Alert(
+                    id=alert_id,
+                    hospital_id=report.hospital_id,
+                    kind=RECONCILIATION_DIFFERENCE,
+                    subject=difference.key,
+                    details={"date": report.day.isoformat(), **difference.as_json()},
+                    created_at=now,
+                )
+            )
+            known.add(alert_id)
+            added += 1
+        audit(
+            storage,
+            uow,
+            actor=actor,
+            action="reconciliation.run",
+            subject=f"{report.hospital_id}:{report.day.isoformat()}",
+            details={
+                "hospital": report.hospital_id,
+                "date": report.day.isoformat(),
+                "sides": [c.side for c in report.comparisons],
+                "differences": len(report.differences),
+                "new_alerts": added,
+            },
+        )
+        uow.commit()
+    return added
+
+
+def _alert_id(report: Reconciliation, difference: Difference) -> str:
+    identity = "|".join(
+        str(part)
+        for part in (
+            report.hospital_id,
+            report.day.isoformat(),
+            difference.side,
+            difference.kind,
+            difference.key,
+            difference.entry,
+            difference.field,
+            difference.facepay_fen,
+            difference.other_fen,
+        )
+    )
+    return "alr_" + hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
+def reconcile(
+    *,
+    hospital_id: str,
+    day: date,
+    sides: Iterable[tuple[str, Sequence[Entry], Sequence[Entry]]],
+    skipped: dict[str, str],
+) -> Reconciliation:
+    """The report of the sides given as (side, facepay's entries, the other side's)."""
+    comparisons: list[Comparison] = []
+    for side, ours, theirs in sides:
+        if side not in ("platform", "his"):
+            raise ValueError(f"unknown side {side!r}")
+        comparisons.append(compare(side, ours, theirs))  # type: ignore[arg-type]
+    return Reconciliation(hospital_id, day, tuple(comparisons), skipped)
