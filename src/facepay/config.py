@@ -181,6 +181,18 @@ class Settings(BaseSettings):
     and erasures made by other processes); an enrolment elsewhere is identifiable here within
     about this long plus the time to open its row."""
 
+    # The FHIR R4 facade (/fhir/R4, facepay.api.routes.fhir; docs/fhir.md)
+    fhir_max_body_bytes: int = Field(default=1024 * 1024, gt=0, le=8 * 1024 * 1024)
+    """Largest FHIR request body (an Invoice of 200 ChargeItems is about 150 KB); bigger is a
+    413 OperationOutcome. At most `api_max_body_bytes`, which the whole API enforces first."""
+    fhir_default_count: int = Field(default=20, ge=1, le=500)
+    """Entries of a searchset page when the client sends no `_count`."""
+    fhir_max_count: int = Field(default=100, ge=1, le=500)
+    """Largest `_count` a search accepts (a larger one is a 400)."""
+    fhir_reconciliation_max_details: int = Field(default=20_000, ge=1, le=200_000)
+    """Most settlements plus reversals one PaymentReconciliation (a site's day) holds; a
+    busier day is a 422 telling the client to page through Claim searches instead."""
+
     # HTTP API limits (facepay.api): a clear 413 / 422 / 429 for each
     api_max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     """Largest request body; a capture of 32 JPEG frames of 640x480 is about 2-4 MB in base64.

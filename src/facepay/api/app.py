@@ -36,6 +36,7 @@ from facepay.api.routes import (
     balances,
     bills,
     emergency,
+    fhir,
     inpatient,
     liveness,
     lookups,
@@ -91,6 +92,8 @@ def create_app(services: Services, access: Access) -> FastAPI:
     routers += [orders, emergency, appointments, inpatient, settlements, offline, balances]
     for module in routers:
         app.include_router(module.router)
+    # The FHIR facade: its own error form (OperationOutcome), the same state, auth and limits.
+    app.mount(fhir.PREFIX, fhir.create_fhir_app(state))
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(
         CaptureAdmission,

@@ -33,6 +33,7 @@ from facepay.services.memory_offline import InMemoryOfflineRepository
 from facepay.services.memory_orders import InMemoryOrderRepository
 from facepay.services.memory_proxies import InMemoryProxyRepository
 from facepay.services.ports import TOTAL_FIELDS, SettlementRecord, SiteTotals
+from facepay.services.repositories import PageKey, RecordQuery
 from facepay.shared.errors import Conflict
 
 
@@ -68,6 +69,17 @@ class InMemorySettlementRepository:
             key=lambda r: (r.created_at, r.id),
         )
         return [r for r in rows if after is None or (r.created_at, r.id) > after][:limit]
+
+    def search(self, query: RecordQuery) -> list[SettlementRecord]:
+        """The site's settlements matching `query`, in (time, id) order."""
+        keyed: list[tuple[PageKey, object]] = []
+        for r in self.records.values():
+            at = r.created_at if query.on == "created" else r.reversed_at
+            if r.hospital_id != query.hospital_id or at is None:
+                continue
+            if query.admits((at, r.id), person_id=r.person_id, status=r.status):
+                keyed.append(((at, r.id), r))
+        return [r for r in query.page(keyed) if isinstance(r, SettlementRecord)]
 
     def get(self, settlement_id: str) -> SettlementRecord | None:
         """By id."""

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         OrderRepository,
         PersonRepository,
         ProxyRepository,
+        RecordQuery,
         SharedStateRepository,
         TemplateRepository,
         TenantRepository,
@@ -114,6 +115,10 @@ class SettlementRepository(Protocol):
         self, hospital_id: str, *, after: tuple[datetime, str] | None, limit: int
     ) -> list[SettlementRecord]:
         """The site's settlements in (created_at, id) order, after `after`, at most `limit`."""
+
+    def search(self, query: RecordQuery) -> list[SettlementRecord]:
+        """The site's settlements matching `query` (`on`: by when they were made or reversed;
+        `statuses`: settled, reversed), in (that time, id) order."""
 
     def get(self, settlement_id: str) -> SettlementRecord | None:
         """By id."""

@@ -39,6 +39,44 @@ PageKey = tuple[datetime, str]
 """Where a page of a listing ends: the last row's (created_at, id); listings run in that order."""
 
 
+@dataclass(frozen=True)
+class RecordQuery:
+    """A search over one site's bills or settlements (the FHIR facade's searches): in
+    (time, id) order, after `after` or - for a previous page - the last `limit` before
+    `before`. `since` / `until` bound the time (inclusive / exclusive); for settlements `on`
+    says which time: when they were made, or when they were reversed."""
+
+    hospital_id: str
+    person_id: str | None = None
+    statuses: frozenset[str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after: PageKey | None = None
+    before: PageKey | None = None
+    limit: int = 50
+    on: Literal["created", "reversed"] = "created"
+
+    def admits(self, key: PageKey, *, person_id: str, status: str) -> bool:
+        """Whether a row with this (time, id), person and status is in the query (the
+        in-memory implementations filter with it; SQL says the same in its WHERE)."""
+        at = key[0]
+        return (
+            (self.person_id is None or person_id == self.person_id)
+            and (self.statuses is None or status in self.statuses)
+            and (self.since is None or at >= self.since)
+            and (self.until is None or at < self.until)
+            and (self.after is None or key > self.after)
+            and (self.before is None or key < self.before)
+        )
+
+    def page(self, rows: list[tuple[PageKey, object]]) -> list[object]:
+        """The page of admitted, keyed rows: the first `limit`, or the last before `before`."""
+        ordered = [row for _, row in sorted(rows, key=lambda item: item[0])]
+        if self.before is not None:
+            return ordered[-self.limit :] if self.limit else []
+        return ordered[: self.limit]
+
+
 class PersonRepository(Protocol):
     """The insurance registry."""
 
@@ -150,6 +188,9 @@ class BillRepository(Protocol):
 
     def has_person(self, hospital_id: str, person_id: str) -> bool:
         """Whether the hospital posted any bill for this person."""
+
+    def search(self, query: RecordQuery) -> list[PostedBill]:
+        """The site's bills matching `query`, in (created_at, id) order."""
 
     def save(self, bill: PostedBill) -> None:
         """Overwrite status, settlement and payment time."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from facepay.services.his_events import events_after, head
 from facepay.services.bills import pay_bill, post_bill
+from facepay.services.his_events import events_after, head
 from facepay.services.identification import identify_by_credentials
 from facepay.services.refunds import refund_bill
 
