@@ -193,6 +193,31 @@ class Settings(BaseSettings):
     """Most settlements plus reversals one PaymentReconciliation (a site's day) holds; a
     busier day is a 422 telling the client to page through Claim searches instead."""
 
+    fhir_subscription_allowed_hosts: tuple[str, ...] = ("127.0.0.1", "::1", "localhost")
+    """Hosts a rest-hook Subscription may post to: exact names or IP literals, as a JSON list
+    (`["his.example-hospital.local", "10.1.2.3"]`). Loopback only by default: the server posts
+    wherever a subscription says, so the list keeps a caller from aiming it at anything else."""
+    fhir_subscriptions_per_site: int = Field(default=20, ge=1, le=1_000)
+    """Live (not `off`) subscriptions one site may hold."""
+    fhir_subscription_interval_seconds: float = Field(default=1.0, gt=0, le=3_600)
+    """How often each server process runs a delivery round (facepay.services.his_notifications)."""
+    fhir_subscription_round_size: int = Field(default=50, ge=1, le=1_000)
+    """Subscriptions one round leases and serves."""
+    fhir_subscription_batch: int = Field(default=20, ge=1, le=500)
+    """Events one subscription is sent in one round (the rest follow in the next rounds)."""
+    fhir_subscription_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    """How long a receiver has to answer one notification."""
+    fhir_subscription_lease_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    """How long a process holds a subscription while it delivers; make it longer than
+    `fhir_subscription_batch` x `fhir_subscription_timeout_seconds`, so that a slow receiver
+    never has two processes posting to it at once."""
+    fhir_subscription_backoff_seconds: float = Field(default=2.0, gt=0, le=3_600)
+    """The wait after a first failed delivery; it doubles with each failure in a row."""
+    fhir_subscription_backoff_max_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    """The longest wait between two attempts."""
+    fhir_subscription_max_failures: int = Field(default=10, ge=1, le=1_000)
+    """Failures in a row after which a subscription turns `error` and is no longer tried."""
+
     # HTTP API limits (facepay.api): a clear 413 / 422 / 429 for each
     api_max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     """Largest request body; a capture of 32 JPEG frames of 640x480 is about 2-4 MB in base64.

@@ -6,17 +6,23 @@ site B sees nothing of site A's, and bad input is an OperationOutcome."""
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
+import threading
 from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from tests.flows.conftest import Api
 
 from facepay.adapters.fhir.common import SID_RESIDENT_ID
 from facepay.client import TerminalSession
 from facepay.demo.world import Site
+from facepay.terminal.signing import body_sha256, canonical_request
 
 FHIR = "/fhir/R4"
 EXT = "https://facepay.dev/fhir/StructureDefinition"
@@ -200,3 +206,86 @@ def test_bad_input_is_an_operation_outcome(api: Api, his: TerminalSession, site_
         headers={**signed, "Content-Type": "application/fhir+xml"},
     )
     assert outcome(xml, 415) == "fhir_unsupported_media_type"
+
+
+class Receiver:
+    """A real local HTTP server that records every notification posted to it."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[str, dict[str, str], bytes]] = []
+        self.arrived = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", "0"))
+                body = self.rfile.read(length)
+                outer.received.append((self.path, dict(self.headers.items()), body))
+                self.send_response(204)
+                self.end_headers()
+                outer.arrived.set()
+
+            def log_message(self, *_: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook?site=a"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def verify(path: str, headers: dict[str, str], body: bytes, public_key: str) -> None:
+    """The notification is signed by the server's key over what arrived."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    assert lower["x-facepay-terminal"] == "facepay-server"
+    message = canonical_request(
+        terminal_id=lower["x-facepay-terminal"],
+        method="POST",
+        path=path,
+        timestamp=int(lower["x-facepay-timestamp"]),
+        nonce=lower["x-facepay-nonce"],
+        content_sha256=body_sha256(body),
+    )
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key))
+    key.verify(base64.b64decode(lower["x-facepay-signature"]), message)  # raises if forged
+
+
+def test_a_subscriber_is_told_exactly_of_its_bill_signed(
+    his: TerminalSession, site_a: Site, site_b: Site
+) -> None:
+    receiver = Receiver()
+    subscription = {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "HIS billing",
+        "criteria": "Invoice?status=balanced",
+        "channel": {"type": "rest-hook", "endpoint": receiver.url,
+                    "payload": "application/fhir+json"},
+    }  # fmt: skip
+    made = ok(his.request("POST", f"{FHIR}/Subscription", subscription), 201)
+    assert made["status"] == "active"
+    metadata_service = "http://169.254.169.254/latest"
+    elsewhere = {**subscription, "channel": {"type": "rest-hook", "endpoint": metadata_service}}
+    refused = his.request("POST", f"{FHIR}/Subscription", elsewhere)
+    assert outcome(refused, 422) == "fhir_endpoint_not_allowed"
+    other = site_b.add_terminal("his")
+    assert outcome(other.request("GET", f"{FHIR}/Subscription/{made['id']}"), 404) == "not_found"
+    body = invoice(site_a.person, f"INV-{secrets.token_hex(4)}")
+    created = ok(his.request("POST", f"{FHIR}/Invoice", body), 201)
+    site_b.pay_by_card()  # another site's payment: not for this subscriber
+    site_a.pay_by_card({"id": created["id"].replace("-", "_", 1)})
+    assert receiver.arrived.wait(30), "no notification arrived"
+    receiver.server.shutdown()
+    receiver.server.server_close()
+    key = made["extension"][0]["valueString"]
+    bills = set()
+    for path, headers, raw in receiver.received:
+        verify(path, headers, raw, key)
+        bundle = json.loads(raw)
+        assert bundle["type"] == "history"
+        assert bundle["identifier"]["value"] == headers["X-Facepay-Event-Id"]
+        resource = bundle["entry"][0]["resource"]
+        assert resource["status"] == "balanced"
+        bills.add(resource["id"])
+    assert bills == {created["id"]}
+    off = ok(his.request("DELETE", f"{FHIR}/Subscription/{made['id']}"))
+    assert off["status"] == "off"

@@ -49,6 +49,7 @@ from facepay.api.routes import (
 )
 from facepay.services.context import Services
 from facepay.services.gallery_sync import follow_journal
+from facepay.services.his_notifications import deliver_round
 from facepay.services.upkeep import run_upkeep
 
 
@@ -119,9 +120,11 @@ _log = structlog.get_logger("facepay.api")
 
 @asynccontextmanager
 async def upkeep_schedule(services: Services) -> AsyncIterator[None]:
-    """Run the upkeep (facepay.services.upkeep) every `maintenance_interval_seconds` and follow
-    the template journal (facepay.services.gallery_sync) every `gallery_follow_interval_ms`
-    while the app serves; a failed round is logged and the next one tries again."""
+    """Run the upkeep (facepay.services.upkeep) every `maintenance_interval_seconds`, deliver
+    FHIR rest-hook notifications (facepay.services.his_notifications) every
+    `fhir_subscription_interval_seconds` and follow the template journal
+    (facepay.services.gallery_sync) every `gallery_follow_interval_ms` while the app serves; a
+    failed round is logged and the next one tries again."""
 
     stop = asyncio.Event()
 
@@ -151,6 +154,14 @@ async def upkeep_schedule(services: Services) -> AsyncIterator[None]:
                 "upkeep",
                 lambda: run_upkeep(ctx=services),
                 lambda done: any(asdict(done).values()),
+            )
+        ),
+        asyncio.create_task(
+            every(
+                settings.fhir_subscription_interval_seconds,
+                "fhir_notified",
+                lambda: deliver_round(ctx=services, notifier=services.his_notifier),
+                lambda done: bool(done.sent or done.failed),
             )
         ),
         asyncio.create_task(

@@ -32,6 +32,7 @@ from facepay.services.memory_inpatient import InMemoryInpatientRepository
 from facepay.services.memory_offline import InMemoryOfflineRepository
 from facepay.services.memory_orders import InMemoryOrderRepository
 from facepay.services.memory_proxies import InMemoryProxyRepository
+from facepay.services.memory_subscriptions import InMemorySubscriptionRepository
 from facepay.services.ports import TOTAL_FIELDS, SettlementRecord, SiteTotals
 from facepay.services.repositories import PageKey, RecordQuery
 from facepay.shared.errors import Conflict
@@ -146,6 +147,9 @@ class InMemoryStore:
         default_factory=InMemoryAppointmentRepository
     )
     offline: InMemoryOfflineRepository = field(default_factory=InMemoryOfflineRepository)
+    subscriptions: InMemorySubscriptionRepository = field(
+        default_factory=InMemorySubscriptionRepository
+    )
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
@@ -213,6 +217,7 @@ class InMemoryUnitOfWork:
         self.orders = store.orders
         self.appointments = store.appointments
         self.offline = store.offline
+        self.subscriptions = store.subscriptions
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -262,4 +267,5 @@ class InMemoryUnitOfWork:
             self.orders,
             self.appointments,
             self.offline,
+            self.subscriptions,
         )

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         ProxyRepository,
         RecordQuery,
         SharedStateRepository,
+        SubscriptionRepository,
         TemplateRepository,
         TenantRepository,
     )
@@ -225,6 +226,11 @@ class UnitOfWork(Protocol):
     @property
     def proxies(self) -> ProxyRepository:
         """Guardians and carers who may act for a patient."""
+        ...
+
+    @property
+    def subscriptions(self) -> SubscriptionRepository:
+        """FHIR rest-hook subscriptions (facepay.services.his_notifications)."""
         ...
 
     @property

@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 from facepay.hospital.appointments import Appointment, BookingPolicy, Schedule
 from facepay.hospital.bills import PostedBill
 from facepay.hospital.emergency import EmergencyCharge, EmergencyIdentification, EmergencyRecord
+from facepay.hospital.his_subscriptions import HisSubscription
 from facepay.hospital.inpatient import BedsideCheckIn, ChargeLine, Deposit, Discharge, Stay
 from facepay.hospital.offline import (
     OfflineIssue,
@@ -194,6 +195,43 @@ class BillRepository(Protocol):
 
     def save(self, bill: PostedBill) -> None:
         """Overwrite status, settlement and payment time."""
+
+
+class SubscriptionRepository(Protocol):
+    """A site's FHIR rest-hook subscriptions, their cursors and delivery leases."""
+
+    def add(self, subscription: HisSubscription) -> None:
+        """Store a new subscription."""
+
+    def get(self, subscription_id: str, hospital_id: str) -> HisSubscription | None:
+        """Within the site only."""
+
+    def of_site(self, hospital_id: str, *, limit: int) -> list[HisSubscription]:
+        """The site's subscriptions, oldest first, at most `limit`."""
+
+    def save(self, subscription: HisSubscription) -> None:
+        """Overwrite what a caller may change (status, reason); cursor and lease stay."""
+
+    def due(self, *, now: datetime, limit: int) -> list[HisSubscription]:
+        """Live subscriptions whose next attempt is due and whose lease is free or expired."""
+
+    def lease(self, subscription_id: str, *, owner: str, now: datetime, until: datetime) -> bool:
+        """Take the lease if it is free or expired (compare-and-set): True if `owner` has it."""
+
+    def record(
+        self,
+        subscription_id: str,
+        *,
+        owner: str,
+        cursor: int,
+        status: str,
+        failures: int,
+        next_attempt_at: datetime | None,
+        last_error: str | None,
+        release: bool,
+    ) -> bool:
+        """Store delivery progress while `owner` holds the lease (False: it lost it, nothing
+        is written); `release` gives the lease up."""
 
 
 class AlertRepository(Protocol):

@@ -36,6 +36,7 @@ from facepay.adapters.db.settlement_repository import (
     SqlAlchemySettlementRepository,
 )
 from facepay.adapters.db.shared_state import SqlAlchemySharedStateRepository
+from facepay.adapters.db.subscription_repository import SqlAlchemySubscriptionRepository
 from facepay.services.ports import StorageBusy
 
 
@@ -65,6 +66,7 @@ class SqlAlchemyUnitOfWork:
     orders: SqlAlchemyOrderRepository
     appointments: SqlAlchemyAppointmentRepository
     offline: SqlAlchemyOfflineRepository
+    subscriptions: SqlAlchemySubscriptionRepository
 
     def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
         self._engine = engine
@@ -124,6 +126,7 @@ class SqlAlchemyUnitOfWork:
         self.orders = SqlAlchemyOrderRepository(connection)
         self.appointments = SqlAlchemyAppointmentRepository(connection)
         self.offline = SqlAlchemyOfflineRepository(connection)
+        self.subscriptions = SqlAlchemySubscriptionRepository(connection)
 
     def __exit__(
         self,
