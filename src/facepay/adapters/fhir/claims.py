@@ -11,7 +11,7 @@ field (medfee_sumamt, fund_pay_sumamt, hifp_pay, ...); each line's submitted amo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 
 from facepay.adapters.fhir.common import (
@@ -57,6 +57,8 @@ PRIORITY = "http://terminology.hl7.org/CodeSystem/processpriority"
 PAYMENT_TYPE = "http://terminology.hl7.org/CodeSystem/payment-type"
 PAYMENT_STATUS = "http://terminology.hl7.org/CodeSystem/paymentstatus"
 CS_PAYMENT_EVENT = "https://facepay.dev/fhir/CodeSystem/payment-event"
+EXT_NHSA_TOTAL = "https://facepay.dev/fhir/StructureDefinition/nhsa-amount-total"
+"""The day's net of one national amount: sub-extensions `code` (nhsa-amount) and `amount`."""
 
 
 def _claim_type(visit_type: str) -> dict[str, Any]:
@@ -244,8 +246,9 @@ def payment_reconciliation(
     """The site's day: one detail per settlement made (payment, +) and per settlement
     reversed (adjustment, -) in [start, end); `paymentAmount` the net total, and the net of
     each national amount as an extension."""
-    details = [_detail(r, "payment", r.created_at, +1) for r in settled]
-    details += [_detail(r, "adjustment", r.reversed_at or end, -1) for r in reversed_]
+    zone = start.tzinfo  # the hospital's: a detail's date is the hospital's day
+    details = [_detail(r, "payment", r.created_at, +1, zone) for r in settled]
+    details += [_detail(r, "adjustment", r.reversed_at or end, -1, zone) for r in reversed_]
     net = {
         code: sum(int(getattr(r.settlement, code)) for r in settled)
         - sum(int(getattr(r.settlement, code)) for r in reversed_)
@@ -258,7 +261,7 @@ def payment_reconciliation(
             "id": reconciliation_id(site_id, day),
             "extension": [
                 {
-                    "url": f"{CS_NHSA_AMOUNT}-total",
+                    "url": EXT_NHSA_TOTAL,
                     "extension": [
                         {"url": "code", "valueCode": code},
                         {"url": "amount", "valueMoney": money(amount)},
@@ -283,13 +286,15 @@ def payment_reconciliation(
     )
 
 
-def _detail(record: SettlementRecord, kind: str, at: datetime, sign: int) -> dict[str, Any]:
+def _detail(
+    record: SettlementRecord, kind: str, at: datetime, sign: int, zone: tzinfo | None
+) -> dict[str, Any]:
     return {
         "identifier": {"system": SID_SETTLEMENT, "value": record.id},
         "type": {"coding": [{"system": PAYMENT_TYPE, "code": kind}]},
         "request": {"reference": f"Claim/{fhir_id(record.id)}"},
         "response": {"reference": f"ClaimResponse/{fhir_id(record.id)}"},
-        "date": at.date().isoformat(),
+        "date": at.astimezone(zone).date().isoformat(),
         "amount": money(sign * record.settlement.medfee_sumamt),
     }
 
