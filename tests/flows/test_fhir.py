@@ -289,3 +289,26 @@ def test_a_subscriber_is_told_exactly_of_its_bill_signed(
     assert bills == {created["id"]}
     off = ok(his.request("DELETE", f"{FHIR}/Subscription/{made['id']}"))
     assert off["status"] == "off"
+
+
+def test_searches_page_by_next_and_previous_links(site_b: Site) -> None:
+    his_b = site_b.add_terminal("his")
+    made = [
+        ok(his_b.request("POST", f"{FHIR}/Invoice", invoice(site_b.person, f"P-{n}")), 201)["id"]
+        for n in range(3)
+    ]
+
+    def page(url: str) -> tuple[list[str], dict[str, str]]:
+        target = url[url.index(FHIR) :] if "://" in url else url
+        bundle = ok(his_b.request("GET", target))
+        links = {link["relation"]: link["url"] for link in bundle["link"]}
+        return [e["resource"]["id"] for e in bundle.get("entry", [])], links
+
+    first, links = page(f"{FHIR}/Invoice?status=issued&_count=2")
+    assert first == made[:2]
+    assert "previous" not in links
+    second, links = page(links["next"])
+    assert second == made[2:]
+    assert "next" not in links
+    back, _ = page(links["previous"])
+    assert back == first

@@ -74,22 +74,23 @@ def _settlement(state: ApiState, who: Principal, fhir: str) -> SettlementRecord:
     )
 
 
-def _claim(state: ApiState, who: Principal, record: SettlementRecord) -> dict[str, Any]:
-    region_id, region_name = _region(state, who.hospital)
+Bureau = tuple[str, str | None]
+
+
+def _claim(who: Principal, bureau: Bureau, record: SettlementRecord) -> dict[str, Any]:
     return claims.claim_resource(
-        record, region_id=region_id, region_name=region_name, site_id=who.hospital
+        record, region_id=bureau[0], region_name=bureau[1], site_id=who.hospital
     )
 
 
-def _response(state: ApiState, who: Principal, record: SettlementRecord) -> dict[str, Any]:
-    region_id, region_name = _region(state, who.hospital)
+def _response(who: Principal, bureau: Bureau, record: SettlementRecord) -> dict[str, Any]:
     return claims.claim_response(
         settlement=record.settlement,
         bill=record.bill,
         patient_id=record.person_id,
         created=record.created_at,
-        region_id=region_id,
-        region_name=region_name,
+        region_id=bureau[0],
+        region_name=bureau[1],
         site_id=who.hospital,
         record=record,
     )
@@ -103,7 +104,8 @@ def read_claim(
     _: None = Json,
 ) -> Response:
     """A paid bill's settlement as a Claim (use = claim)."""
-    return fhir_response(_claim(state, who, _settlement(state, who, fhir_id)))
+    record = _settlement(state, who, fhir_id)
+    return fhir_response(_claim(who, _region(state, who.hospital), record))
 
 
 @router.get("/ClaimResponse/{fhir_id}")
@@ -114,7 +116,8 @@ def read_claim_response(
     _: None = Json,
 ) -> Response:
     """A settlement's adjudication: every national amount as a `total`."""
-    return fhir_response(_response(state, who, _settlement(state, who, fhir_id)))
+    record = _settlement(state, who, fhir_id)
+    return fhir_response(_response(who, _region(state, who.hospital), record))
 
 
 def _search_settlements(
@@ -123,12 +126,13 @@ def _search_settlements(
     search: Search = search_of(request, state, kind)
     rows = his_records.settlements(ctx=state.services, query=record_query(who.hospital, search))
     render = _claim if kind == "Claim" else _response
+    bureau = _region(state, who.hospital)  # once per page, not once per entry
     return paged_bundle(
         request,
         search,
         rows,
         key=lambda r: (r.created_at, r.id),
-        render=lambda r: render(state, who, r),
+        render=lambda r: render(who, bureau, r),
     )
 
 
