@@ -153,20 +153,21 @@ def searchset(
         links.append({"relation": "next", "url": next_link})
     if previous_link:
         links.append({"relation": "previous", "url": previous_link})
+    entries = [
+        {"fullUrl": f"{base_url}/{r['resourceType']}/{r['id']}", "search": {"mode": "match"}}
+        for r in resources
+    ]
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
         "link": links,
-        "entry": [
-            {
-                "fullUrl": f"{base_url}/{r['resourceType']}/{r['id']}",
-                "resource": r,
-                "search": {"mode": "match"},
-            }
-            for r in resources
-        ]
-        or None,
+        "entry": entries or None,
     }
     if total is not None:
         bundle["total"] = total
-    return emit(bundle)
+    # Each resource was validated when it was emitted: the Bundle is validated around them
+    # (validating each again would double the cost of a page), then they are put in.
+    shell = emit(bundle)
+    for entry, resource in zip(shell.get("entry", ()), resources, strict=True):
+        entry["resource"] = resource
+    return shell
