@@ -154,7 +154,7 @@ def emit(resource: dict[str, Any]) -> dict[str, Any]:
     """The resource without its None elements, once its R4B model has validated it: raises if
     facepay built something that is not valid FHIR. (The model's own serialisation would say
     the same in another spelling at twice the cost; what was validated is what is sent.)"""
-    cleaned = _without_none(resource)
+    cleaned: dict[str, Any] = _without_none(resource)
     model_of(cleaned["resourceType"]).model_validate(cleaned)
     return cleaned
 
