@@ -32,7 +32,7 @@ from facepay.hospital.his_subscriptions import (
 from facepay.services.his_events import HisEvent, events_after, head
 from facepay.services.offline_package import signing_key
 from facepay.services.support import audit, require_hospital
-from facepay.shared.errors import Conflict, InvalidInput, NotFound
+from facepay.shared.errors import Conflict, FacepayError, InvalidInput, NotFound
 from facepay.shared.ids import new_id
 from facepay.terminal.signing import public_key_raw_b64, sign_request
 
@@ -255,6 +255,10 @@ def _send(
         body = notifier.render(ctx, subscription, event)
     except NotFound:
         body = b""  # the bill is gone from view: the event still says what happened
+    except (FacepayError, ValueError) as broken:
+        # An event that cannot be rendered fails like an unreachable endpoint: it backs off
+        # and ends in `error` rather than holding the subscription's lease round after round.
+        return f"{event.id}: cannot render the notification ({type(broken).__name__})"
     target = _target(subscription.endpoint)
     headers = sign_request(signing_key(ctx), "POST", target, body, terminal_id=SERVER_SIGNER)
     headers[HEADER_EVENT] = event.id
