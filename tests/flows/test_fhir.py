@@ -176,6 +176,9 @@ def test_patient_and_coverage_are_masked_and_of_the_site(
     assert found["total"] == 1
     coverage = ok(his.request("GET", f"{FHIR}/Coverage?patient={patient_ref}"))
     assert coverage["entry"][0]["resource"]["beneficiary"]["reference"] == patient_ref
+    assert ok(his.request("GET", f"{FHIR}/Encounter?patient={patient_ref}"))["total"] == 0
+    orders = his.request("GET", f"{FHIR}/ServiceRequest?patient={patient_ref}")
+    assert outcome(orders, 403) == "permission_denied"  # exam orders: the LIS/PACS and staff
     # Site B's HIS: the same ids are 404, its searches are empty.
     other = site_b.add_terminal("his")
     invoice_id = pushed["invoice"]["id"]

@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Literal
 
 from facepay.hospital.bills import PostedBill
+from facepay.hospital.inpatient import Stay
+from facepay.hospital.orders import ServiceRequest
 from facepay.hospital.tenants import Hospital, Region
 from facepay.identity.records import InsuredPerson
 from facepay.services.context import Storage
@@ -130,6 +132,39 @@ def day_of_site(
             assert when is not None
             after = (when, last.id)
     return found[0], found[1]
+
+
+def stay(*, ctx: Storage, hospital_id: str, stay_id: str) -> Stay:
+    """One of the site's inpatient stays."""
+    with ctx.uow() as uow:
+        found = uow.inpatient.stay(stay_id, hospital_id)
+    if found is None:
+        raise NotFound("no such stay")
+    return found
+
+
+def open_stay(*, ctx: Storage, hospital_id: str, person_id: str) -> Stay | None:
+    """The person's open stay, if it is at this site."""
+    with ctx.uow() as uow:
+        found = uow.inpatient.open_stay_of_person(person_id)
+    return found if found is not None and found.hospital_id == hospital_id else None
+
+
+def service_request(*, ctx: Storage, hospital_id: str, request_id: str) -> ServiceRequest:
+    """One of the site's exam or lab requests (its result only through exams.read_result)."""
+    with ctx.uow() as uow:
+        found = uow.orders.request(request_id, hospital_id)
+    if found is None:
+        raise NotFound("no such service request")
+    return found
+
+
+def service_requests_of(
+    *, ctx: Storage, hospital_id: str, person_id: str, limit: int
+) -> list[ServiceRequest]:
+    """A patient's latest requests at this site, newest first."""
+    with ctx.uow() as uow:
+        return uow.orders.requests_of_person(hospital_id, person_id, limit=min(limit, MAX_PAGE))
 
 
 def _bounded(query: RecordQuery) -> RecordQuery:

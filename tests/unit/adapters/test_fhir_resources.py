@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from facepay.adapters.fhir import billing, claims, patients, subscriptions
+from facepay.adapters.fhir import billing, claims, clinical, patients, subscriptions
 from facepay.adapters.fhir.capability import capability_statement, searchset
 from facepay.adapters.fhir.common import (
     SID_RESIDENT_ID,
@@ -33,6 +33,8 @@ from facepay.adapters.interchange import parse_bill, shipped_policies
 from facepay.demo.people import id_number
 from facepay.hospital.bills import LineOrder, PostedBill
 from facepay.hospital.his_subscriptions import HisSubscription
+from facepay.hospital.inpatient import Diagnosis, Stay
+from facepay.hospital.orders import ExamResult, ServiceRequest
 from facepay.hospital.tenants import Region
 from facepay.identity.records import InsuredPerson
 from facepay.insurance.model import Accumulators, Coverage
@@ -164,7 +166,45 @@ def _resources() -> dict[str, dict[str, Any]]:
     )
     dispense = subscriptions.medication_dispenses(dispensed, POSTED)[0]
     invoice = billing.invoice_resource(POSTED, site_id=SITE)
+    stay = Stay(
+        id="sty_" + "5" * 32,
+        hospital_id=SITE,
+        person_id=PERSON,
+        ward="心内科",
+        bed="12-3",
+        diagnosis=Diagnosis("I20.000", "不稳定型心绞痛"),
+        attending_doctor_id="stf_" + "6" * 32,
+        hospital_tier=2,
+        admitted_on=date(2026, 3, 2),
+        admitted_at=AT,
+        admitted_by="staff:stf_1",
+        identification_id="idn_1",
+    )
+    exam = ServiceRequest(
+        id="srq_" + "7" * 32,
+        hospital_id=SITE,
+        bill_id=BILL,
+        line_code="CT-01",
+        name="胸部CT平扫",
+        kind="exam",
+        department="放射科",
+        ordered_by="stf_" + "6" * 32,
+        person_id=PERSON,
+        status="reported",
+        created_at=AT,
+        result=ExamResult(
+            summary="双肺未见明显异常。",
+            conclusion="normal",
+            image_ref="1.2.840.113619.2.55.3.604688119",
+            performed_at=AT + timedelta(hours=1),
+            recorded_at=AT + timedelta(hours=2),
+            recorded_by="terminal:trm_pacs",
+        ),
+    )
     return {
+        "encounter": clinical.encounter_resource(stay),
+        "service-request": clinical.service_request_resource(exam),
+        "diagnostic-report": clinical.diagnostic_report_resource(exam),
         "capability-statement": capability_statement(
             base_url="http://localhost:8000/fhir/R4", date="2026-12-01"
         ),

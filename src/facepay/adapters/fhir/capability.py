@@ -84,6 +84,25 @@ SUPPORT: tuple[ResourceSupport, ...] = (
         "One per site and day: totals and one detail per settlement and refund.",
     ),
     ResourceSupport(
+        "Encounter",
+        ("read", "search-type"),
+        (("patient", "reference", "the patient's open inpatient stay at this site"),),
+        "Inpatient stays (class IMP).",
+    ),
+    ResourceSupport(
+        "ServiceRequest",
+        ("read", "search-type"),
+        (("patient", "reference", "the patient's latest requests, newest first, one page"),),
+        "The exam and lab lines of paid bills on their departments' worklists.",
+    ),
+    ResourceSupport(
+        "DiagnosticReport",
+        ("read",),
+        (),
+        "A request's result (id = the ServiceRequest's): summary and image reference only, "
+        "for the ordering doctor.",
+    ),
+    ResourceSupport(
         "Subscription",
         ("read", "search-type", "create", "delete"),
         (("status", "token", "requested | active | error | off"),),

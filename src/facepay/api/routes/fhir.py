@@ -18,7 +18,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facepay.adapters.fhir.capability import BY_TYPE
 from facepay.api.deps import ApiState
-from facepay.api.routes import fhir_billing, fhir_claims, fhir_patients, fhir_subscriptions
+from facepay.api.routes import (
+    fhir_billing,
+    fhir_claims,
+    fhir_clinical,
+    fhir_patients,
+    fhir_subscriptions,
+)
 from facepay.api.routes.fhir_common import (
     facepay_error,
     http_error,
@@ -40,7 +46,7 @@ def create_fhir_app(state: ApiState) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
-    for module in (fhir_patients, fhir_subscriptions, fhir_claims, fhir_billing):
+    for module in (fhir_patients, fhir_subscriptions, fhir_claims, fhir_billing, fhir_clinical):
         app.include_router(module.router)
     app.include_router(router)  # last: its catch-all answers what no other route does
     return app
