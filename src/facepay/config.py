@@ -193,9 +193,11 @@ class Settings(BaseSettings):
     """Most settlements plus reversals one PaymentReconciliation (a site's day) holds; a
     busier day is a 422 telling the client to page through Claim searches instead."""
 
-    fhir_subscription_allowed_hosts: tuple[str, ...] = ("127.0.0.1", "::1", "localhost")
-    """Hosts a rest-hook Subscription may post to: exact names or IP literals, as a JSON list
-    (`["his.example-hospital.local", "10.1.2.3"]`). Loopback only by default: the server posts
+    fhir_subscription_allowed_hosts: str = Field(
+        default="127.0.0.1,::1,localhost", max_length=4_000, pattern=r"^[A-Za-z0-9.:\-,\[\] ]*$"
+    )
+    """Hosts a rest-hook Subscription may post to, comma-separated: exact names or IP literals
+    (`his.example-hospital.local,10.1.2.3`). Loopback only by default: the server posts
     wherever a subscription says, so the list keeps a caller from aiming it at anything else."""
     fhir_subscriptions_per_site: int = Field(default=20, ge=1, le=1_000)
     """Live (not `off`) subscriptions one site may hold."""
@@ -267,6 +269,11 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path:
         """Where the embedded database lives."""
         return self.data_dir / "facepay.sqlite"
+
+    def subscription_hosts(self) -> tuple[str, ...]:
+        """`fhir_subscription_allowed_hosts` as a tuple of host names and IP literals."""
+        hosts = (h.strip() for h in self.fhir_subscription_allowed_hosts.split(","))
+        return tuple(h for h in hosts if h)
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the configured one, else the embedded SQLite file."""

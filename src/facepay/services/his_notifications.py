@@ -73,7 +73,7 @@ def create_subscription(
     """A site's new subscription; it hears of what happens after it is made."""
     criteria_kinds(criteria)
     settings = ctx.settings
-    check_endpoint(endpoint, settings.fhir_subscription_allowed_hosts)
+    check_endpoint(endpoint, settings.subscription_hosts())
     if not reason or len(reason) > MAX_REASON or not reason.isprintable():
         raise InvalidInput(f"reason: 1 to {MAX_REASON} printable characters")
     cursor = head(ctx, hospital_id=hospital_id)

@@ -403,6 +403,25 @@ MEANINGS: Final[dict[str, str]] = {
         "The day has more settlements and reversals than one PaymentReconciliation holds "
         "(FACEPAY_FHIR_RECONCILIATION_MAX_DETAILS); page through Claim searches by date."
     ),
+    "fhir_bad_subscription": (
+        "The Subscription is not one the facade makes: channel.type rest-hook, payload "
+        "application/fhir+json or none, no channel.header or end, status requested."
+    ),
+    "fhir_unsupported_criteria": (
+        "Subscription criteria: PaymentNotice?, Invoice?, Invoice?status=balanced, "
+        "Invoice?status=cancelled or MedicationDispense?."
+    ),
+    "fhir_bad_endpoint": (
+        "The subscription endpoint is not an http(s) URL of ASCII characters without user, "
+        "password or fragment."
+    ),
+    "fhir_endpoint_not_allowed": (
+        "The installation does not post to that host; its operator lists the hosts in "
+        "FACEPAY_FHIR_SUBSCRIPTION_ALLOWED_HOSTS (loopback only by default)."
+    ),
+    "fhir_too_many_subscriptions": (
+        "The site holds FACEPAY_FHIR_SUBSCRIPTIONS_PER_SITE live subscriptions; delete one first."
+    ),
     "his_bill_differs": (
         "The hospital system pushed this Invoice identifier before with other content; a "
         "repeat must be identical, a new bill needs a new identifier."

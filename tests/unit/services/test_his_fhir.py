@@ -286,3 +286,22 @@ def test_criteria_endpoints_and_the_site_limit_are_checked(signed: Any) -> None:
         his_notifications.get_subscription(
             ctx=world.ctx, hospital_id="h2", subscription_id=first.id
         )
+
+
+def test_the_operator_lists_the_hosts_subscriptions_may_post_to(signed: Any) -> None:
+    world = signed
+    hosts = {"fhir_subscription_allowed_hosts": "his.example.local, 10.1.2.3"}
+    world.ctx = replace(world.ctx, settings=world.ctx.settings.model_copy(update=hosts))
+    for endpoint in ("https://HIS.example.local:8443/fhir-hook", "http://10.1.2.3/h"):
+        made = his_notifications.create_subscription(
+            ctx=world.ctx,
+            hospital_id="h1",
+            actor="a",
+            criteria="Invoice?",
+            endpoint=endpoint,
+            reason="r",
+        )
+        assert made.endpoint == endpoint
+    with pytest.raises(InvalidInput) as refused:
+        _subscribe(world)  # loopback is no longer on the list
+    assert refused.value.code == "fhir_endpoint_not_allowed"
