@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
+from facepay.hospital.appointments import Appointment, Schedule
 from facepay.hospital.bills import PostedBill
 from facepay.hospital.inpatient import Stay
 from facepay.hospital.orders import ServiceRequest
@@ -165,6 +166,29 @@ def service_requests_of(
     """A patient's latest requests at this site, newest first."""
     with ctx.uow() as uow:
         return uow.orders.requests_of_person(hospital_id, person_id, limit=min(limit, MAX_PAGE))
+
+
+def appointment(
+    *, ctx: Storage, hospital_id: str, appointment_id: str
+) -> tuple[Appointment, Schedule]:
+    """One booking of the site, with its session."""
+    with ctx.uow() as uow:
+        found = uow.appointments.get(appointment_id, hospital_id)
+        session = uow.appointments.schedule(found.schedule_id, hospital_id) if found else None
+    if found is None or session is None:
+        raise NotFound("no such appointment")
+    return found, session
+
+
+def slot(*, ctx: Storage, hospital_id: str, schedule_id: str, number: int) -> tuple[Schedule, bool]:
+    """A session of the site and whether a booking holds its slot `number` now."""
+    with ctx.uow() as uow:
+        session = uow.appointments.schedule(schedule_id, hospital_id)
+        if session is None or not 1 <= number <= session.capacity:
+            raise NotFound("no such slot")
+        bookings = uow.appointments.of_schedules([session.id]).get(session.id, [])
+    now = ctx.clock.now()
+    return session, any(b.slot == number and b.holds_slot(now) for b in bookings)
 
 
 def _bounded(query: RecordQuery) -> RecordQuery:

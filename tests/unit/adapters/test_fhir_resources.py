@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,14 @@ from typing import Any
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
-from facepay.adapters.fhir import billing, claims, clinical, patients, subscriptions
+from facepay.adapters.fhir import (
+    billing,
+    claims,
+    clinical,
+    patients,
+    scheduling,
+    subscriptions,
+)
 from facepay.adapters.fhir.capability import capability_statement, searchset
 from facepay.adapters.fhir.common import (
     SID_RESIDENT_ID,
@@ -31,6 +38,7 @@ from facepay.adapters.fhir.outcome import operation_outcome
 from facepay.adapters.fhir.search import Cursor, date_bounds, parse_search
 from facepay.adapters.interchange import parse_bill, shipped_policies
 from facepay.demo.people import id_number
+from facepay.hospital.appointments import Appointment, FeeLine, Schedule
 from facepay.hospital.bills import LineOrder, PostedBill
 from facepay.hospital.his_subscriptions import HisSubscription
 from facepay.hospital.inpatient import Diagnosis, Stay
@@ -201,7 +209,39 @@ def _resources() -> dict[str, dict[str, Any]]:
             recorded_by="terminal:trm_pacs",
         ),
     )
+    session = Schedule(
+        id="sch_" + "8" * 32,
+        hospital_id=SITE,
+        department="呼吸内科",
+        doctor="stf_" + "6" * 32,
+        doctor_name="李医生",
+        session_date=date(2026, 3, 3),
+        period="am",
+        start_time=time(8, 0),
+        end_time=time(12, 0),
+        starts_at=datetime(2026, 3, 3, 8, tzinfo=CN),
+        ends_at=datetime(2026, 3, 3, 12, tzinfo=CN),
+        capacity=30,
+        fee=FeeLine("REG-1", "普通门诊挂号", "A", 1_000),
+        hospital_tier=2,
+        created_at=AT,
+    )
+    booking = Appointment(
+        id="apt_" + "9" * 32,
+        hospital_id=SITE,
+        schedule_id=session.id,
+        person_id=PERSON,
+        slot=7,
+        channel="his",
+        status="booked",
+        idempotency_key="k",
+        booked_at=AT,
+        booked_by="terminal:trm_his",
+        bill_id=BILL,
+    )
     return {
+        "appointment": scheduling.appointment_resource(booking, session),
+        "slot": scheduling.slot_resource(session, 7, held=True),
         "encounter": clinical.encounter_resource(stay),
         "service-request": clinical.service_request_resource(exam),
         "diagnostic-report": clinical.diagnostic_report_resource(exam),

@@ -5,13 +5,14 @@ lease, tenancy, allowed hosts)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import time, timedelta
 from types import ModuleType
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from facepay.hospital.appointments import Appointment, FeeLine, Schedule
 from facepay.hospital.his_subscriptions import HisSubscription
 from facepay.services import his_bills, his_notifications, his_records
 from facepay.services.bills import pay_bill
@@ -305,3 +306,34 @@ def test_the_operator_lists_the_hosts_subscriptions_may_post_to(signed: Any) -> 
     with pytest.raises(InvalidInput) as refused:
         _subscribe(world)  # loopback is no longer on the list
     assert refused.value.code == "fhir_endpoint_not_allowed"
+
+
+def test_a_booking_and_its_slot_are_read_inside_their_site(world: Any) -> None:
+    now = world.clock.now()
+    session = Schedule(
+        id="sch_" + "8" * 32, hospital_id="h1", department="呼吸内科", doctor="stf_1",
+        doctor_name="李医生", session_date=now.date(), period="am", start_time=time(8),
+        end_time=time(12), starts_at=now, ends_at=now + timedelta(hours=4), capacity=3,
+        fee=FeeLine("REG-1", "挂号", "A", 1_000), hospital_tier=2, created_at=now,
+    )  # fmt: skip
+    booking = Appointment(
+        id="apt_" + "9" * 32, hospital_id="h1", schedule_id=session.id,
+        person_id=world.people["Alice"], slot=2, channel="his", status="booked",
+        idempotency_key="k", booked_at=now, booked_by="terminal:his",
+    )  # fmt: skip
+    with world.ctx.uow() as uow:
+        uow.appointments.add_schedule(session)
+        uow.appointments.add(booking)
+        uow.commit()
+    found, of = his_records.appointment(ctx=world.ctx, hospital_id="h1", appointment_id=booking.id)
+    assert (found.id, of.id) == (booking.id, session.id)
+    held = [
+        his_records.slot(ctx=world.ctx, hospital_id="h1", schedule_id=session.id, number=n)[1]
+        for n in (1, 2, 3)
+    ]
+    assert held == [False, True, False]
+    for site, number in (("h2", 2), ("h1", 4)):
+        with pytest.raises(NotFound):
+            his_records.slot(ctx=world.ctx, hospital_id=site, schedule_id=session.id, number=number)
+    with pytest.raises(NotFound):
+        his_records.appointment(ctx=world.ctx, hospital_id="h2", appointment_id=booking.id)

@@ -103,6 +103,18 @@ SUPPORT: tuple[ResourceSupport, ...] = (
         "for the ordering doctor.",
     ),
     ResourceSupport(
+        "Appointment",
+        ("read",),
+        (),
+        "A booking of a doctor's session (start and end: the session's).",
+    ),
+    ResourceSupport(
+        "Slot",
+        ("read",),
+        (),
+        "Slot <session id>.<number> of a session: free or busy.",
+    ),
+    ResourceSupport(
         "Subscription",
         ("read", "search-type", "create", "delete"),
         (("status", "token", "requested | active | error | off"),),

@@ -1,5 +1,6 @@
-"""FHIR Encounter (inpatient stays), ServiceRequest (exam and lab orders) and DiagnosticReport
-(their results: summary and image reference, for the ordering doctor only)."""
+"""FHIR Encounter (inpatient stays), ServiceRequest (exam and lab orders), DiagnosticReport
+(their results: summary and image reference, for the ordering doctor only), Appointment and
+Slot (bookings and the numbered places of a session)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from facepay.access.rbac import Permission, Principal
-from facepay.adapters.fhir import clinical
+from facepay.adapters.fhir import clinical, scheduling
 from facepay.adapters.fhir.common import facepay_id
 from facepay.api.access import may
 from facepay.api.deps import StateDep
@@ -117,3 +118,39 @@ def read_diagnostic_report(
         request_id=_id(fhir_id, "srq", "diagnostic report"),
     )
     return fhir_response(clinical.diagnostic_report_resource(found))
+
+
+@router.get("/Appointment/{fhir_id}")
+def read_appointment(
+    fhir_id: str,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.APPOINTMENT_READ)],
+    _: None = Json,
+) -> Response:
+    """One booking of the caller's site."""
+    booking, session = his_records.appointment(
+        ctx=state.services,
+        hospital_id=who.hospital,
+        appointment_id=_id(fhir_id, "apt", "appointment"),
+    )
+    return fhir_response(scheduling.appointment_resource(booking, session))
+
+
+@router.get("/Slot/{fhir_id}")
+def read_slot(
+    fhir_id: str,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.APPOINTMENT_READ)],
+    _: None = Json,
+) -> Response:
+    """Slot `<session id>.<number>`: free, or busy while a booking holds it."""
+    session, number = fhir_id.rpartition(".")[::2]
+    if not number.isdigit() or len(number) > 4:
+        raise NotFound("no such slot")
+    found, held = his_records.slot(
+        ctx=state.services,
+        hospital_id=who.hospital,
+        schedule_id=_id(session, "sch", "slot"),
+        number=int(number),
+    )
+    return fhir_response(scheduling.slot_resource(found, int(number), held=held))
