@@ -15,6 +15,7 @@ facepay.adapters.fhir.notify); no unit of work is held while a request is in fli
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from dataclasses import dataclass, replace
@@ -185,11 +186,35 @@ def deliver_round(
             taken = uow.subscriptions.lease(subscription.id, owner=me, now=now, until=now + lease)
             uow.commit()
         if taken:
-            done = _deliver(ctx, notifier, subscription, me)
+            try:
+                done = _deliver(ctx, notifier, subscription, me)
+            except Exception:
+                _release(ctx, subscription.id, subscription.hospital_id, me)
+                raise
             total = Delivered(
                 total.sent + done.sent, total.failed + done.failed, total.subscriptions + 1
             )
     return total
+
+
+def _release(ctx: Services, subscription_id: str, hospital_id: str, owner: str) -> None:
+    """Give the lease back, keeping what was recorded (a round that broke off on a storage
+    error: the next round, in any process, carries on without waiting for the lease to end)."""
+    # The storage may still be failing: then the lease simply expires.
+    with contextlib.suppress(Exception), ctx.uow() as uow:
+        now = uow.subscriptions.get(subscription_id, hospital_id)
+        if now is not None:
+            uow.subscriptions.record(
+                subscription_id,
+                owner=owner,
+                cursor=now.cursor,
+                status=now.status,
+                failures=now.failures,
+                next_attempt_at=now.next_attempt_at,
+                last_error=now.last_error,
+                release=True,
+            )
+            uow.commit()
 
 
 def _deliver(

@@ -337,3 +337,24 @@ def test_a_booking_and_its_slot_are_read_inside_their_site(world: Any) -> None:
             his_records.slot(ctx=world.ctx, hospital_id=site, schedule_id=session.id, number=number)
     with pytest.raises(NotFound):
         his_records.appointment(ctx=world.ctx, hospital_id="h2", appointment_id=booking.id)
+
+
+def test_a_round_that_breaks_off_gives_its_lease_back(signed: Any, kit: ModuleType) -> None:
+    world = signed
+    sub = _subscribe(world)
+    bill = _push(world, kit, "INV-1").bill
+    _pay(world, kit, bill.id)
+
+    class Broken(FakeHook):
+        def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
+            raise RuntimeError("storage went away")
+
+    with pytest.raises(RuntimeError):
+        his_notifications.deliver_round(ctx=world.ctx, notifier=Broken(), owner="w1")
+    again = FakeHook()
+    assert his_notifications.deliver_round(ctx=world.ctx, notifier=again, owner="w2").sent == 1
+    stored = his_notifications.get_subscription(
+        ctx=world.ctx, hospital_id="h1", subscription_id=sub.id
+    )
+    assert stored.lease_owner is None
+    assert stored.cursor > sub.cursor
