@@ -478,6 +478,8 @@ def test_dates_are_ranges_in_the_hospital_zone_and_combine() -> None:
         [("status", "a"), ("status", "b")],
         [("date", "ne2026-01-01")],
         [("date", "2026-13-01")],
+        [("date", "lt0001-01-01")],
+        [("date", "9999-12")],
         [("patient", "Practitioner/1")],
         [("_page", "not-a-cursor")],
         [("_format", "xml")],

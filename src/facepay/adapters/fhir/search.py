@@ -155,7 +155,7 @@ def date_bounds(value: str, zone: timezone) -> tuple[datetime | None, datetime |
         raise BadRequest(f"date: prefix {prefix} is not supported", code="fhir_bad_date")
     try:
         start, end = _range(match, value[len(match[1] or "") :], zone)
-    except ValueError:
+    except (ValueError, OverflowError):  # not a date, or one UTC cannot hold (0001, 9999)
         raise BadRequest("date: not a valid date or instant", code="fhir_bad_date") from None
     return {
         "eq": (start, end),

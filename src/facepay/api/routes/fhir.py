@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facepay.adapters.fhir.capability import BY_TYPE
 from facepay.api.deps import ApiState
@@ -38,7 +39,34 @@ PREFIX = "/fhir/R4"
 router = APIRouter()
 
 
-def create_fhir_app(state: ApiState) -> FastAPI:
+class Contained:
+    """ASGI wrapper: an unexpected exception ends inside the facade. Starlette's error
+    middleware answers it (with the OperationOutcome of `unexpected`) and then raises it again;
+    raised on into the enclosing app, it would make that app answer a second time on a
+    response already sent and drop the connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = False
+
+        async def tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self._app(scope, receive, tracking)
+        except Exception:
+            if not started:
+                answer = outcome_response(500, "internal_error", "something went wrong on our side")
+                await answer(scope, receive, send)
+            # Logged by `unexpected` already; the client has its answer.
+
+
+def create_fhir_app(state: ApiState) -> Contained:
     """The /fhir/R4 application over the API's state (mount it at PREFIX)."""
     app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None, title="facepay FHIR R4")
     app.state.api = state
@@ -49,7 +77,7 @@ def create_fhir_app(state: ApiState) -> FastAPI:
     for module in (fhir_patients, fhir_subscriptions, fhir_claims, fhir_billing, fhir_clinical):
         app.include_router(module.router)
     app.include_router(router)  # last: its catch-all answers what no other route does
-    return app
+    return Contained(app)
 
 
 @router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

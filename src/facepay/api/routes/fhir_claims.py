@@ -185,6 +185,15 @@ def fhir_id_of(hospital_id: str) -> str:
     return fhir_id(hospital_id)
 
 
+FIRST_DAY = date(2000, 1, 1)
+
+
+def _reconcilable(state: ApiState, day: date | None) -> bool:
+    """A day a site can have settled on: from 2000 to tomorrow."""
+    today = state.services.clock.now().date()
+    return day is not None and FIRST_DAY <= day <= today + timedelta(days=1)
+
+
 def _reconciliation(state: ApiState, who: Principal, day: date) -> dict[str, Any]:
     zone = _zone(state)
     start = datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
@@ -225,7 +234,7 @@ def read_reconciliation(
         day = date.fromisoformat(f"{digits[:4]}-{digits[4:6]}-{digits[6:]}")
     except ValueError:
         day = None
-    if len(digits) != 8 or not digits.isdigit():
+    if len(digits) != 8 or not digits.isdigit() or not _reconcilable(state, day):
         day = None
     if site != fhir_id_of(who.hospital) or day is None:
         raise NotFound("no such payment reconciliation")
@@ -248,5 +257,7 @@ def search_reconciliations(
         day = None
     if day is None or len(request.query_params.getlist("date")) != 1:
         raise BadRequest("search by one day: date=YYYY-MM-DD", code="fhir_bad_search")
+    if not _reconcilable(state, day):
+        return fhir_response(one_page(request, []))  # no site has a day that far out
     found = [_reconciliation(state, who, day)] if search.cursor is None else []
     return fhir_response(one_page(request, found))
