@@ -493,3 +493,16 @@ def test_searches_refuse_what_they_cannot_do(items: list[tuple[str, str]]) -> No
 def test_a_cursor_round_trips() -> None:
     cursor = Cursor("before", AT, BILL)
     assert _search(("_page", cursor.encode())).cursor == cursor
+
+
+def test_a_value_of_the_wrong_shape_is_a_400_even_where_the_model_crashes() -> None:
+    subscription = {
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "r",
+        "criteria": "Invoice?",
+        "channel": {"type": "rest-hook", "endpoint": {}, "payload": "application/fhir+json"},
+    }
+    with pytest.raises(BadRequest) as refused:
+        subscriptions.read_subscription(subscription)
+    assert refused.value.code == "fhir_invalid_resource"

@@ -142,6 +142,10 @@ def parse_resource(document: Mapping[str, Any], *types: str) -> Any:
         ]
         # The values are never echoed back: they may hold ID numbers.
         raise ResourceInvalid(f"the {kind} does not conform to FHIR R4", issues) from None
+    except (TypeError, AttributeError, ValueError, KeyError, IndexError, RecursionError):
+        # Some of the models' validators fail this way on values of the wrong shape (an object
+        # where a string belongs): still the client's malformed resource, never a 500.
+        raise ResourceInvalid(f"the {kind} does not conform to FHIR R4", []) from None
 
 
 @functools.cache
