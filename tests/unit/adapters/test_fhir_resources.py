@@ -5,9 +5,11 @@ form they come in; searches parse strictly."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
+import random
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -506,3 +508,30 @@ def test_a_value_of_the_wrong_shape_is_a_400_even_where_the_model_crashes() -> N
     with pytest.raises(BadRequest) as refused:
         subscriptions.read_subscription(subscription)
     assert refused.value.code == "fhir_invalid_resource"
+
+
+def _mutated(rnd: random.Random, document: Any, depth: int = 0) -> None:
+    odd = [None, 1, -1, "x" * 300, [], {}, True, "2026-99-99", {"value": "1"}, [{"a": 1}],
+           Decimal("0.001"), 10**30, "#c1"]  # fmt: skip
+    if isinstance(document, dict | list) and document:
+        key = (
+            rnd.choice(list(document))
+            if isinstance(document, dict)
+            else rnd.randrange(len(document))
+        )
+        if rnd.random() < 0.5 or depth > 4:
+            document[key] = rnd.choice(odd)
+        else:
+            _mutated(rnd, document[key], depth + 1)
+
+
+def test_mangled_pushes_are_refused_with_a_code_never_an_exception() -> None:
+    rnd = random.Random(13)
+    for form in (_push_document, lambda: _as_bundle(_push_document())):
+        for _ in range(150):
+            document = form()
+            for _ in range(rnd.randint(1, 3)):
+                _mutated(rnd, document)
+            # 400 or 422 with its code; any other exception would be a 500.
+            with contextlib.suppress(InvalidInput):
+                billing.read_push(document, site_tier="secondary")
