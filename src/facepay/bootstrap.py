@@ -28,6 +28,7 @@ from facepay.adapters.db.security_ports import (
     SqlAlchemyTerminalKeys,
 )
 from facepay.adapters.db.unit_of_work import SqlAlchemyUnitOfWork
+from facepay.adapters.fhir.notify import FhirRestHook
 from facepay.adapters.interchange import shipped_policies
 from facepay.adapters.nhsa.client import NhsaClient
 from facepay.adapters.nhsa.platform import NhsaPlatform
@@ -345,6 +346,7 @@ def build_services(
         offline_key=lambda: load_or_create_offline_signing_key(
             settings.resolved_offline_signing_key_file()
         ),
+        his_notifier=FhirRestHook(timeout_seconds=settings.fhir_subscription_timeout_seconds),
         snapshot=(
             GallerySnapshot(
                 settings.data_dir / SNAPSHOT,

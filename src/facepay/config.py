@@ -203,6 +203,45 @@ class Settings(BaseSettings):
     and erasures made by other processes); an enrolment elsewhere is identifiable here within
     about this long plus the time to open its row."""
 
+    # The FHIR R4 facade (/fhir/R4, facepay.api.routes.fhir; docs/fhir.md)
+    fhir_max_body_bytes: int = Field(default=1024 * 1024, gt=0, le=8 * 1024 * 1024)
+    """Largest FHIR request body (an Invoice of 200 ChargeItems is about 150 KB); bigger is a
+    413 OperationOutcome. At most `api_max_body_bytes`, which the whole API enforces first."""
+    fhir_default_count: int = Field(default=20, ge=1, le=500)
+    """Entries of a searchset page when the client sends no `_count`."""
+    fhir_max_count: int = Field(default=100, ge=1, le=500)
+    """Largest `_count` a search accepts (a larger one is a 400)."""
+    fhir_reconciliation_max_details: int = Field(default=20_000, ge=1, le=200_000)
+    """Most settlements plus reversals one PaymentReconciliation (a site's day) holds; a
+    busier day is a 422 telling the client to page through Claim searches instead."""
+
+    fhir_subscription_allowed_hosts: str = Field(
+        default="127.0.0.1,::1,localhost", max_length=4_000, pattern=r"^[A-Za-z0-9.:\-,\[\] ]*$"
+    )
+    """Hosts a rest-hook Subscription may post to, comma-separated: exact names or IP literals
+    (`his.example-hospital.local,10.1.2.3`). Loopback only by default: the server posts
+    wherever a subscription says, so the list keeps a caller from aiming it at anything else."""
+    fhir_subscriptions_per_site: int = Field(default=20, ge=1, le=1_000)
+    """Live (not `off`) subscriptions one site may hold."""
+    fhir_subscription_interval_seconds: float = Field(default=1.0, gt=0, le=3_600)
+    """How often each server process runs a delivery round (facepay.services.his_notifications)."""
+    fhir_subscription_round_size: int = Field(default=50, ge=1, le=1_000)
+    """Subscriptions one round leases and serves."""
+    fhir_subscription_batch: int = Field(default=20, ge=1, le=500)
+    """Events one subscription is sent in one round (the rest follow in the next rounds)."""
+    fhir_subscription_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    """How long a receiver has to answer one notification."""
+    fhir_subscription_lease_seconds: float = Field(default=300.0, gt=0, le=86_400)
+    """How long a process holds a subscription while it delivers; make it longer than
+    `fhir_subscription_batch` x `fhir_subscription_timeout_seconds`, so that a slow receiver
+    never has two processes posting to it at once."""
+    fhir_subscription_backoff_seconds: float = Field(default=2.0, gt=0, le=3_600)
+    """The wait after a first failed delivery; it doubles with each failure in a row."""
+    fhir_subscription_backoff_max_seconds: float = Field(default=600.0, gt=0, le=86_400)
+    """The longest wait between two attempts."""
+    fhir_subscription_max_failures: int = Field(default=10, ge=1, le=1_000)
+    """Failures in a row after which a subscription turns `error` and is no longer tried."""
+
     # HTTP API limits (facepay.api): a clear 413 / 422 / 429 for each
     api_max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
     """Largest request body; a capture of 32 JPEG frames of 640x480 is about 2-4 MB in base64.
@@ -277,6 +316,11 @@ class Settings(BaseSettings):
     def sqlite_path(self) -> Path:
         """Where the embedded database lives."""
         return self.data_dir / "facepay.sqlite"
+
+    def subscription_hosts(self) -> tuple[str, ...]:
+        """`fhir_subscription_allowed_hosts` as a tuple of host names and IP literals."""
+        hosts = (h.strip() for h in self.fhir_subscription_allowed_hosts.split(","))
+        return tuple(h for h in hosts if h)
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the configured one, else the embedded SQLite file."""

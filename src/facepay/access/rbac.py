@@ -142,6 +142,8 @@ class Permission(StrEnum):
     """Pay a patient, at the window, the refund due to them."""
     BALANCES_READ = "balances.read"
     """What a patient owes (arrears) and is owed (refund due), with the vouchers that made it."""
+    SUBSCRIPTION_MANAGE = "subscription.manage"
+    """Make, read and stop the site's FHIR rest-hook subscriptions (where the server posts)."""
 
     @property
     def is_read_only(self) -> bool:
@@ -190,7 +192,7 @@ ROLE_GRANTS: Mapping[Role, frozenset[Permission]] = {
     | {P.AUDIT_READ, P.REPORT_READ, P.TERMINAL_REGISTER, P.TERMINAL_REVOKE, P.STAFF_MANAGE}
     | {P.TERMINAL_READ, P.STAFF_READ, P.LIVENESS_READ}
     | {P.APPOINTMENT_SCHEDULE, P.INPATIENT_DISCHARGE_REVERSE, P.EMERGENCY_MERGE}
-    | {P.PROXY_REVOKE, P.OFFLINE_LIMITS_SET, P.OFFLINE_REVIEW}
+    | {P.PROXY_REVOKE, P.OFFLINE_LIMITS_SET, P.OFFLINE_REVIEW, P.SUBSCRIPTION_MANAGE}
     | _OVERSIGHT
     | _BALANCES,
     Role.AUDITOR: frozenset({P.BILL_READ, P.PATIENT_READ, P.AUDIT_READ, P.REPORT_READ})
@@ -218,10 +220,12 @@ TERMINAL_KIND_GRANTS: Mapping[TerminalKind, frozenset[Permission]] = {
     # A window camera also shows a pharmacy window its queue.
     TerminalKind.WINDOW: _PATIENT_TERMINAL | {P.DISPENSING_READ, P.OFFLINE_SYNC},
     # The hospital information system also posts the bills it priced and the stay's charges,
-    # and books for its own channels (its app, its phone line).
+    # books for its own channels (its app, its phone line), reads its site's patients, their
+    # coverage and stays through the FHIR facade (ID numbers masked; /v1 patient routes are
+    # staff's) and subscribes to the site's events there.
     TerminalKind.HIS: TERMINAL_GRANTS
     | {P.BILL_CREATE, P.APPOINTMENT_BOOK, P.APPOINTMENT_CANCEL, P.APPOINTMENT_READ}
-    | {P.INPATIENT_CHARGE},
+    | {P.INPATIENT_CHARGE, P.INPATIENT_READ, P.PATIENT_READ, P.SUBSCRIPTION_MANAGE},
     # At the bed: the daily check-in and deposit top-ups by face.
     TerminalKind.WARD: frozenset(
         {P.PATIENT_IDENTIFY, P.INPATIENT_BEDSIDE, P.INPATIENT_DEPOSIT, P.INPATIENT_READ}

@@ -36,6 +36,7 @@ from facepay.api.routes import (
     balances,
     bills,
     emergency,
+    fhir,
     inpatient,
     liveness,
     lookups,
@@ -48,6 +49,7 @@ from facepay.api.routes import (
 )
 from facepay.services.context import Services
 from facepay.services.gallery_sync import follow_journal
+from facepay.services.his_notifications import deliver_round
 from facepay.services.upkeep import run_upkeep
 
 
@@ -91,6 +93,8 @@ def create_app(services: Services, access: Access) -> FastAPI:
     routers += [orders, emergency, appointments, inpatient, settlements, offline, balances]
     for module in routers:
         app.include_router(module.router)
+    # The FHIR facade: its own error form (OperationOutcome), the same state, auth and limits.
+    app.mount(fhir.PREFIX, fhir.create_fhir_app(state))
     app.add_middleware(BodySizeLimit, max_bytes=settings.api_max_body_bytes)
     app.add_middleware(
         CaptureAdmission,
@@ -116,9 +120,11 @@ _log = structlog.get_logger("facepay.api")
 
 @asynccontextmanager
 async def upkeep_schedule(services: Services) -> AsyncIterator[None]:
-    """Run the upkeep (facepay.services.upkeep) every `maintenance_interval_seconds` and follow
-    the template journal (facepay.services.gallery_sync) every `gallery_follow_interval_ms`
-    while the app serves; a failed round is logged and the next one tries again."""
+    """Run the upkeep (facepay.services.upkeep) every `maintenance_interval_seconds`, deliver
+    FHIR rest-hook notifications (facepay.services.his_notifications) every
+    `fhir_subscription_interval_seconds` and follow the template journal
+    (facepay.services.gallery_sync) every `gallery_follow_interval_ms` while the app serves; a
+    failed round is logged and the next one tries again."""
 
     stop = asyncio.Event()
 
@@ -148,6 +154,14 @@ async def upkeep_schedule(services: Services) -> AsyncIterator[None]:
                 "upkeep",
                 lambda: run_upkeep(ctx=services),
                 lambda done: any(asdict(done).values()),
+            )
+        ),
+        asyncio.create_task(
+            every(
+                settings.fhir_subscription_interval_seconds,
+                "fhir_notified",
+                lambda: deliver_round(ctx=services, notifier=services.his_notifier),
+                lambda done: bool(done.sent or done.failed),
             )
         ),
         asyncio.create_task(

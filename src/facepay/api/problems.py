@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from facepay.api.logging import REQUEST_ID_HEADER, request_context
 from facepay.services.ports import StorageBusy
 from facepay.shared.errors import (
+    BadRequest,
     Conflict,
     FacepayError,
     Forbidden,
@@ -51,10 +52,32 @@ class DuplicateHeader(FacepayError):  # noqa: N818
     code = "duplicate_header"
 
 
+class UnsupportedMediaType(InvalidInput):
+    """A request body of a media type the operation does not read."""
+
+    code = "unsupported_media_type"
+
+
+class NotAcceptable(InvalidInput):
+    """The client accepts none of the media types the operation answers with."""
+
+    code = "not_acceptable"
+
+
+class PreconditionFailed(FacepayError):  # noqa: N818
+    """A condition the request set (a conditional header) does not hold."""
+
+    code = "precondition_failed"
+
+
 STATUS_BY_ERROR: tuple[tuple[type[FacepayError], int], ...] = (
     (RateLimited, 429),
     (BodyTooLarge, 413),
     (DuplicateHeader, 400),
+    (UnsupportedMediaType, 415),
+    (NotAcceptable, 406),
+    (PreconditionFailed, 412),
+    (BadRequest, 400),
     (StorageBusy, 503),
     (Unavailable, 503),
     (ImageRejected, 422),
@@ -71,7 +94,9 @@ TITLES = {
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    406: "Not acceptable",
     409: "Conflict",
+    412: "Precondition failed",
     413: "Request too large",
     415: "Unsupported media type",
     422: "Unprocessable input",

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -21,6 +21,9 @@ from facepay.shared.clock import Clock
 from facepay.supervision.audit_store import AuditLog
 from facepay.vision.engine import FaceEngine
 from facepay.vision.liveness import ChallengeStore, LivenessPolicy
+
+if TYPE_CHECKING:
+    from facepay.services.his_notifications import HisNotifier
 
 
 class Storage(Protocol):
@@ -109,7 +112,10 @@ class Services:
     """Who computes a bill's insurance split (Settings.settlement_platform)."""
     offline_key: Callable[[], Ed25519PrivateKey] | None = field(default=None, compare=False)
     """The key signing offline limits, read (made on first use) when a package is signed; None:
-    this process issues no offline packages (facepay.services.offline_package)."""
+    this process issues no offline packages (facepay.services.offline_package). It also signs
+    the FHIR rest-hook notifications (facepay.services.his_notifications)."""
+    his_notifier: HisNotifier | None = field(default=None, compare=False)
+    """Renders and posts FHIR rest-hook notifications (None: no delivery from this process)."""
 
     @property
     def decision_policy(self) -> DecisionPolicy:

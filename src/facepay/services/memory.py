@@ -33,7 +33,9 @@ from facepay.services.memory_inpatient import InMemoryInpatientRepository
 from facepay.services.memory_offline import InMemoryOfflineRepository
 from facepay.services.memory_orders import InMemoryOrderRepository
 from facepay.services.memory_proxies import InMemoryProxyRepository
+from facepay.services.memory_subscriptions import InMemorySubscriptionRepository
 from facepay.services.ports import TOTAL_FIELDS, SettlementRecord, SiteTotals
+from facepay.services.repositories import PageKey, RecordQuery
 from facepay.shared.errors import Conflict
 
 
@@ -69,6 +71,17 @@ class InMemorySettlementRepository:
             key=lambda r: (r.created_at, r.id),
         )
         return [r for r in rows if after is None or (r.created_at, r.id) > after][:limit]
+
+    def search(self, query: RecordQuery) -> list[SettlementRecord]:
+        """The site's settlements matching `query`, in (time, id) order."""
+        keyed: list[tuple[PageKey, object]] = []
+        for r in self.records.values():
+            at = r.created_at if query.on == "created" else r.reversed_at
+            if r.hospital_id != query.hospital_id or at is None:
+                continue
+            if query.admits((at, r.id), person_id=r.person_id, status=r.status):
+                keyed.append(((at, r.id), r))
+        return [r for r in query.page(keyed) if isinstance(r, SettlementRecord)]
 
     def get(self, settlement_id: str) -> SettlementRecord | None:
         """By id."""
@@ -136,6 +149,9 @@ class InMemoryStore:
     )
     offline: InMemoryOfflineRepository = field(default_factory=InMemoryOfflineRepository)
     hl7: InMemoryHisMessageRepository = field(default_factory=InMemoryHisMessageRepository)
+    subscriptions: InMemorySubscriptionRepository = field(
+        default_factory=InMemorySubscriptionRepository
+    )
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
@@ -204,6 +220,7 @@ class InMemoryUnitOfWork:
         self.appointments = store.appointments
         self.offline = store.offline
         self.hl7 = store.hl7
+        self.subscriptions = store.subscriptions
 
     def __enter__(self) -> Self:
         self._store.lock.acquire()
@@ -254,4 +271,5 @@ class InMemoryUnitOfWork:
             self.appointments,
             self.offline,
             self.hl7,
+            self.subscriptions,
         )

@@ -16,7 +16,7 @@ from facepay.identity.records import (
     InsuredPerson,
     TemplateRecord,
 )
-from facepay.services.repositories import PageKey, TemplateChange
+from facepay.services.repositories import PageKey, RecordQuery, TemplateChange
 from facepay.shared.errors import Conflict
 from facepay.supervision.alerts import Alert
 from facepay.supervision.audit import GENESIS, PLATFORM_CHAIN, AuditEntry, AuditHead
@@ -208,6 +208,16 @@ class InMemoryBillRepository:
         return any(
             (b.hospital_id, b.person_id) == (hospital_id, person_id) for b in self.rows.values()
         )
+
+    def search(self, query: RecordQuery) -> list[PostedBill]:
+        """The site's bills matching `query`, in (created_at, id) order."""
+        keyed: list[tuple[PageKey, object]] = [
+            ((b.created_at, b.id), b)
+            for b in self.rows.values()
+            if b.hospital_id == query.hospital_id
+            and query.admits((b.created_at, b.id), person_id=b.person_id, status=b.status)
+        ]
+        return [b for b in query.page(keyed) if isinstance(b, PostedBill)]
 
     def save(self, bill: PostedBill) -> None:
         """Overwrite."""

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
         OrderRepository,
         PersonRepository,
         ProxyRepository,
+        RecordQuery,
         SharedStateRepository,
+        SubscriptionRepository,
         TemplateRepository,
         TenantRepository,
     )
@@ -115,6 +117,10 @@ class SettlementRepository(Protocol):
         self, hospital_id: str, *, after: tuple[datetime, str] | None, limit: int
     ) -> list[SettlementRecord]:
         """The site's settlements in (created_at, id) order, after `after`, at most `limit`."""
+
+    def search(self, query: RecordQuery) -> list[SettlementRecord]:
+        """The site's settlements matching `query` (`on`: by when they were made or reversed;
+        `statuses`: settled, reversed), in (that time, id) order."""
 
     def get(self, settlement_id: str) -> SettlementRecord | None:
         """By id."""
@@ -221,6 +227,11 @@ class UnitOfWork(Protocol):
     @property
     def proxies(self) -> ProxyRepository:
         """Guardians and carers who may act for a patient."""
+        ...
+
+    @property
+    def subscriptions(self) -> SubscriptionRepository:
+        """FHIR rest-hook subscriptions (facepay.services.his_notifications)."""
         ...
 
     @property

@@ -15,6 +15,7 @@ from typing import Literal, Protocol
 from facepay.hospital.appointments import Appointment, BookingPolicy, Schedule
 from facepay.hospital.bills import PostedBill
 from facepay.hospital.emergency import EmergencyCharge, EmergencyIdentification, EmergencyRecord
+from facepay.hospital.his_subscriptions import HisSubscription
 from facepay.hospital.inpatient import BedsideCheckIn, ChargeLine, Deposit, Discharge, Stay
 from facepay.hospital.offline import (
     OfflineIssue,
@@ -37,6 +38,44 @@ from facepay.vision.liveness.challenge import Challenge
 
 PageKey = tuple[datetime, str]
 """Where a page of a listing ends: the last row's (created_at, id); listings run in that order."""
+
+
+@dataclass(frozen=True)
+class RecordQuery:
+    """A search over one site's bills or settlements (the FHIR facade's searches): in
+    (time, id) order, after `after` or - for a previous page - the last `limit` before
+    `before`. `since` / `until` bound the time (inclusive / exclusive); for settlements `on`
+    says which time: when they were made, or when they were reversed."""
+
+    hospital_id: str
+    person_id: str | None = None
+    statuses: frozenset[str] | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    after: PageKey | None = None
+    before: PageKey | None = None
+    limit: int = 50
+    on: Literal["created", "reversed"] = "created"
+
+    def admits(self, key: PageKey, *, person_id: str, status: str) -> bool:
+        """Whether a row with this (time, id), person and status is in the query (the
+        in-memory implementations filter with it; SQL says the same in its WHERE)."""
+        at = key[0]
+        return (
+            (self.person_id is None or person_id == self.person_id)
+            and (self.statuses is None or status in self.statuses)
+            and (self.since is None or at >= self.since)
+            and (self.until is None or at < self.until)
+            and (self.after is None or key > self.after)
+            and (self.before is None or key < self.before)
+        )
+
+    def page(self, rows: list[tuple[PageKey, object]]) -> list[object]:
+        """The page of admitted, keyed rows: the first `limit`, or the last before `before`."""
+        ordered = [row for _, row in sorted(rows, key=lambda item: item[0])]
+        if self.before is not None:
+            return ordered[-self.limit :] if self.limit else []
+        return ordered[: self.limit]
 
 
 class PersonRepository(Protocol):
@@ -151,8 +190,48 @@ class BillRepository(Protocol):
     def has_person(self, hospital_id: str, person_id: str) -> bool:
         """Whether the hospital posted any bill for this person."""
 
+    def search(self, query: RecordQuery) -> list[PostedBill]:
+        """The site's bills matching `query`, in (created_at, id) order."""
+
     def save(self, bill: PostedBill) -> None:
         """Overwrite status, settlement and payment time."""
+
+
+class SubscriptionRepository(Protocol):
+    """A site's FHIR rest-hook subscriptions, their cursors and delivery leases."""
+
+    def add(self, subscription: HisSubscription) -> None:
+        """Store a new subscription."""
+
+    def get(self, subscription_id: str, hospital_id: str) -> HisSubscription | None:
+        """Within the site only."""
+
+    def of_site(self, hospital_id: str, *, limit: int) -> list[HisSubscription]:
+        """The site's subscriptions, oldest first, at most `limit`."""
+
+    def save(self, subscription: HisSubscription) -> None:
+        """Overwrite what a caller may change (status, reason); cursor and lease stay."""
+
+    def due(self, *, now: datetime, limit: int) -> list[HisSubscription]:
+        """Live subscriptions whose next attempt is due and whose lease is free or expired."""
+
+    def lease(self, subscription_id: str, *, owner: str, now: datetime, until: datetime) -> bool:
+        """Take the lease if it is free or expired (compare-and-set): True if `owner` has it."""
+
+    def record(
+        self,
+        subscription_id: str,
+        *,
+        owner: str,
+        cursor: int,
+        status: str,
+        failures: int,
+        next_attempt_at: datetime | None,
+        last_error: str | None,
+        release: bool,
+    ) -> bool:
+        """Store delivery progress while `owner` holds the lease (False: it lost it, nothing
+        is written); `release` gives the lease up."""
 
 
 class AlertRepository(Protocol):

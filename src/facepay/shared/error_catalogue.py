@@ -356,6 +356,76 @@ MEANINGS: Final[dict[str, str]] = {
         "there is nothing to pay or refund."
     ),
     "conflict": "The current state of the object forbids the request; read it and decide again.",
+    "bad_request": "The request cannot be parsed at all; fix its form before its content.",
+    "unsupported_media_type": "The body is of a media type this operation does not read.",
+    "not_acceptable": "The Accept header names no media type this operation answers with.",
+    "precondition_failed": "A condition the request set in a header does not hold.",
+    "fhir_bad_json": "The FHIR request body is not a UTF-8 JSON object (NaN and Infinity are "
+    "not numbers).",
+    "fhir_wrong_type": "The resource is not of the type this FHIR interaction takes.",
+    "fhir_invalid_resource": (
+        "The resource does not conform to FHIR R4; the OperationOutcome names each element."
+    ),
+    "fhir_bad_search": (
+        "A FHIR search parameter is malformed, repeated, out of range (`_count`) or missing "
+        "where the search needs it."
+    ),
+    "fhir_unknown_parameter": (
+        "The resource type has no such search parameter here; the facade refuses rather than "
+        "ignores it (the CapabilityStatement lists the supported ones)."
+    ),
+    "fhir_bad_date": "A FHIR `date` parameter: [eq|ge|le|gt|lt]YYYY[-MM[-DD[Thh:mm:ss+zz:zz]]].",
+    "fhir_bad_page": "The `_page` cursor was not made by this server; follow the Bundle's links.",
+    "fhir_bad_format": "`_format` asks for something other than JSON; the facade answers JSON.",
+    "fhir_unsupported_media_type": "Send FHIR bodies as application/fhir+json or application/json.",
+    "fhir_not_acceptable": "The facade answers application/fhir+json; accept it (or */*).",
+    "fhir_precondition_failed": (
+        "If-None-Exist names something other than the pushed Invoice's identifier (the push is "
+        "idempotent on the identifier already)."
+    ),
+    "fhir_bad_invoice": (
+        "The pushed Invoice or its ChargeItems break a rule of the facade (docs/fhir.md: one "
+        "identifier, status issued, visit type, item class, priceOverride, one visit day)."
+    ),
+    "fhir_bad_money": (
+        "A FHIR Money is not CNY yuan with at most two decimals between 0 and 10^10: it is "
+        "refused, never rounded."
+    ),
+    "fhir_unknown_patient": "The Invoice's subject names no patient id of this site.",
+    "fhir_bad_claim": (
+        "The preauthorization Claim names no Invoice (supportingInfo valueReference), several, "
+        "or a patient other than the Invoice's."
+    ),
+    "fhir_claim_use": (
+        "Only Claims of use = preauthorization are accepted; a bill is settled by paying it."
+    ),
+    "fhir_day_too_large": (
+        "The day has more settlements and reversals than one PaymentReconciliation holds "
+        "(FACEPAY_FHIR_RECONCILIATION_MAX_DETAILS); page through Claim searches by date."
+    ),
+    "fhir_bad_subscription": (
+        "The Subscription is not one the facade makes: channel.type rest-hook, payload "
+        "application/fhir+json or none, no channel.header or end, status requested."
+    ),
+    "fhir_unsupported_criteria": (
+        "Subscription criteria: PaymentNotice?, Invoice?, Invoice?status=balanced, "
+        "Invoice?status=cancelled or MedicationDispense?."
+    ),
+    "fhir_bad_endpoint": (
+        "The subscription endpoint is not an http(s) URL of ASCII characters without user, "
+        "password or fragment."
+    ),
+    "fhir_endpoint_not_allowed": (
+        "The installation does not post to that host; its operator lists the hosts in "
+        "FACEPAY_FHIR_SUBSCRIPTION_ALLOWED_HOSTS (loopback only by default)."
+    ),
+    "fhir_too_many_subscriptions": (
+        "The site holds FACEPAY_FHIR_SUBSCRIPTIONS_PER_SITE live subscriptions; delete one first."
+    ),
+    "his_bill_differs": (
+        "The hospital system pushed this Invoice identifier before with other content; a "
+        "repeat must be identical, a new bill needs a new identifier."
+    ),
     "duplicate_bill": (
         "A bill with this external_ref already exists at this hospital; send each bill once, or "
         "fetch the existing one."

@@ -2,7 +2,8 @@
 
 FacepayError
 ├── InvalidInput          bad or unsafe input: corrupt image, wrong type, out of range
-│   └── ImageRejected     an image that cannot be decoded or is too large
+│   ├── ImageRejected     an image that cannot be decoded or is too large
+│   └── BadRequest        a request that cannot be parsed at all (HTTP 400, not 422)
 ├── NotFound              a referenced object does not exist (or is not visible to the caller)
 ├── Conflict              state forbids the request: idempotency clash, already resolved hold
 │   └── InsufficientFunds a bounded account would go below zero
@@ -39,6 +40,13 @@ class ImageRejected(InvalidInput):
     """An image could not be decoded safely (corrupt, truncated, too large, unsupported)."""
 
     code = "image_rejected"
+
+
+class BadRequest(InvalidInput):
+    """The request cannot be parsed (not JSON, an unknown search parameter, a malformed
+    resource): HTTP 400, where input that parses but breaks a rule is a 422."""
+
+    code = "bad_request"
 
 
 class NotFound(FacepayError):  # noqa: N818

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     RowMapping,
     Select,
@@ -37,7 +38,7 @@ from facepay.hospital.bills import LineOrder, PostedBill
 from facepay.hospital.tenants import Hospital, Region, StaffUser, TerminalRecord
 from facepay.insurance.documents import line_json
 from facepay.insurance.model import Bill, BillLine
-from facepay.services.repositories import PageKey
+from facepay.services.repositories import PageKey, RecordQuery
 from facepay.shared.errors import Conflict
 from facepay.supervision.alerts import Alert
 
@@ -87,6 +88,25 @@ def _bill(row: RowMapping) -> PostedBill:
         paid_at=utc(row["paid_at"]) if row["paid_at"] else None,
         orders=parse_line_orders(row["line_orders"]),
     )
+
+
+def keyset(
+    query: Select[Any], search: RecordQuery, at: ColumnElement[Any], key: ColumnElement[Any]
+) -> Select[Any]:
+    """`query` bounded by the search's time range and page key, ordered by (at, key), limited:
+    ascending after `after`, descending before `before` (the caller reverses that page)."""
+    if search.since is not None:
+        query = query.where(at >= search.since)
+    if search.until is not None:
+        query = query.where(at < search.until)
+    if search.after is not None:
+        when, last = search.after
+        query = query.where(or_(at > when, and_(at == when, key > last)))
+    if search.before is not None:
+        when, last = search.before
+        query = query.where(or_(at < when, and_(at == when, key < last)))
+        return query.order_by(at.desc(), key.desc()).limit(search.limit)
+    return query.order_by(at, key).limit(search.limit)
 
 
 def bill_from_row(row: RowMapping) -> PostedBill:
@@ -139,6 +159,18 @@ class SqlAlchemyBillRepository:
             bills.c.hospital_id == hospital_id, bills.c.person_id == person_id
         )
         return self._c.execute(query.limit(1)).first() is not None
+
+    def search(self, query: RecordQuery) -> list[PostedBill]:
+        """The site's bills matching `query`, in (created_at, id) order."""
+        t = bills
+        found = select(t).where(t.c.hospital_id == query.hospital_id)
+        if query.person_id is not None:
+            found = found.where(t.c.person_id == query.person_id)
+        if query.statuses is not None:
+            found = found.where(t.c.status.in_(sorted(query.statuses)))
+        found = keyset(found, query, t.c.created_at, t.c.id)
+        rows = [_bill(row) for row in self._c.execute(found).mappings()]
+        return rows[::-1] if query.before is not None else rows
 
     def save(self, bill: PostedBill) -> None:
         """Overwrite."""

@@ -20,11 +20,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from facepay.adapters.db.bill_repository import keyset
 from facepay.adapters.db.ledger_repository import utc
 from facepay.adapters.db.tables import ACCUMULATOR_FIELDS, accumulators, settlements
 from facepay.adapters.interchange import parse_bill
 from facepay.insurance.model import Accumulators, Bill, Coverage, ExplanationStep, Settlement
 from facepay.services.ports import TOTAL_FIELDS, SettlementRecord, SettlementStatus, SiteTotals
+from facepay.services.repositories import RecordQuery
 
 _AMOUNTS = (
     "medfee_sumamt",
@@ -161,6 +163,19 @@ class SqlAlchemySettlementRepository:
             query = query.where(or_(t.c.created_at > at, and_(t.c.created_at == at, t.c.id > last)))
         query = query.order_by(t.c.created_at, t.c.id).limit(limit)
         return [_record(row) for row in self._conn.execute(query).mappings()]
+
+    def search(self, query: RecordQuery) -> list[SettlementRecord]:
+        """The site's settlements matching `query`, in (time, id) order."""
+        t = settlements
+        at = t.c.created_at if query.on == "created" else t.c.reversed_at
+        found = select(t).where(t.c.hospital_id == query.hospital_id, at.is_not(None))
+        if query.person_id is not None:
+            found = found.where(t.c.person_id == query.person_id)
+        if query.statuses is not None:
+            found = found.where(t.c.status.in_(sorted(query.statuses)))
+        found = keyset(found, query, at, t.c.id)
+        rows = [_record(row) for row in self._conn.execute(found).mappings()]
+        return rows[::-1] if query.before is not None else rows
 
     def get(self, settlement_id: str) -> SettlementRecord | None:
         """By id."""

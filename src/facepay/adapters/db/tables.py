@@ -127,6 +127,9 @@ settlements = Table(
     Column("inputs", Text),
     CheckConstraint("medfee_sumamt = fund_pay_sumamt + psn_part_amt", name="sum_identity"),
     CheckConstraint("psn_part_amt = acct_pay + psn_cash_pay", name="person_identity"),
+    # The FHIR facade pages a site's settlements by either time (migration 0023).
+    Index("ix_settlements_hospital_created", "hospital_id", "created_at", "id"),
+    Index("ix_settlements_hospital_reversed", "hospital_id", "reversed_at", "id"),
 )
 
 ACCUMULATOR_FIELDS = (
@@ -332,6 +335,7 @@ bills = Table(
     # window, ordered_by}], NULL for bills posted without it.
     Column("line_orders", Text),
     UniqueConstraint("hospital_id", "external_ref"),
+    Index("ix_bills_hospital_created", "hospital_id", "created_at", "id"),  # FHIR pages (0023)
 )
 
 alerts = Table(
@@ -982,4 +986,28 @@ nhsa_messages = Table(
         sqlite_where=text(NHSA_CLAIMED),
         postgresql_where=text(NHSA_CLAIMED),
     ),
+)
+
+# A hospital system's FHIR rest-hook subscriptions (migration 0023): the cursor is the site's
+# audit-chain position delivered up to; the lease lets one server process deliver at a time.
+fhir_subscriptions = Table(
+    "fhir_subscriptions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("hospital_id", ID, ForeignKey("hospitals.id"), nullable=False),
+    Column("criteria", String(60), nullable=False),
+    Column("endpoint", String(500), nullable=False),
+    Column("payload", Boolean, nullable=False),
+    Column("reason", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("cursor", BigInteger, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("last_error", String(300)),
+    Column("lease_owner", String(80)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("created_by", String(80), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_fhir_subscriptions_hospital", "hospital_id", "created_at"),
+    Index("ix_fhir_subscriptions_due", "status", "next_attempt_at"),
 )

@@ -37,6 +37,7 @@ from facepay.adapters.db.settlement_repository import (
     SqlAlchemySettlementRepository,
 )
 from facepay.adapters.db.shared_state import SqlAlchemySharedStateRepository
+from facepay.adapters.db.subscription_repository import SqlAlchemySubscriptionRepository
 from facepay.services.ports import StorageBusy
 
 
@@ -67,6 +68,7 @@ class SqlAlchemyUnitOfWork:
     appointments: SqlAlchemyAppointmentRepository
     offline: SqlAlchemyOfflineRepository
     hl7: SqlAlchemyHisMessageRepository
+    subscriptions: SqlAlchemySubscriptionRepository
 
     def __init__(self, engine: Engine, *, lock_timeout_ms: int | None = None) -> None:
         self._engine = engine
@@ -133,6 +135,7 @@ class SqlAlchemyUnitOfWork:
         self.appointments = SqlAlchemyAppointmentRepository(connection)
         self.offline = SqlAlchemyOfflineRepository(connection)
         self.hl7 = SqlAlchemyHisMessageRepository(connection)
+        self.subscriptions = SqlAlchemySubscriptionRepository(connection)
 
     def __exit__(
         self,

@@ -1,0 +1,195 @@
+"""What a hospital system reads of its own site: patients, coverage, bills, settlements.
+
+Every read is inside the caller's site: a person is found only if they are the site's patient
+(facepay.services.lookups.is_patient_of), a bill or settlement only if it is the site's; anything
+else is NotFound, whether it exists or not. Listings are bounded pages (RecordQuery.limit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Literal
+
+from facepay.hospital.appointments import Appointment, Schedule
+from facepay.hospital.bills import PostedBill
+from facepay.hospital.inpatient import Stay
+from facepay.hospital.orders import ServiceRequest
+from facepay.hospital.tenants import Hospital, Region
+from facepay.identity.records import InsuredPerson
+from facepay.services.context import Storage
+from facepay.services.his_events import HisEvent, as_event
+from facepay.services.lookups import find_person, is_patient_of
+from facepay.services.ports import SettlementRecord
+from facepay.services.repositories import RecordQuery
+from facepay.services.support import require_hospital
+from facepay.shared.errors import InvalidInput, NotFound
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class Site:
+    """The caller's site and its region (the bureau that pays its patients' fund parts)."""
+
+    hospital: Hospital
+    region: Region | None
+
+
+def site(*, ctx: Storage, hospital_id: str) -> Site:
+    """The site and its region."""
+    with ctx.uow() as uow:
+        hospital = require_hospital(uow, hospital_id)
+        return Site(hospital, uow.tenants.region(hospital.region_id))
+
+
+def patient(*, ctx: Storage, hospital_id: str, person_id: str) -> InsuredPerson:
+    """One of the site's patients."""
+    with ctx.uow() as uow:
+        require_hospital(uow, hospital_id)
+        person = uow.people.get(person_id)
+        if person is None or not is_patient_of(uow, hospital_id, person.id):
+            raise NotFound("no such patient")
+    return person
+
+
+def patient_by_id_number(*, ctx: Storage, hospital_id: str, id_number: str) -> InsuredPerson | None:
+    """The site's patient with this ID number (None: none, or not the site's patient)."""
+    try:
+        return find_person(ctx=ctx, id_number=id_number, hospital_id=hospital_id)
+    except InvalidInput:
+        return None  # not an ID number: nobody has it
+
+
+def bill(*, ctx: Storage, hospital_id: str, bill_id: str) -> PostedBill:
+    """One of the site's bills."""
+    with ctx.uow() as uow:
+        found = uow.bills.get(bill_id, hospital_id)
+    if found is None:
+        raise NotFound("no such bill")
+    return found
+
+
+def bill_by_ref(*, ctx: Storage, hospital_id: str, external_ref: str) -> PostedBill | None:
+    """The site's bill posted under the hospital system's reference."""
+    with ctx.uow() as uow:
+        return uow.bills.by_external_ref(hospital_id, external_ref)
+
+
+def bills(*, ctx: Storage, query: RecordQuery) -> list[PostedBill]:
+    """A page of the site's bills (at most MAX_PAGE)."""
+    with ctx.uow() as uow:
+        return uow.bills.search(_bounded(query))
+
+
+def settlement(*, ctx: Storage, hospital_id: str, settlement_id: str) -> SettlementRecord:
+    """One of the site's settlements."""
+    with ctx.uow() as uow:
+        record = uow.settlements.get(settlement_id)
+    if record is None or record.hospital_id != hospital_id:
+        raise NotFound("no such settlement")
+    return record
+
+
+def settlements(*, ctx: Storage, query: RecordQuery) -> list[SettlementRecord]:
+    """A page of the site's settlements, by when they were made or reversed (`query.on`)."""
+    with ctx.uow() as uow:
+        return uow.settlements.search(_bounded(query))
+
+
+def event(*, ctx: Storage, hospital_id: str, seq: int) -> HisEvent | None:
+    """The site's outbox event at chain position `seq` (None if that entry is no event)."""
+    with ctx.uow() as uow:
+        entry = uow.audit.entry(hospital_id, seq)
+    return as_event(entry, hospital_id) if entry is not None else None
+
+
+def day_of_site(
+    *, ctx: Storage, hospital_id: str, start: datetime, end: datetime, max_records: int
+) -> tuple[list[SettlementRecord], list[SettlementRecord]]:
+    """The settlements the site made and those it reversed in [start, end), read a page at a
+    time; more than `max_records` in all is refused (422) rather than held in memory."""
+    found: list[list[SettlementRecord]] = [[], []]
+    times: tuple[Literal["created", "reversed"], ...] = ("created", "reversed")
+    for n, on in enumerate(times):
+        after = None
+        while True:
+            query = RecordQuery(
+                hospital_id, since=start, until=end, after=after, limit=MAX_PAGE, on=on
+            )
+            with ctx.uow() as uow:
+                page = uow.settlements.search(query)
+            found[n].extend(page)
+            if len(found[0]) + len(found[1]) > max_records:
+                raise InvalidInput(
+                    f"more than {max_records} settlements and reversals on one day: "
+                    "read them as Claim searches by date instead",
+                    code="fhir_day_too_large",
+                )
+            if len(page) < MAX_PAGE:
+                break
+            last = page[-1]
+            when = last.created_at if on == "created" else last.reversed_at
+            assert when is not None
+            after = (when, last.id)
+    return found[0], found[1]
+
+
+def stay(*, ctx: Storage, hospital_id: str, stay_id: str) -> Stay:
+    """One of the site's inpatient stays."""
+    with ctx.uow() as uow:
+        found = uow.inpatient.stay(stay_id, hospital_id)
+    if found is None:
+        raise NotFound("no such stay")
+    return found
+
+
+def open_stay(*, ctx: Storage, hospital_id: str, person_id: str) -> Stay | None:
+    """The person's open stay, if it is at this site."""
+    with ctx.uow() as uow:
+        found = uow.inpatient.open_stay_of_person(person_id)
+    return found if found is not None and found.hospital_id == hospital_id else None
+
+
+def service_request(*, ctx: Storage, hospital_id: str, request_id: str) -> ServiceRequest:
+    """One of the site's exam or lab requests (its result only through exams.read_result)."""
+    with ctx.uow() as uow:
+        found = uow.orders.request(request_id, hospital_id)
+    if found is None:
+        raise NotFound("no such service request")
+    return found
+
+
+def service_requests_of(
+    *, ctx: Storage, hospital_id: str, person_id: str, limit: int
+) -> list[ServiceRequest]:
+    """A patient's latest requests at this site, newest first."""
+    with ctx.uow() as uow:
+        return uow.orders.requests_of_person(hospital_id, person_id, limit=min(limit, MAX_PAGE))
+
+
+def appointment(
+    *, ctx: Storage, hospital_id: str, appointment_id: str
+) -> tuple[Appointment, Schedule]:
+    """One booking of the site, with its session."""
+    with ctx.uow() as uow:
+        found = uow.appointments.get(appointment_id, hospital_id)
+        session = uow.appointments.schedule(found.schedule_id, hospital_id) if found else None
+    if found is None or session is None:
+        raise NotFound("no such appointment")
+    return found, session
+
+
+def slot(*, ctx: Storage, hospital_id: str, schedule_id: str, number: int) -> tuple[Schedule, bool]:
+    """A session of the site and whether a booking holds its slot `number` now."""
+    with ctx.uow() as uow:
+        session = uow.appointments.schedule(schedule_id, hospital_id)
+        if session is None or not 1 <= number <= session.capacity:
+            raise NotFound("no such slot")
+        bookings = uow.appointments.of_schedules([session.id]).get(session.id, [])
+    now = ctx.clock.now()
+    return session, any(b.slot == number and b.holds_slot(now) for b in bookings)
+
+
+def _bounded(query: RecordQuery) -> RecordQuery:
+    return replace(query, limit=max(0, min(query.limit, MAX_PAGE)))
