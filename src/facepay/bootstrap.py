@@ -245,6 +245,14 @@ def build_storage(
     )
 
 
+def close_storage(storage: Storage) -> None:
+    """Give back the database connections of `storage` (a command that ran in a process that
+    goes on, such as a test's, must not leave them to the garbage collector)."""
+    probe = storage.uow()
+    if isinstance(probe, SqlAlchemyUnitOfWork):
+        probe.engine.dispose()
+
+
 def open_installation(settings: Settings) -> StorageServices:
     """The storage of an installation `facepay admin init` made; anything else is refused
     without creating a file: a missing or mistyped folder, a folder without the database, a

@@ -46,7 +46,11 @@ def reconcile(  # noqa: PLR0917 - Typer maps each parameter to an option
     from facepay.adapters.fhir.his_day import read_his_day  # noqa: PLC0415
     from facepay.adapters.nhsa.platform import NhsaPlatform  # noqa: PLC0415
     from facepay.adapters.nhsa.reconciliation import NhsaStatement  # noqa: PLC0415
-    from facepay.bootstrap import build_settlement_platform, open_installation  # noqa: PLC0415
+    from facepay.bootstrap import (  # noqa: PLC0415
+        build_settlement_platform,
+        close_storage,
+        open_installation,
+    )
     from facepay.services.reconciliation import reconcile_day  # noqa: PLC0415
 
     try:
@@ -54,21 +58,28 @@ def reconcile(  # noqa: PLR0917 - Typer maps each parameter to an option
     except ValueError:
         raise InvalidInput(f"--date {day!r}: a day as YYYY-MM-DD", code="bad_date") from None
     settings = settings_for(data)
-    storage = open_installation(settings)
     his_entries = read_his_day(his) if his is not None else None
-    statement = None
-    if settings.settlement_platform == "nhsa":
-        platform = build_settlement_platform(settings, uow=storage.uow, clock=storage.clock)
-        assert isinstance(platform, NhsaPlatform)
-        statement = NhsaStatement(platform)
-    report, added = reconcile_day(
-        storage,
-        hospital_id=site,
-        day=when,
-        his=his_entries,
-        statement=statement,
-        actor="facepay-reconcile",
-    )
+    storage = open_installation(settings)
+    nhsa: NhsaPlatform | None = None
+    try:
+        statement = None
+        if settings.settlement_platform == "nhsa":
+            platform = build_settlement_platform(settings, uow=storage.uow, clock=storage.clock)
+            assert isinstance(platform, NhsaPlatform)
+            nhsa = platform
+            statement = NhsaStatement(platform)
+        report, added = reconcile_day(
+            storage,
+            hospital_id=site,
+            day=when,
+            his=his_entries,
+            statement=statement,
+            actor="facepay-reconcile",
+        )
+    finally:
+        if nhsa is not None:
+            nhsa.client.http.close()
+        close_storage(storage)
     folder = out or settings.data_dir / "reports"
     files = write_report_files(report, folder, stem=f"reconcile-{site}-{when.isoformat()}")
     if as_json:
