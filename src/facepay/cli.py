@@ -46,6 +46,7 @@ _COMMANDS: dict[str, _Entry] = {
     "kiosk": _Entry("facepay.commands.kiosk", "app"),
     "liveness": _Entry("facepay.commands.liveness", "app"),
     "nhsa": _Entry("facepay.commands.nhsa", "app"),
+    "reconcile": _Entry("facepay.commands.reconcile", "reconcile"),
     "serve": _Entry("facepay.commands.serve", "serve"),
     "settle": _Entry("facepay.commands.settle", "settle"),
     "terminal": _Entry("facepay.commands.terminal", "app"),

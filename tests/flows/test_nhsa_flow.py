@@ -6,26 +6,33 @@ both; the day's 3201/3202 answer matches facepay's settlements."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from tests.security.conftest import BACKENDS, SERIALS, Api, ServeApi, api_settings, running_api
+from typer.testing import CliRunner
 
-from facepay.adapters.nhsa.reconciliation import DayTotals, fetch_day
+from facepay.adapters.fhir.his_day import his_entries
+from facepay.adapters.nhsa.reconciliation import DayTotals, NhsaStatement, fetch_day
 from facepay.adapters.nhsa.store import Institution
+from facepay.cli import app
 from facepay.demo.flows import inpatient as inpatient_flow
 from facepay.demo.world import Site, make_site, register_person
 from facepay.insurance.model import Accumulators, Coverage
 from facepay.insurance.settlement import settle
 from facepay.services.bills import get_bill
+from facepay.services.reconciliation import day_window, his_side, reconcile_day
+from facepay.supervision.reconciliation import Entry
 
 TIMEOUT = 0.5
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -235,3 +242,86 @@ def test_the_stay_walk_settles_each_discharge_on_the_platform(
     assert [s["cancelled"] for s in stays] == [True, False]
     assert stays[1]["medfee_fen"] == report["discharge_again"]["split"]["medfee_sumamt"]
     assert stays[1]["cash_fen"] == report["discharge_again"]["split"]["psn_cash_pay"]
+
+
+def _his_file(entries: list[Any], path: Path) -> Path:
+    """The HIS's day as the HIS would write it: a FHIR R4 PaymentReconciliation."""
+    detail = [
+        {
+            "identifier": {"system": "urn:his:invoice", "value": e.key},
+            "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/payment-type",
+                                 "code": "payment" if e.kind == "payment" else "adjustment"}]},
+            "amount": {"value": _yuan(e.amounts["amount"]), "currency": "CNY"},
+        }
+        for e in entries
+    ]  # fmt: skip
+    total = sum(e.amounts["amount"] for e in entries if e.kind == "payment")
+    document = {
+        "resourceType": "PaymentReconciliation",
+        "status": "active",
+        "created": "2026-12-01T23:00:00+08:00",
+        "paymentDate": "2026-12-01",
+        "paymentAmount": {"value": _yuan(total), "currency": "CNY"},
+        "detail": detail,
+    }
+    path.write_text(json.dumps(document, default=float))  # yuan: shortest repr, read exactly
+    return path
+
+
+def _yuan(fen: int) -> Any:
+    return Decimal(fen).scaleb(-2)
+
+
+def test_the_nightly_reconciliation_agrees_then_finds_exactly_a_dropped_and_an_altered(
+    api: Api, site: Site, tmp_path: Path
+) -> None:
+    for n in range(2):
+        bill = site.post_visit(4_000 + 100 * n)
+        assert _pay(site, bill, f"rec-pay-{bill['id']}").status_code == 201, bill
+    today = api.services.platform.client.local_now().date()  # type: ignore[attr-defined]
+    window = day_window(today, api.services.settings.hospital_utc_offset_minutes)
+    heard = his_side(api.services, hospital_id=site.hospital_id, window=window)
+    statement = NhsaStatement(api.services.platform)  # type: ignore[arg-type]
+    report, added = reconcile_day(
+        api.services,
+        hospital_id=site.hospital_id,
+        day=today,
+        his=his_entries(json.loads(_his_file(heard, tmp_path / "his.json").read_text(),
+                                   parse_float=Decimal)),
+        statement=statement,
+        actor="test",
+    )  # fmt: skip
+    assert report.differences == (), report.as_json()
+    assert [c.side for c in report.comparisons] == ["platform", "his"]
+    assert report.comparisons[0].facepay["payment"].count >= 2
+    assert added == 0
+    # The HIS charged one visit facepay never heard of, and recorded another at another amount.
+    payments = [e for e in heard if e.kind == "payment"]
+    altered = Entry(payments[0].key, "payment", {"amount": payments[0].amounts["amount"] + 50})
+    faulty = [altered, *heard[1:], Entry("HIS-NEVER-ARRIVED", "payment", {"amount": 12_300})]
+    env = {
+        "FACEPAY_DATA_DIR": str(api.data_dir),
+        "FACEPAY_ENVIRONMENT": "test",
+        "FACEPAY_JWT_SECRET": api.services.settings.jwt_secret.get_secret_value(),
+        "FACEPAY_SETTLEMENT_PLATFORM": "nhsa",
+        "FACEPAY_NHSA_URL": api.services.settings.nhsa_url or "",
+    }
+    if api.services.settings.database_url:
+        env["FACEPAY_DATABASE_URL"] = api.services.settings.resolved_database_url()
+    args = ["reconcile", "--date", today.isoformat(), "--site", site.hospital_id,
+            "--his", str(_his_file(faulty, tmp_path / "faulty.json")), "--json",
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    ran = CliRunner().invoke(app, args, env=env)
+    assert ran.exit_code == 1, ran.output
+    body = json.loads(ran.stdout)
+    found = [
+        (d["side"], d["kind"], d["key"]) for c in body["comparisons"] for d in c["differences"]
+    ]
+    assert sorted(found) == [
+        ("his", "amount_differs", payments[0].key),
+        ("his", "missing_in_facepay", "HIS-NEVER-ARRIVED"),
+    ]
+    assert body["new_alerts"] == 2
+    assert sorted(Path(p).suffix for p in body["files"]) == [".csv", ".json", ".png"]
+    again = CliRunner().invoke(app, args, env=env)
+    assert (again.exit_code, json.loads(again.stdout)["new_alerts"]) == (1, 0)

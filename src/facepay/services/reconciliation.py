@@ -16,9 +16,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Protocol
 
 from facepay.services.context import Storage
-from facepay.services.ports import UnitOfWork
+from facepay.services.ports import SettlementRecord, UnitOfWork
+from facepay.services.repositories import RecordQuery
 from facepay.services.support import audit, require_hospital
 from facepay.supervision.alerts import Alert
 from facepay.supervision.reconciliation import (
@@ -26,6 +28,7 @@ from facepay.supervision.reconciliation import (
     Comparison,
     Difference,
     Entry,
+    EntryKind,
     Reconciliation,
     compare,
 )
@@ -77,6 +80,114 @@ def his_side(storage: Storage, *, hospital_id: str, window: DayWindow) -> list[E
             else:
                 payments.append(Entry(ref, "payment", {"amount": _paid(uow, move.details)}))
     return [*payments, *(Entry(ref, "refund", {"amount": fen}) for ref, fen in refunds.items())]
+
+
+class PlatformStatement(Protocol):
+    """The insurance platform's side of a day (the national platform's 3201/3202)."""
+
+    def key_of(self, hospital_id: str, idempotency_key: str) -> str | None:
+        """The platform's settlement id of the payment made under `idempotency_key` (None:
+        settled by facepay's own engine, never sent to the platform)."""
+        ...
+
+    def day(self, hospital_id: str, day: date) -> list[Entry]:
+        """The platform's settlements and cancels of the site's day, by its settlement id."""
+        ...
+
+
+@dataclass(frozen=True)
+class PlatformSide:
+    """facepay's settlements of the day as the platform should hold them."""
+
+    entries: list[Entry]
+    local_only: int
+    """Settlements of the day facepay's own engine made (never on the platform)."""
+
+
+_PAGE = 500
+
+
+def platform_side(
+    storage: Storage, *, hospital_id: str, window: DayWindow, statement: PlatformStatement
+) -> PlatformSide:
+    """The site's settlements made in the window (payments) and reversed in it (refunds),
+    keyed by the platform's settlement id, with every national amount."""
+    made: list[tuple[EntryKind, SettlementRecord]] = []
+    with storage.uow() as uow:
+        require_hospital(uow, hospital_id)
+        for on, kind in (("created", "payment"), ("reversed", "refund")):
+            after = None
+            while True:
+                query = RecordQuery(
+                    hospital_id=hospital_id,
+                    since=window.since,
+                    until=window.until,
+                    after=after,
+                    limit=_PAGE,
+                    on=on,  # type: ignore[arg-type]
+                )
+                page = uow.settlements.search(query)
+                made.extend((kind, record) for record in page)  # type: ignore[misc]
+                if len(page) < _PAGE:
+                    break
+                last = page[-1]
+                stamp = last.created_at if on == "created" else last.reversed_at
+                assert stamp is not None
+                after = (stamp, last.id)
+    # The platform's keys are looked up after the transaction: the platform's message log is
+    # another connection, which SQLite would keep waiting on this one's lock.
+    entries: list[Entry] = []
+    local_only = 0
+    for kind, record in made:
+        key = statement.key_of(hospital_id, record.idempotency_key)
+        if key is None:
+            local_only += kind == "payment"
+            continue
+        s = record.settlement
+        amounts = {
+            "medfee_sumamt": s.medfee_sumamt,
+            "fund_pay_sumamt": s.fund_pay_sumamt,
+            "acct_pay": s.acct_pay,
+            "psn_cash_pay": s.psn_cash_pay,
+        }
+        entries.append(Entry(key, kind, amounts))
+    return PlatformSide(entries, local_only)
+
+
+def reconcile_day(
+    storage: Storage,
+    *,
+    hospital_id: str,
+    day: date,
+    his: Sequence[Entry] | None,
+    statement: PlatformStatement | None,
+    actor: str,
+) -> tuple[Reconciliation, int]:
+    """The site's day against the platform (when it settles there) and the HIS (when its
+    day was given); the differences raised as alerts. Returns the report and how many of its
+    alerts are new."""
+    window = day_window(day, storage.settings.hospital_utc_offset_minutes)
+    sides: list[tuple[str, Sequence[Entry], Sequence[Entry]]] = []
+    skipped: dict[str, str] = {}
+    if statement is None:
+        skipped["platform"] = (
+            "the site settles with facepay's own engine: it is its own platform, nothing to compare"
+        )
+    else:
+        ours = platform_side(storage, hospital_id=hospital_id, window=window, statement=statement)
+        sides.append(("platform", ours.entries, statement.day(hospital_id, day)))
+        if ours.local_only:
+            skipped["platform_local_only"] = (
+                f"{ours.local_only} settlement(s) of the day were made by facepay's own engine "
+                "(booking fees, emergency bills, offline vouchers) and are not on the platform"
+            )
+    if his is None:
+        skipped["his"] = "no HIS day was given (--his FILE)"
+    else:
+        sides.append(("his", his_side(storage, hospital_id=hospital_id, window=window), his))
+    report = reconcile(hospital_id=hospital_id, day=day, sides=sides, skipped=skipped)
+    added = record_alerts(storage, report, actor=actor, now=storage.clock.now())
+    return report, added
 
 
 def _paid(uow: UnitOfWork, details: Mapping[str, object]) -> int:

@@ -986,6 +986,12 @@ MEANINGS: Final[dict[str, str]] = {
         "CLI: `facepay nhsa simulate --people` takes a JSON list of "
         "{certno, name, category, balance_fen}."
     ),
+    "bad_his_day": (
+        "CLI: `facepay reconcile --his` takes the HIS's day as a FHIR R4 PaymentReconciliation: "
+        "each detail with the HIS's invoice identifier, type payment or adjustment, and a CNY "
+        "amount; the message names the detail that is not."
+    ),
+    "bad_date": "CLI: a day is written YYYY-MM-DD (`facepay reconcile --date 2026-12-01`).",
     "stay_changed": (
         "Charges were added to the stay while the national platform settled it; that "
         "settlement was cancelled there, so discharge again."

@@ -12,10 +12,12 @@ from datetime import date
 
 from facepay.adapters.nhsa.client import NhsaClient
 from facepay.adapters.nhsa.payloads import StatementRow
+from facepay.adapters.nhsa.platform import NhsaPlatform
 from facepay.adapters.nhsa.store import Institution
 from facepay.adapters.nhsa.wire import to_fen, to_yuan
 from facepay.insurance.platform import Operator
 from facepay.shared.errors import InvalidInput
+from facepay.supervision.reconciliation import Entry
 
 
 @dataclass(frozen=True)
@@ -136,3 +138,26 @@ def _row(row: StatementRow) -> DetailRow:
         acct_pay=to_fen(row.acct_pay),
         psn_cash_pay=to_fen(row.psn_cash_pay),
     )
+
+
+class NhsaStatement:
+    """The national platform as the nightly reconciliation's other side (a
+    `services.reconciliation.PlatformStatement`): facepay's settlements keyed by the setl_id
+    the platform answered, and the platform's own 3202 rows of the day."""
+
+    def __init__(self, platform: NhsaPlatform) -> None:
+        self._platform = platform
+
+    def key_of(self, hospital_id: str, idempotency_key: str) -> str | None:
+        """The platform's setl_id of the payment made under the key (None: never sent)."""
+        return self._platform.settlement_of(hospital_id, idempotency_key)
+
+    def day(self, hospital_id: str, day: date) -> list[Entry]:
+        """The platform's settlements and cancels of the site's day."""
+        site = self._platform.site(hospital_id)
+        rows = fetch_day(self._platform.client, site, day).rows
+        entries = []
+        for row in rows:
+            key, kind, amounts = row.entry()
+            entries.append(Entry(key, "refund" if kind == "refund" else "payment", amounts))
+        return entries
