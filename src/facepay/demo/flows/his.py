@@ -21,7 +21,6 @@ second reconciliation covers the whole day, and the two differences are the only
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import dataclass, replace
@@ -29,14 +28,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from facepay.adapters.fhir.his_day import his_entries
+from facepay.adapters.charts import write_report_files
+from facepay.adapters.fhir.his_day import read_his_day
 from facepay.adapters.nhsa.reconciliation import NhsaStatement
 from facepay.client import TerminalSession
 from facepay.demo.flows.his_stage import Stage, listening, staged
 from facepay.demo.his import (
     Charge,
     ChargeLine,
-    HisError,
     Ledger,
     charge_message,
     fhir_json,
@@ -109,7 +108,9 @@ def _walk(stage: Stage, kit: HisKit) -> dict[str, Any]:
     services = stage.services
     zone = timezone(timedelta(minutes=services.settings.hospital_utc_offset_minutes))
     day = datetime.now(zone).date()
-    site = make_site(stage.http, stage.operator, serial=70_000 + secrets.randbelow(20_000))
+    site = make_site(
+        stage.http, stage.operator, serial=70_000 + secrets.randbelow(20_000), tier="tertiary"
+    )
     code = stage.register_site(site.hospital_id, "示例市第一人民医院")
     patient = register_person(stage.operator, serial=400_000 + secrets.randbelow(10**6),
                               name=PATIENT_NAME, fund_fen=ACCOUNT_FEN)  # fmt: skip
@@ -137,12 +138,43 @@ def _walk(stage: Stage, kit: HisKit) -> dict[str, Any]:
                 report["faulty"] = _round(cast, stage, kit, "faulty", FAULTY)
             finally:
                 sender.close()
-        report["mllp"] = {"listener": vars(listener.receiver.counters),
-                          "notifier": vars(notifier.counters), "inbox": inbox.received,
+        report["mllp"] = {"listener": _counts(listener.receiver.counters),
+                          "notifier": _counts(notifier.counters), "inbox": inbox.received,
                           "engine": {"relayed": engine.relayed, "lost": engine.lost}}  # fmt: skip
     report["fhir"] = {"hook_accepted": hook.accepted, "hook_refused": hook.refused}
     report["repeats_dropped"] = ledger.repeats
+    rounds = (report["clean"], report["faulty"])
+    charges = [c for r in rounds for c in r["charges"]]
+    report["sent"] = {
+        "dft": sum(c["channel"] == "mllp" for c in charges),
+        "invoices": sum(c["channel"] == "fhir" for c in charges),
+        "paid_by_face": sum(len(r["payments"]) for r in rounds),
+    }
+    report["problems"] = _problems(report)
+    report["as_expected"] = not report["problems"]
     return report
+
+
+def _counts(counters: object) -> dict[str, Any]:
+    """A counters object's public values."""
+    return {k: v for k, v in vars(counters).items() if not k.startswith("_")}
+
+
+def _problems(report: dict[str, Any]) -> list[str]:
+    """Every way the nights differ from what the walk made happen (empty: as expected)."""
+    problems = []
+    clean, faulty = report["clean"], report["faulty"]
+    if clean["differences"]:
+        problems.append(f"the clean night shows {len(clean['differences'])} difference(s)")
+    lost = next(c["ref"] for c in faulty["charges"] if c["bill_id"] is None)
+    altered = [c["ref"] for c in faulty["charges"] if c["channel"] == "fhir"]
+    want = sorted([("amount_differs", "his", altered[0]), ("missing_in_facepay", "his", lost)])
+    got = sorted((d["kind"], d["side"], d["key"]) for d in faulty["differences"])
+    if got != want:
+        problems.append(f"the faulty night shows {got}, the walk expects {want}")
+    if faulty["new_alerts"] != len(want):
+        problems.append(f"the faulty night raised {faulty['new_alerts']} alert(s), not 2")
+    return problems
 
 
 def _enrol(site: Site, patient: dict[str, Any], kit: HisKit) -> Subject:
@@ -272,19 +304,22 @@ def _reconcile(cast: _Cast, stage: Stage, kit: HisKit, name: str) -> dict[str, A
                                         created=datetime.now(UTC))  # fmt: skip
     path = kit.folder / f"his-day-{name}.json"
     path.write_bytes(fhir_json(document))
-    try:
-        entries = his_entries(json.loads(path.read_bytes()))
-    except ValueError as error:
-        raise HisError(f"{path}: {error}") from None
+    entries = read_his_day(path)  # what `facepay reconcile --his FILE` reads
     result, new_alerts = reconcile_day(
         stage.services, hospital_id=cast.site.hospital_id, day=cast.day, his=entries,
         statement=NhsaStatement(stage.platform), actor="demo-his-night",
     )  # fmt: skip
-    found = result.as_json()
+    files = write_report_files(result, kit.folder / "reports", stem=f"reconcile-{name}")
     return {
         "his_file": path.name,
         "his_entries": len(entries),
+        "comparisons": {
+            c.side: {"agrees": c.agrees, "differences": len(c.differences)}
+            for c in result.comparisons
+        },
         "differences": [d.as_json() for d in result.differences],
-        "counts": found.get("counts"),
+        "counts": result.counts(),
+        "skipped": dict(result.skipped),
         "new_alerts": new_alerts,
+        "report_files": [f.name for f in files],
     }
