@@ -146,7 +146,6 @@ def print_day(console: Console, day: dict[str, Any]) -> None:
         flows.add_row(name, f"{day['flow_ms'][name]:.0f}", ", ".join(codes) or "-")
     console.print(flows)
     print_outage(console, day.get("outage") or {"skipped": "not run"})
-    print_his(console, day.get("his") or {"skipped": "not run"})
     money = Table(title="Settlements of the day (yuan), recomputed from their inputs")
     for column in ("settlement", "visit", "status", "total", "fund", "account", "cash"):
         money.add_column(column)
@@ -168,6 +167,7 @@ def print_day(console: Console, day: dict[str, Any]) -> None:
     console.print(f"{checked['settlements']} settlements recomputed: {verdict}")
     for problem in checked["differences"]:
         console.print(f"  [red]{problem}[/red]")
+    print_his(console, day.get("his") or {"skipped": "not run"})
 
 
 def print_outage(console: Console, outage: dict[str, Any]) -> None:
