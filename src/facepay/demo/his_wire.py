@@ -263,9 +263,10 @@ class HookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
+                text = self.headers.get("content-length") or "0"
+                length = int(text) if text.isdigit() else -1
                 if not 0 <= length <= MAX_BODY:
-                    self._answer(413)
+                    self._answer(413 if length > MAX_BODY else 400)
                     return
                 body = self.rfile.read(length)
                 self._answer(owner.take(self.path, dict(self.headers.items()), body))

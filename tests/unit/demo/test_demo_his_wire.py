@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -119,3 +120,15 @@ def test_the_hook_takes_only_what_facepay_signed(
     assert ledger.repeats == 1
     assert receiver.refused == ["no key yet", "bad_signature", "timestamp_out_of_window",
                                 "nonce_replayed", "unreadable"]  # fmt: skip
+
+
+def test_the_hook_refuses_a_bad_or_huge_length_without_reading_it(
+    hook: tuple[HookReceiver, str, Ed25519PrivateKey],
+) -> None:
+    _, url, _ = hook
+    host, port = url.split("/")[2].split(":")
+    for length, status in (("x1", b"400"), (str(2 << 20), b"413")):
+        with socket.create_connection((host, int(port)), timeout=10) as conn:
+            conn.sendall(f"POST /fhir-hook HTTP/1.1\r\nHost: h\r\nContent-Length: {length}\r\n"
+                         "Connection: close\r\n\r\n".encode())  # fmt: skip
+            assert conn.recv(64).split()[1] == status

@@ -98,8 +98,13 @@ class _Cast:
 def walk(kit: HisKit) -> dict[str, Any]:
     """The HIS's day, walked; its report."""
     started = time.perf_counter()
-    with staged(kit.folder / "facepay", kit.engine) as stage:
-        report = _walk(stage, kit)
+    # A folder of its own each run: a kept demo folder (--data) may hold an earlier run.
+    run = replace(
+        kit, folder=kit.folder / f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{secrets.token_hex(2)}"
+    )
+    with staged(run.folder / "facepay", kit.engine) as stage:
+        report = _walk(stage, run)
+    report["folder"] = str(run.folder)
     report["took_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return report
 
