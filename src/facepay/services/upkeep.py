@@ -34,7 +34,8 @@ class Upkeep:
 
 
 def run_upkeep(*, ctx: Services) -> Upkeep:
-    """One round: purge expired nonces, challenges and idle buckets, void expired holds."""
+    """One round: purge expired nonces, challenges and idle buckets, void expired holds, fold
+    the payments' additions into the shared accounts' rows."""
     now = ctx.clock.now()
     challenges = ctx.challenges.purge(now=now)
     with ctx.uow() as uow:
@@ -42,6 +43,7 @@ def run_upkeep(*, ctx: Services) -> Upkeep:
         holds = expire_holds(repo=uow.ledger, now=now)
         buckets = uow.shared.purge_buckets(before=time.time() - IDLE_BUCKET_SECONDS)
         uow.commit()
-    return Upkeep(nonces=nonces, challenges=challenges, holds=len(holds), buckets=buckets)
     balances = roll_up_balances(uow=ctx.uow())
-    return Upkeep(nonces=nonces, challenges=challenges, holds=len(holds), balances=balances)
+    return Upkeep(
+        nonces=nonces, challenges=challenges, holds=len(holds), buckets=buckets, balances=balances
+    )

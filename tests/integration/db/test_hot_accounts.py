@@ -196,3 +196,23 @@ def test_a_downgrade_below_0013_folds_every_delta_into_its_row(db, employee_poli
         assert {row[0]: tuple(row[1:]) for row in rows} == exact
     upgrade(db.engine)
     assert db.totals() == exact
+
+
+def test_the_scheduled_upkeep_rolls_up_what_payments_added(db, employee_policy):
+    """The server's upkeep folds the deltas into the rows (it returned before doing so, and
+    account_deltas grew by a row per posting for good)."""
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from facepay.services.upkeep import run_upkeep  # noqa: PLC0415
+    from facepay.shared.clock import SystemClock  # noqa: PLC0415
+    from facepay.vision.liveness import ChallengeBook  # noqa: PLC0415
+
+    db.open_funded_person("p0", 5_000)
+    _pay(db, employee_policy, "p0", "upkeep-1", 1_000)
+    assert db.count("account_deltas") > 0
+    before = db.totals()
+    ctx = SimpleNamespace(clock=SystemClock(), challenges=ChallengeBook(), uow=db.uow)
+    done = run_upkeep(ctx=ctx)  # type: ignore[arg-type]
+    assert done.balances > 0
+    assert db.count("account_deltas") == 0
+    assert db.totals() == before
