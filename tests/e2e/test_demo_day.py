@@ -78,3 +78,46 @@ def test_the_outage_pays_offline_syncs_and_agrees(report: dict[str, Any]) -> Non
     settled = {s["id"] for s in report["day"]["settlements"]}
     assert {v["settlement_id"] for v in outage["server"]} <= settled
     assert "agent and server agree voucher by voucher" in report["stderr"]
+
+
+def test_the_his_day_agrees_then_shows_exactly_the_lost_and_the_altered(
+    report: dict[str, Any],
+) -> None:
+    """The demo HIS's day on its own server and simulated national platform, checked here
+    from the report's raw rows rather than from the walk's own verdict."""
+    his = report["day"]["his"]
+    assert his["as_expected"] is True, his["problems"]
+    assert his["register"]["ack"] == "AA"
+    clean, faulty = his["clean"], his["faulty"]
+    for night in (clean, faulty):
+        assert night["comparisons"]["platform"]["agrees"] is True
+        paid = {p["ref"]: p for p in night["payments"]}
+        assert all(p["decision"] == "match" for p in paid.values())  # by face, every one
+        for charge in night["charges"]:
+            heard = charge["heard"]
+            if charge["bill_id"] is None:
+                assert heard == {}
+            else:  # told on both channels, of what facepay settled
+                total = paid[charge["ref"]]["total_fen"]
+                assert heard == {"mllp": total, "fhir": total}
+    assert clean["differences"] == []
+    assert clean["new_alerts"] == 0
+    charged = [c["charged_fen"] for c in clean["charges"]]
+    assert charged == [p["total_fen"] for p in clean["payments"]]
+    (lost,) = [c for c in faulty["charges"] if c["bill_id"] is None]
+    (altered,) = [c for c in faulty["charges"] if c["channel"] == "fhir"]
+    assert (lost["channel"], lost["answer"]) == ("mllp", "AA")  # the HIS believes it arrived
+    paid_altered = next(p["total_fen"] for p in faulty["payments"] if p["ref"] == altered["ref"])
+    assert paid_altered != altered["charged_fen"]
+    rows = sorted(
+        (d["side"], d["kind"], d["key"], d["facepay_fen"], d["other_fen"])
+        for d in faulty["differences"]
+    )
+    assert rows == [
+        ("his", "amount_differs", altered["ref"], paid_altered, altered["charged_fen"]),
+        ("his", "missing_in_facepay", lost["ref"], None, lost["charged_fen"]),
+    ]
+    assert faulty["new_alerts"] == 2
+    assert his["mllp"]["listener"]["errors"] == 0
+    assert his["fhir"]["hook_refused"] == []
+    assert "exactly the lost message and the altered amount" in report["stderr"]

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -27,7 +27,7 @@ OPERATOR = ("operator", "demo-" + "operator-pass-2026")
 IMAGES = Path(".test-data") / "images"
 
 
-def demo(
+def demo(  # noqa: PLR0917 - Typer maps each parameter to an option
     data: Annotated[
         Path | None, typer.Option("--data", help="Keep the data here (default: a temp folder).")
     ] = None,
@@ -57,9 +57,20 @@ def demo(
             "syncs, one arrears case.",
         ),
     ] = True,
+    with_his: Annotated[
+        bool,
+        typer.Option(
+            "--his/--no-his",
+            help="The hospital information system's day: ADT and DFT over MLLP and FHIR "
+            "Invoices from a demo HIS, payments by face, notifications back, the nightly "
+            "reconciliation clean and then with one lost message and one altered amount (on a "
+            "server of its own that settles on a simulated national platform).",
+        ),
+    ] = True,
 ) -> None:
     """Start a server, run the scripted kiosk scenario, then a whole day at one hospital."""
     from facepay.demo.day import run_day  # noqa: PLC0415 - heavy imports on demand
+    from facepay.demo.flows.his import HisKit  # noqa: PLC0415
     from facepay.demo.flows.outage import OutageKit  # noqa: PLC0415
     from facepay.demo.report import day_summary, print_day, print_report  # noqa: PLC0415
     from facepay.demo.scenario import run  # noqa: PLC0415
@@ -72,15 +83,14 @@ def demo(
         raise typer.Exit(code=2)
     folder = data or Path(tempfile.mkdtemp(prefix="facepay-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
-    env = {"FACEPAY_ENVIRONMENT": "dev"}
-    env["FACEPAY_JWT_SECRET"] = os.environ.get("FACEPAY_JWT_SECRET") or os.urandom(32).hex()
-    env["FACEPAY_API_RATE_TERMINAL_PER_SECOND"] = "50"
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = os.environ.get(var, "1")  # see `facepay serve`
+    env = _server_env()
     log = folder.parent / f"{folder.name}-server.log"
     terminals = folder.parent / f"{folder.name}-terminals"
+    his_folder = folder.parent / f"{folder.name}-his"
     skipped = _outage_skipped(with_outage=with_outage)
-    engine = build_face_engine(load_settings()) if not only_day or not skipped else None
+    his_skipped = _his_skipped(with_his=with_his)
+    wanted = not only_day or not skipped or not his_skipped
+    engine = build_face_engine(load_settings()) if wanted else None
     try:
         console.print(f"data folder {folder}; creating the platform operator")
         with serve_process(folder, env=env, operator=OPERATOR, log_path=log) as server:
@@ -108,6 +118,10 @@ def demo(
                     if engine and not skipped
                     else None,
                     outage_skipped=skipped,
+                    his_kit=HisKit(engine, IMAGES, his_folder)
+                    if engine and not his_skipped
+                    else None,
+                    his_skipped=his_skipped,
                 )
                 metrics = http.get("/metrics").text
         if report is not None:
@@ -116,21 +130,50 @@ def demo(
         if as_json:
             payments_seen = report.payments if report is not None else []
             kiosk = {"payments": [day_summary(p) for p in payments_seen]}
-            json.dump({"kiosk": kiosk, "day": day}, sys.stdout, indent=2, ensure_ascii=False)
-            sys.stdout.write("\n")
-        if day["recomputed"]["differences"] or day["outage"].get("agree") is False:
+            sys.stdout.write(json.dumps({"kiosk": kiosk, "day": day}, indent=2,
+                                        ensure_ascii=False) + "\n")  # fmt: skip
+        if _day_failed(day):
             raise typer.Exit(code=1)
     finally:
         if data is None:
             shutil.rmtree(folder, ignore_errors=True)
             shutil.rmtree(terminals, ignore_errors=True)
+            shutil.rmtree(his_folder, ignore_errors=True)
             log.unlink(missing_ok=True)
+
+
+def _server_env() -> dict[str, str]:
+    """The environment of the demo's `facepay serve`."""
+    env = {"FACEPAY_ENVIRONMENT": "dev"}
+    env["FACEPAY_JWT_SECRET"] = os.environ.get("FACEPAY_JWT_SECRET") or os.urandom(32).hex()
+    env["FACEPAY_API_RATE_TERMINAL_PER_SECOND"] = "50"
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = os.environ.get(var, "1")  # see `facepay serve`
+    return env
+
+
+def _day_failed(day: dict[str, Any]) -> bool:
+    """Whether the day's money, outage or HIS walk came out other than it must."""
+    return bool(
+        day["recomputed"]["differences"]
+        or day["outage"].get("agree") is False
+        or day["his"].get("as_expected") is False
+    )
 
 
 def _outage_skipped(*, with_outage: bool) -> str:
     """Why the outage will not run ("" when it will)."""
     if not with_outage:
         return "--no-outage"
+    if not (IMAGES / "obama.jpg").exists():
+        return "the sample photos are missing (`make test-data`)"
+    return ""
+
+
+def _his_skipped(*, with_his: bool) -> str:
+    """Why the HIS walk will not run ("" when it will)."""
+    if not with_his:
+        return "--no-his"
     if not (IMAGES / "obama.jpg").exists():
         return "the sample photos are missing (`make test-data`)"
     return ""

@@ -18,7 +18,7 @@ from rich.console import Console
 
 from facepay.adapters.interchange import shipped_policies
 from facepay.client import StaffSession
-from facepay.demo.flows import appointments, emergency, inpatient, orders, outage, proxies
+from facepay.demo.flows import appointments, emergency, his, inpatient, orders, outage, proxies
 from facepay.demo.recompute import recompute_all
 from facepay.demo.scenario import expect
 from facepay.demo.world import Site, make_site
@@ -54,10 +54,13 @@ def run_day(
     console: Console | None = None,
     outage_kit: outage.OutageKit | None = None,
     outage_skipped: str = "",
+    his_kit: his.HisKit | None = None,
+    his_skipped: str = "",
 ) -> dict[str, Any]:
     """Onboard a hospital (as the platform operator), walk every flow there, then the outage
     at its pharmacy window (with `outage_kit`; else the report says why not), recompute every
-    settlement; the report."""
+    settlement; then the hospital information system's day on a server of its own that
+    settles on the national platform (with `his_kit`); the report."""
     say = (console or Console(quiet=True)).print
     site = make_site(http, platform, serial=60_000 + secrets.randbelow(30_000))
     say(f"the day at hospital {site.hospital_id}")
@@ -88,4 +91,26 @@ def run_day(
         f"  {checked['settlements']} settlements recomputed from the report: "
         f"{len(checked['differences'])} differences"
     )
+    report["his"] = _his(his_kit, his_skipped, say)
     return report
+
+
+def _his(kit: his.HisKit | None, skipped: str, say: Callable[..., Any]) -> dict[str, Any]:
+    """The HIS walk (its own server, simulator and site), told in a few lines."""
+    if kit is None:
+        return {"skipped": skipped or "not asked for"}
+    found = his.walk(kit)
+    sent, faulty = found["sent"], found["faulty"]
+    say(
+        f"  his: ADT^A04 and {sent['dft']} DFT^P03 over MLLP, {sent['invoices']} Invoices over "
+        f"FHIR; {sent['paid_by_face']} bills paid by face; the HIS heard "
+        f"{found['mllp']['notifier']['acknowledged']} MLLP and {found['fhir']['hook_accepted']} "
+        f"FHIR notifications ({found['took_ms']:.0f} ms)"
+    )
+    shown = ", ".join(f"{d['kind']} {d['key']}" for d in faulty["differences"])
+    say(
+        f"  his: the clean night {len(found['clean']['differences'])} differences; the faulty "
+        f"night {len(faulty['differences'])} ({shown}), {faulty['new_alerts']} alerts"
+        + ("" if found["as_expected"] else f" [red]NOT AS EXPECTED: {found['problems']}[/red]")
+    )
+    return found

@@ -167,6 +167,7 @@ def print_day(console: Console, day: dict[str, Any]) -> None:
     console.print(f"{checked['settlements']} settlements recomputed: {verdict}")
     for problem in checked["differences"]:
         console.print(f"  [red]{problem}[/red]")
+    print_his(console, day.get("his") or {"skipped": "not run"})
 
 
 def print_outage(console: Console, outage: dict[str, Any]) -> None:
@@ -225,4 +226,48 @@ def print_outage(console: Console, outage: dict[str, Any]) -> None:
     if outage["agree"]:
         console.print("agent and server agree voucher by voucher; every bill paid once")
     for problem in outage["disagreements"]:
+        console.print(f"  [red]{problem}[/red]")
+
+
+def print_his(console: Console, his: dict[str, Any]) -> None:
+    """The hospital information system's day: each charge the HIS sent, what facepay made of
+    it, what was paid by face and what the HIS heard back; then each night's reconciliation."""
+    if "skipped" in his:
+        console.print(f"HIS: skipped ({his['skipped']})")
+        return
+    table = Table(
+        title=f"The HIS's day at {his['hospital_id']} (national platform, simulated; "
+        f"{his['took_ms'] / 1000:.1f} s)"
+    )
+    for column in ("part", "sent as", "HIS invoice", "HIS charged", "facepay bill", "paid by face",
+                   "heard (MLLP / FHIR)"):  # fmt: skip
+        table.add_column(column)
+    for part in ("clean", "faulty"):
+        paid = {p["ref"]: p for p in his[part]["payments"]}
+        for charge in his[part]["charges"]:
+            payment = paid.get(charge["ref"])
+            heard = charge["heard"]
+            table.add_row(
+                part,
+                "DFT^P03 (MLLP)" if charge["channel"] == "mllp" else "Invoice (FHIR)",
+                charge["ref"],
+                _yuan(charge["charged_fen"]),
+                (charge["bill_id"] or "never arrived")[:16],
+                _yuan(payment["total_fen"]) if payment else "-",
+                f"{_yuan(heard.get('mllp'))} / {_yuan(heard.get('fhir'))}",
+            )
+    console.print(table)
+    for part in ("clean", "faulty"):
+        night = his[part]
+        sides = ", ".join(
+            f"{side} {'agrees' if c['agrees'] else str(c['differences']) + ' difference(s)'}"
+            for side, c in night["comparisons"].items()
+        )
+        console.print(f"the {part} night: {sides}; {night['new_alerts']} new alert(s)")
+        for d in night["differences"]:
+            amounts = f"facepay {_yuan(d['facepay_fen'])}, HIS {_yuan(d['other_fen'])}"
+            console.print(f"  {d['kind']}: {d['entry']} {d['key']} ({amounts})")
+    if his["as_expected"]:
+        console.print("the reconciliation found exactly the lost message and the altered amount")
+    for problem in his["problems"]:
         console.print(f"  [red]{problem}[/red]")

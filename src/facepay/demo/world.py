@@ -128,18 +128,15 @@ def register_person(
             "phone": body["phone"]}  # fmt: skip
 
 
-def make_site(http: httpx.Client, operator: StaffSession, *, serial: int) -> Site:
-    """Onboard a hospital with its staff, a kiosk and one insured person."""
+def make_site(
+    http: httpx.Client, operator: StaffSession, *, serial: int, tier: str | None = None
+) -> Site:
+    """Onboard a hospital (of `tier`: primary, secondary, tertiary; default none on record) with
+    its staff, a kiosk and one insured person."""
     tag = secrets.token_hex(3)
-    hospital = expect(
-        operator.request(
-            "POST",
-            "/v1/hospitals",
-            {"name": f"Hospital {tag}", "admin_username": f"admin-{tag}",
-             "admin_password": ADMIN_PASSWORD},
-        ),
-        201,
-    )  # fmt: skip
+    body = {"name": f"Hospital {tag}", "admin_username": f"admin-{tag}",
+            "admin_password": ADMIN_PASSWORD, **({"tier": tier} if tier else {})}  # fmt: skip
+    hospital = expect(operator.request("POST", "/v1/hospitals", body), 201)
     admin = StaffSession.login(http, f"admin-{tag}", ADMIN_PASSWORD)
     sessions = {}
     for role in ("cashier", "auditor"):
