@@ -17,6 +17,7 @@ _LABELS = {
     "refunded_on_other_side_only": "refunded on the other side only",
     "amount_differs": "amount differs",
     "duplicate": "stated twice",
+    "totals_refused": "totals refused (3201)",
 }
 
 

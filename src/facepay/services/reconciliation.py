@@ -31,6 +31,8 @@ from facepay.supervision.reconciliation import (
     EntryKind,
     Reconciliation,
     compare,
+    net_totals,
+    totals_refused,
 )
 
 HIS_ACTIONS = frozenset({"payment.settle", "payment.refund", "offline.voucher_posted"})
@@ -92,6 +94,13 @@ class PlatformStatement(Protocol):
 
     def day(self, hospital_id: str, day: date) -> list[Entry]:
         """The platform's settlements and cancels of the site's day, by its settlement id."""
+        ...
+
+    def confirm(
+        self, hospital_id: str, day: date, totals: dict[str, int], count: int
+    ) -> str | None:
+        """The platform's own check of facepay's totals of the day (3201): None when it
+        agrees, else its words."""
         ...
 
 
@@ -167,7 +176,7 @@ def reconcile_day(
     day was given); the differences raised as alerts. Returns the report and how many of its
     alerts are new."""
     window = day_window(day, storage.settings.hospital_utc_offset_minutes)
-    sides: list[tuple[str, Sequence[Entry], Sequence[Entry]]] = []
+    sides: list[tuple[str, Sequence[Entry], Sequence[Entry], Sequence[Difference]]] = []
     skipped: dict[str, str] = {}
     if statement is None:
         skipped["platform"] = (
@@ -175,7 +184,14 @@ def reconcile_day(
         )
     else:
         ours = platform_side(storage, hospital_id=hospital_id, window=window, statement=statement)
-        sides.append(("platform", ours.entries, statement.day(hospital_id, day)))
+        totals, count = net_totals(ours.entries)
+        refused = statement.confirm(hospital_id, day, totals, count)
+        extra = (
+            []
+            if refused is None
+            else [totals_refused("platform", refused, totals.get("medfee_sumamt", 0))]
+        )
+        sides.append(("platform", ours.entries, statement.day(hospital_id, day), extra))
         if ours.local_only:
             skipped["platform_local_only"] = (
                 f"{ours.local_only} settlement(s) of the day were made by facepay's own engine "
@@ -184,7 +200,7 @@ def reconcile_day(
     if his is None:
         skipped["his"] = "no HIS day was given (--his FILE)"
     else:
-        sides.append(("his", his_side(storage, hospital_id=hospital_id, window=window), his))
+        sides.append(("his", his_side(storage, hospital_id=hospital_id, window=window), his, []))
     report = reconcile(hospital_id=hospital_id, day=day, sides=sides, skipped=skipped)
     added = record_alerts(storage, report, actor=actor, now=storage.clock.now())
     return report, added
@@ -271,13 +287,18 @@ def reconcile(
     *,
     hospital_id: str,
     day: date,
-    sides: Iterable[tuple[str, Sequence[Entry], Sequence[Entry]]],
+    sides: Iterable[
+        tuple[str, Sequence[Entry], Sequence[Entry]]
+        | tuple[str, Sequence[Entry], Sequence[Entry], Sequence[Difference]]
+    ],
     skipped: dict[str, str],
 ) -> Reconciliation:
-    """The report of the sides given as (side, facepay's entries, the other side's)."""
+    """The report of the sides given as (side, facepay's entries, the other side's[, what the
+    other side said of facepay's totals])."""
     comparisons: list[Comparison] = []
-    for side, ours, theirs in sides:
+    for side, ours, theirs, *said in sides:
         if side not in ("platform", "his"):
             raise ValueError(f"unknown side {side!r}")
-        comparisons.append(compare(side, ours, theirs))  # type: ignore[arg-type]
+        extra = said[0] if said else ()
+        comparisons.append(compare(side, ours, theirs, extra=extra))  # type: ignore[arg-type]
     return Reconciliation(hospital_id, day, tuple(comparisons), skipped)

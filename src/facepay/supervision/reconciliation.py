@@ -27,6 +27,7 @@ DifferenceKind = Literal[
     "refunded_on_other_side_only",
     "amount_differs",
     "duplicate",
+    "totals_refused",
 ]
 DIFFERENCE_KINDS: tuple[DifferenceKind, ...] = (
     "missing_in_facepay",
@@ -35,6 +36,7 @@ DIFFERENCE_KINDS: tuple[DifferenceKind, ...] = (
     "refunded_on_other_side_only",
     "amount_differs",
     "duplicate",
+    "totals_refused",
 )
 
 RECONCILIATION_DIFFERENCE = "reconciliation_difference"
@@ -131,12 +133,38 @@ class Comparison:
         }
 
 
-def compare(side: Side, facepay: Iterable[Entry], other: Iterable[Entry]) -> Comparison:
-    """Every difference between facepay's entries and the other side's, in key order."""
+def net_totals(entries: Iterable[Entry]) -> tuple[dict[str, int], int]:
+    """Payments less refunds per field, and the count of payments less refunds: the totals a
+    platform's day statement (3201) is asked to confirm."""
+    sums: Counter[str] = Counter()
+    count = 0
+    for entry in entries:
+        sign = 1 if entry.kind == "payment" else -1
+        count += sign
+        for name, fen in entry.amounts.items():
+            sums[name] += sign * fen
+    return dict(sums), count
+
+
+def totals_refused(side: Side, verdict: str, facepay_fen: int) -> Difference:
+    """The other side's own check of facepay's totals said no (its words in `field`)."""
+    return Difference(side, "totals_refused", "totals", "payment", verdict, facepay_fen, None)
+
+
+def compare(
+    side: Side,
+    facepay: Iterable[Entry],
+    other: Iterable[Entry],
+    *,
+    extra: Iterable[Difference] = (),
+) -> Comparison:
+    """Every difference between facepay's entries and the other side's, in key order (and
+    `extra`: what the other side itself said of facepay's totals)."""
     ours, theirs = list(facepay), list(other)
     differences = [
         *_duplicates(side, ours, in_facepay=True),
         *_duplicates(side, theirs, in_facepay=False),
+        *extra,
     ]
     mine = {(e.key, e.kind): e for e in ours}
     yours = {(e.key, e.kind): e for e in theirs}

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from facepay.supervision.reconciliation import Entry, Reconciliation, compare
+from facepay.supervision.reconciliation import (
+    Entry,
+    Reconciliation,
+    compare,
+    net_totals,
+    totals_refused,
+)
 
 
 def pay(key: str, total: int, fund: int = 0) -> Entry:
@@ -88,3 +94,14 @@ def test_differences_mirror_when_the_sides_swap(ours: list[Entry], theirs: list[
     back = compare("his", theirs, ours).differences
     assert len(there) == len(back)
     assert compare("his", ours, ours).agrees == (len({(e.key, e.kind) for e in ours}) == len(ours))
+
+
+def test_net_totals_and_the_platforms_refusal_of_them() -> None:
+    entries = [*DAY, Entry("S2", "refund", {"medfee_sumamt": 2_500, "fund_pay_sumamt": 0})]
+    assert net_totals(entries) == ({"medfee_sumamt": 41_000, "fund_pay_sumamt": 26_000}, 2)
+    refused = totals_refused("platform", "对账不一致", 41_000)
+    result = compare("platform", DAY, DAY, extra=[refused])
+    assert not result.agrees
+    assert [(d.kind, d.field, d.facepay_fen) for d in result.differences] == [
+        ("totals_refused", "对账不一致", 41_000)
+    ]

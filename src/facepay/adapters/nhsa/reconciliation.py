@@ -161,3 +161,18 @@ class NhsaStatement:
             key, kind, amounts = row.entry()
             entries.append(Entry(key, "refund" if kind == "refund" else "payment", amounts))
         return entries
+
+    def confirm(
+        self, hospital_id: str, day: date, totals: dict[str, int], count: int
+    ) -> str | None:
+        """3201 with facepay's net totals: None when the platform agrees, else its words."""
+        site = self._platform.site(hospital_id)
+        ours = DayTotals(
+            medfee_sumamt=totals.get("medfee_sumamt", 0),
+            fund_pay_sumamt=totals.get("fund_pay_sumamt", 0),
+            acct_pay=totals.get("acct_pay", 0),
+            psn_cash_pay=totals.get("psn_cash_pay", 0),
+            settlements=count,
+        )
+        answer = fetch_day(self._platform.client, site, day, ours=ours)
+        return None if answer.agreed else (answer.verdict or "the platform's totals differ")
