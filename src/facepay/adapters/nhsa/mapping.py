@@ -15,7 +15,7 @@ from facepay.adapters.nhsa.payloads import FeeLine, FeeResult, SetlDetail, SetlI
 from facepay.adapters.nhsa.wire import to_fen, to_yuan
 from facepay.insurance.lines import split_line
 from facepay.insurance.model import Bill, BillLine, Settlement
-from facepay.insurance.platform import RemoteSettlement
+from facepay.insurance.platform import SPLIT_FIELDS, RemoteSettlement
 from facepay.shared.errors import Conflict, InvalidInput
 from facepay.shared.money import round_half_up
 
@@ -127,23 +127,7 @@ def fee_result(fee: FeeLine, line: BillLine, class_b_ratio: Decimal) -> FeeResul
     )
 
 
-AMOUNTS = (
-    "medfee_sumamt",
-    "fulamt_ownpay_amt",
-    "overlmt_selfpay",
-    "preselfpay_amt",
-    "inscp_scp_amt",
-    "act_pay_dedc",
-    "hifp_pay",
-    "pool_prop_selfpay",
-    "hifmi_pay",
-    "maf_pay",
-    "fund_pay_sumamt",
-    "psn_part_amt",
-    "acct_pay",
-    "psn_cash_pay",
-    "balc",
-)
+AMOUNTS = SPLIT_FIELDS
 """The `setlinfo` amounts facepay's Settlement carries under the same names."""
 
 
