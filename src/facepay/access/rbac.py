@@ -221,11 +221,12 @@ TERMINAL_KIND_GRANTS: Mapping[TerminalKind, frozenset[Permission]] = {
     TerminalKind.WINDOW: _PATIENT_TERMINAL | {P.DISPENSING_READ, P.OFFLINE_SYNC},
     # The hospital information system also posts the bills it priced and the stay's charges,
     # books for its own channels (its app, its phone line), reads its site's patients, their
-    # coverage and stays through the FHIR facade (ID numbers masked; /v1 patient routes are
-    # staff's) and subscribes to the site's events there.
+    # coverage, stays and the pharmacy's dispensing through the FHIR facade (ID numbers
+    # masked; /v1 patient routes are staff's) and subscribes to the site's events there.
     TerminalKind.HIS: TERMINAL_GRANTS
     | {P.BILL_CREATE, P.APPOINTMENT_BOOK, P.APPOINTMENT_CANCEL, P.APPOINTMENT_READ}
-    | {P.INPATIENT_CHARGE, P.INPATIENT_READ, P.PATIENT_READ, P.SUBSCRIPTION_MANAGE},
+    | {P.INPATIENT_CHARGE, P.INPATIENT_READ, P.PATIENT_READ, P.SUBSCRIPTION_MANAGE}
+    | {P.DISPENSING_READ},
     # At the bed: the daily check-in and deposit top-ups by face.
     TerminalKind.WARD: frozenset(
         {P.PATIENT_IDENTIFY, P.INPATIENT_BEDSIDE, P.INPATIENT_DEPOSIT, P.INPATIENT_READ}

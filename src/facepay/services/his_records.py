@@ -7,6 +7,7 @@ else is NotFound, whether it exists or not. Listings are bounded pages (RecordQu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
@@ -14,18 +15,20 @@ from typing import Literal
 from facepay.hospital.appointments import Appointment, Schedule
 from facepay.hospital.bills import PostedBill
 from facepay.hospital.inpatient import Stay
-from facepay.hospital.orders import ServiceRequest
+from facepay.hospital.orders import DispensingLine, DispensingOrder, ServiceRequest
 from facepay.hospital.tenants import Hospital, Region
 from facepay.identity.records import InsuredPerson
 from facepay.services.context import Storage
 from facepay.services.his_events import HisEvent, as_event
 from facepay.services.lookups import find_person, is_patient_of
 from facepay.services.ports import SettlementRecord
-from facepay.services.repositories import RecordQuery
+from facepay.services.repositories import PageKey, RecordQuery
 from facepay.services.support import require_hospital
 from facepay.shared.errors import InvalidInput, NotFound
 
 MAX_PAGE = 500
+MAX_SCAN = 2_000
+"""Most dispensing orders one search of drug lines reads before it answers a short page."""
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,98 @@ def service_requests_of(
     """A patient's latest requests at this site, newest first."""
     with ctx.uow() as uow:
         return uow.orders.requests_of_person(hospital_id, person_id, limit=min(limit, MAX_PAGE))
+
+
+@dataclass(frozen=True)
+class DrugLine:
+    """Line `number` (1-based) of a dispensing order, with the bill it came from (None if the
+    bill is gone): one MedicationRequest and its MedicationDispense."""
+
+    order: DispensingOrder
+    number: int
+    bill: PostedBill | None
+
+    @property
+    def line(self) -> DispensingLine:
+        """The order's line."""
+        return self.order.lines[self.number - 1]
+
+    @property
+    def key(self) -> PageKey:
+        """Its place in a search: (order time, `<order id>.<number, 4 digits>`)."""
+        return line_key(self.order, self.number)
+
+
+def line_key(order: DispensingOrder, number: int) -> PageKey:
+    """The page key of line `number` of `order`."""
+    return order.created_at, f"{order.id}.{number:04d}"
+
+
+def drug_line(*, ctx: Storage, hospital_id: str, order_id: str, number: int) -> DrugLine:
+    """Line `number` of one of the site's dispensing orders."""
+    with ctx.uow() as uow:
+        order = uow.orders.dispensing(order_id, hospital_id)
+        if order is None or not 1 <= number <= len(order.lines):
+            raise NotFound("no such medication request")
+        return DrugLine(order, number, uow.bills.get(order.bill_id, hospital_id))
+
+
+def drug_lines(
+    *,
+    ctx: Storage,
+    query: RecordQuery,
+    keep: Callable[[DispensingLine], bool],
+    after: PageKey | None,
+    limit: int,
+) -> tuple[list[DrugLine], PageKey | None]:
+    """Up to `limit` lines of the site's orders matching `query` (person, order statuses, time
+    range) whose line `keep` admits, after the page key `after`, in key order; and the key to
+    go on from (None: nothing is left). At most MAX_SCAN orders are read: a search whose
+    filter skips that many answers a short page whose next page goes on from there."""
+    limit = max(1, min(limit, MAX_PAGE))
+    found: list[DrugLine] = []
+    scanned = 0
+    resume: PageKey | None = None
+    with ctx.uow() as uow:
+        bills: dict[str, PostedBill | None] = {}
+
+        def take(order: DispensingOrder, start: int) -> None:
+            if order.bill_id not in bills:
+                bills[order.bill_id] = uow.bills.get(order.bill_id, query.hospital_id)
+            for number in range(start, len(order.lines) + 1):
+                if keep(order.lines[number - 1]):
+                    found.append(DrugLine(order, number, bills[order.bill_id]))
+
+        order_after: PageKey | None = None
+        if after is not None:
+            order_id, _, number = after[1].rpartition(".")
+            first = uow.orders.dispensing(order_id, query.hospital_id) if number.isdigit() else None
+            if (
+                first is not None
+                and query.admits(
+                    (first.created_at, first.id), person_id=first.person_id, status=first.status
+                )
+                and first.created_at == after[0]
+            ):
+                take(first, int(number) + 1)
+            order_after = (after[0], order_id)
+        while len(found) <= limit:
+            chunk = min(MAX_PAGE, limit + 1)
+            page = uow.orders.search_dispensing(
+                replace(query, after=order_after, before=None, limit=chunk)
+            )
+            for order in page:
+                take(order, 1)
+            scanned += len(page)
+            if len(page) < chunk:
+                break
+            order_after = (page[-1].created_at, page[-1].id)
+            if scanned >= MAX_SCAN and len(found) <= limit:
+                resume = line_key(page[-1], 9999)
+                break
+    if len(found) > limit:
+        return found[:limit], found[limit - 1].key
+    return found, resume
 
 
 def appointment(

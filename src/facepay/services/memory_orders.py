@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal, cast
 
 from facepay.hospital.orders import DispensingOrder, ServiceRequest
-from facepay.services.repositories import WindowEvent
+from facepay.services.repositories import PageKey, RecordQuery, WindowEvent
 from facepay.shared.errors import Conflict
 
 EventKind = Literal["created", "collected", "returned"]
@@ -52,6 +52,16 @@ class InMemoryOrderRepository:
             and (not open_only or o.status != "done")
         ]
         return sorted(rows, key=lambda o: (o.created_at, o.id))[:limit]
+
+    def search_dispensing(self, query: RecordQuery) -> list[DispensingOrder]:
+        """The site's orders matching `query`, in (created_at, id) order."""
+        keyed: list[tuple[PageKey, object]] = [
+            ((o.created_at, o.id), o)
+            for o in self.orders.values()
+            if o.hospital_id == query.hospital_id
+            and query.admits((o.created_at, o.id), person_id=o.person_id, status=o.status)
+        ]
+        return [o for o in query.page(keyed) if isinstance(o, DispensingOrder)]
 
     def add_event(
         self, hospital_id: str, window: str, *, order_id: str, kind: str, at: datetime

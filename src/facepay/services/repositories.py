@@ -504,6 +504,10 @@ class OrderRepository(Protocol):
     ) -> list[DispensingOrder]:
         """Up to `limit` orders of one window, oldest first (open ones only by default)."""
 
+    def search_dispensing(self, query: RecordQuery) -> list[DispensingOrder]:
+        """The site's orders matching `query` (statuses: the orders' own, queued / partial /
+        done), in (created_at, id) order (the FHIR MedicationRequest searches)."""
+
     def add_event(
         self, hospital_id: str, window: str, *, order_id: str, kind: str, at: datetime
     ) -> None:

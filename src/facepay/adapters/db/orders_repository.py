@@ -10,6 +10,7 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, RowMapping, func, insert, select, update
 
+from facepay.adapters.db.bill_repository import keyset
 from facepay.adapters.db.ledger_repository import utc
 from facepay.adapters.db.tables import dispensing_events, dispensing_orders, service_requests
 from facepay.hospital.bills import OrderKind
@@ -21,7 +22,7 @@ from facepay.hospital.orders import (
     RequestStatus,
     ServiceRequest,
 )
-from facepay.services.repositories import WindowEvent
+from facepay.services.repositories import RecordQuery, WindowEvent
 from facepay.shared.errors import Conflict
 
 EventKind = Literal["created", "collected", "returned"]
@@ -167,6 +168,18 @@ class SqlAlchemyOrderRepository:
             query = query.where(t.c.status != "done")
         query = query.order_by(t.c.created_at, t.c.id).limit(limit)
         return [_order(row) for row in self._c.execute(query).mappings()]
+
+    def search_dispensing(self, query: RecordQuery) -> list[DispensingOrder]:
+        """The site's orders matching `query`, in (created_at, id) order."""
+        t = dispensing_orders
+        found = select(t).where(t.c.hospital_id == query.hospital_id)
+        if query.person_id is not None:
+            found = found.where(t.c.person_id == query.person_id)
+        if query.statuses is not None:
+            found = found.where(t.c.status.in_(sorted(query.statuses)))
+        found = keyset(found, query, t.c.created_at, t.c.id)
+        rows = [_order(row) for row in self._c.execute(found).mappings()]
+        return rows[::-1] if query.before is not None else rows
 
     def add_event(
         self, hospital_id: str, window: str, *, order_id: str, kind: str, at: datetime

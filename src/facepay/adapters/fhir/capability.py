@@ -103,6 +103,23 @@ SUPPORT: tuple[ResourceSupport, ...] = (
         "for the ordering doctor.",
     ),
     ResourceSupport(
+        "MedicationRequest",
+        ("read", "search-type"),
+        (
+            _PATIENT,
+            ("status", "token", "active | completed | cancelled"),
+            ("date", "date", "when the dispensing order was made; " + _DATE[2]),
+        ),
+        "One per drug line of a dispensing order (id <order id>.<n>); pages forward only.",
+    ),
+    ResourceSupport(
+        "MedicationDispense",
+        ("read", "search-type"),
+        (_PATIENT, ("status", "token", "preparation | in-progress | completed | declined")),
+        "What was handed over of a MedicationRequest (same id); pages forward only. "
+        "Notifications carry one per pick-up or return event instead.",
+    ),
+    ResourceSupport(
         "Appointment",
         ("read",),
         (),

@@ -15,6 +15,7 @@ from typing import Any
 from facepay.adapters.fhir.billing import invoice_resource
 from facepay.adapters.fhir.claims import payment_notice
 from facepay.adapters.fhir.common import BASE, MEDIA_TYPE, emit, fhir_id, parse_resource
+from facepay.adapters.fhir.medication import dispense_resource
 from facepay.hospital.bills import PostedBill
 from facepay.hospital.his_subscriptions import HisSubscription
 from facepay.services.his_events import HisEvent
@@ -120,26 +121,19 @@ def medication_dispenses(event: HisEvent, bill: PostedBill) -> list[dict[str, An
         lines = [(str(code), None) for code in returned]
     else:
         lines = []
-    found: list[dict[str, Any]] = []
-    for code, quantity in lines:
-        resource: dict[str, Any] = {
-            "resourceType": "MedicationDispense",
-            "id": f"{fhir_id(event.hospital_id)}.{event.seq}.{len(found) + 1}",
-            "status": "completed" if event.kind == "bill.dispensed" else "stopped",
-            "medicationCodeableConcept": {
-                "coding": [{"code": code, "display": names.get(code, code)}],
-                "text": names.get(code, code),
-            },
-            "subject": {"reference": f"Patient/{fhir_id(bill.person_id)}"},
-            "supportingInformation": [{"reference": f"Invoice/{fhir_id(bill.id)}"}],
-            "whenHandedOver": event.at.isoformat(timespec="seconds"),
-        }
-        if quantity is not None:
-            resource["quantity"] = {"value": quantity}
-        if event.kind == "bill.returned":
-            resource["note"] = [{"text": "returned at the pharmacy window"}]
-        found.append(emit(resource))
-    return found
+    return [
+        dispense_resource(
+            id=f"{fhir_id(event.hospital_id)}.{event.seq}.{n}",
+            status="completed" if event.kind == "bill.dispensed" else "stopped",
+            line=(code, names.get(code, code)),
+            person_id=bill.person_id,
+            bill_id=bill.id,
+            quantity=quantity,
+            handed_at=event.at,
+            returned=event.kind == "bill.returned",
+        )
+        for n, (code, quantity) in enumerate(lines, start=1)
+    ]
 
 
 def _quantity(value: object) -> Decimal | None:

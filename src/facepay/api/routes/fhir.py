@@ -23,6 +23,7 @@ from facepay.api.routes import (
     fhir_billing,
     fhir_claims,
     fhir_clinical,
+    fhir_medication,
     fhir_patients,
     fhir_subscriptions,
 )
@@ -74,7 +75,14 @@ def create_fhir_app(state: ApiState) -> Contained:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Exception, unexpected)
-    for module in (fhir_patients, fhir_subscriptions, fhir_claims, fhir_billing, fhir_clinical):
+    for module in (
+        fhir_patients,
+        fhir_subscriptions,
+        fhir_claims,
+        fhir_billing,
+        fhir_clinical,
+        fhir_medication,
+    ):
         app.include_router(module.router)
     app.include_router(router)  # last: its catch-all answers what no other route does
     return Contained(app)

@@ -190,13 +190,16 @@ def paged_bundle(
         base_url=base_url(request),
         resources=[render(row) for row in shown],
         self_link=str(request.url),
-        next_link=_link(request, Cursor("after", *key(shown[-1]))) if has_next else None,
-        previous_link=_link(request, Cursor("before", *key(shown[0]))) if has_previous else None,
+        next_link=page_link(request, Cursor("after", *key(shown[-1]))) if has_next else None,
+        previous_link=page_link(request, Cursor("before", *key(shown[0])))
+        if has_previous
+        else None,
         total=total,
     )
 
 
-def _link(request: Request, cursor: Cursor) -> str:
+def page_link(request: Request, cursor: Cursor) -> str:
+    """The request's URL with its `_page` set to `cursor`."""
     items = [(k, v) for k, v in request.query_params.multi_items() if k != "_page"]
     return str(request.url.replace(query=urlencode([*items, ("_page", cursor.encode())])))
 
