@@ -146,4 +146,11 @@ def search_medication_dispenses(
     _: None = Json,
 ) -> Response:
     """The collections of the site's drug lines by patient and status, oldest first, paged."""
-    return _search(request, state, who, "MedicationDispense", medication.DISPENSE_STATUS, _dispense)
+    return _search(
+        request,
+        state=state,
+        who=who,
+        resource_type="MedicationDispense",
+        statuses=medication.DISPENSE_STATUS,
+        render=_dispense,
+    )
