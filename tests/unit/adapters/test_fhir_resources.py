@@ -10,6 +10,7 @@ import copy
 import json
 import os
 import random
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +23,7 @@ from facepay.adapters.fhir import (
     billing,
     claims,
     clinical,
+    medication,
     patients,
     scheduling,
     subscriptions,
@@ -44,7 +46,7 @@ from facepay.hospital.appointments import Appointment, FeeLine, Schedule
 from facepay.hospital.bills import LineOrder, PostedBill
 from facepay.hospital.his_subscriptions import HisSubscription
 from facepay.hospital.inpatient import Diagnosis, Stay
-from facepay.hospital.orders import ExamResult, ServiceRequest
+from facepay.hospital.orders import DispensingLine, DispensingOrder, ExamResult, ServiceRequest
 from facepay.hospital.tenants import Region
 from facepay.identity.records import InsuredPerson
 from facepay.insurance.model import Accumulators, Coverage
@@ -127,6 +129,22 @@ PAID = HisEvent(
     settlement_id=SETTLEMENT,
     amount_fen=SPLIT.medfee_sumamt,
     details={},
+)
+PRESCRIBED = replace(
+    POSTED, orders=(LineOrder("A-001", kind="drug", window="西药房", ordered_by="stf_" + "6" * 32),)
+)
+RX = DispensingOrder(
+    id="dsp_" + "4" * 32,
+    hospital_id=SITE,
+    bill_id=BILL,
+    person_id=PERSON,
+    window="西药房",
+    lines=(
+        DispensingLine("A-001", "阿莫西林胶囊", Decimal(2), 24_690, handed=Decimal(1)),
+        DispensingLine("A-002", "布洛芬缓释胶囊", Decimal(1), 2_350, returned=True),
+    ),
+    created_at=AT + timedelta(minutes=5),
+    updated_at=AT + timedelta(minutes=20),
 )
 REGION = Region(id="region-1", name="示例市医疗保障局", created_at=AT)
 
@@ -300,6 +318,9 @@ def _resources() -> dict[str, dict[str, Any]]:
         ),
         "subscription": subscriptions.subscription_resource(sub, public_key="A" * 43 + "="),
         "medication-dispense": dispense,
+        "medication-request": medication.medication_request_resource(RX, 1, PRESCRIBED),
+        "medication-request-returned": medication.medication_request_resource(RX, 2, None),
+        "medication-dispense-line": medication.medication_dispense_resource(RX, 1),
         "notification": subscriptions.notification(PAID, resources=[invoice]),
         "searchset": searchset(
             base_url="http://localhost:8000/fhir/R4",

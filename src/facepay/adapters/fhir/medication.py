@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from facepay.adapters.fhir.common import BASE, SID_SITE, emit, fhir_id
+from facepay.adapters.fhir.common import EXT_WINDOW, SID_SITE, emit, fhir_id
 from facepay.hospital.bills import PostedBill
 from facepay.hospital.orders import DispensingLine, DispensingOrder, LineState
 
@@ -43,7 +43,6 @@ ORDER_STATUSES: dict[str, frozenset[str]] = {
     "in-progress": frozenset({"partial"}),
     "declined": frozenset({"partial", "done"}),
 }
-SID_WINDOW = f"{BASE}/sid/pharmacy-window"
 RETURNED_NOTE = "returned at the pharmacy window"
 
 
@@ -70,7 +69,7 @@ def medication_request_resource(
     resource: dict[str, Any] = {
         "resourceType": "MedicationRequest",
         "id": line_id(order, number),
-        "identifier": [{"system": SID_WINDOW, "value": order.window}],
+        "extension": [{"url": EXT_WINDOW, "valueString": order.window}],
         "status": REQUEST_STATUS[line.state],
         "intent": "order",
         "medicationCodeableConcept": _medication(line.code, line.name),
