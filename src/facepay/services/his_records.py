@@ -228,6 +228,8 @@ def drug_lines(
             if order.bill_id not in bills:
                 bills[order.bill_id] = uow.bills.get(order.bill_id, query.hospital_id)
             for number in range(start, len(order.lines) + 1):
+                if len(found) > limit:
+                    return  # enough (the extra one says there is more)
                 if keep(order.lines[number - 1]):
                     found.append(DrugLine(order, number, bills[order.bill_id]))
 
@@ -284,6 +286,80 @@ def slot(*, ctx: Storage, hospital_id: str, schedule_id: str, number: int) -> tu
         bookings = uow.appointments.of_schedules([session.id]).get(session.id, [])
     now = ctx.clock.now()
     return session, any(b.slot == number and b.holds_slot(now) for b in bookings)
+
+
+def appointments(*, ctx: Storage, query: RecordQuery) -> list[tuple[Appointment, Schedule]]:
+    """A page of the site's bookings with their sessions, by session start (at most MAX_PAGE)."""
+    with ctx.uow() as uow:
+        return uow.appointments.search(_bounded(query))
+
+
+@dataclass(frozen=True)
+class SessionSlot:
+    """Slot `number` of a session, and whether a booking holds it now."""
+
+    schedule: Schedule
+    number: int
+    held: bool
+
+    @property
+    def key(self) -> PageKey:
+        """Its place in a search: (session start, `<session id>.<number, 4 digits>`)."""
+        return self.schedule.starts_at, f"{self.schedule.id}.{self.number:04d}"
+
+
+def slots(
+    *,
+    ctx: Storage,
+    query: RecordQuery,
+    held: bool | None,
+    after: PageKey | None,
+    limit: int,
+) -> tuple[list[SessionSlot], PageKey | None]:
+    """Up to `limit` slots of the site's sessions starting in the query's time range, busy
+    (`held`), free (not `held`) or either (None), after the page key `after`; and the key to
+    go on from (None: nothing is left). At most MAX_SCAN sessions are read per call."""
+    limit = max(1, min(limit, MAX_PAGE))
+    found: list[SessionSlot] = []
+    now = ctx.clock.now()
+    start_after = 0
+    session_after: PageKey | None = None
+    if after is not None:
+        session_id, _, tail = after[1].rpartition(".")
+        session_after = (after[0], session_id)
+        start_after = int(tail) if tail.isdigit() and len(tail) <= 4 else 0
+    scanned = 0
+    with ctx.uow() as uow:
+        first = None
+        if session_after is not None:
+            first = uow.appointments.schedule(session_after[1], query.hospital_id)
+            if first is not None and first.starts_at != session_after[0]:
+                first = None
+        while len(found) <= limit:
+            chunk = min(MAX_PAGE, limit + 1)
+            page = uow.appointments.search_schedules(
+                replace(query, after=session_after, before=None, limit=chunk)
+            )
+            sessions = ([first] if first is not None else []) + page
+            bookings = uow.appointments.of_schedules([x.id for x in sessions])
+            for session in sessions:
+                taken = {b.slot for b in bookings.get(session.id, []) if b.holds_slot(now)}
+                begin = start_after + 1 if session is first else 1
+                for number in range(begin, session.capacity + 1):
+                    if len(found) > limit:
+                        break  # enough (the extra one says there is more)
+                    if held is None or (number in taken) == held:
+                        found.append(SessionSlot(session, number, number in taken))
+            first = None
+            scanned += len(page)
+            if len(page) < chunk:
+                break
+            session_after = (page[-1].starts_at, page[-1].id)
+            if scanned >= MAX_SCAN and len(found) <= limit:
+                return found, (page[-1].starts_at, f"{page[-1].id}.9999")
+    if len(found) > limit:
+        return found[:limit], found[limit - 1].key
+    return found, None
 
 
 def _bounded(query: RecordQuery) -> RecordQuery:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 
 from facepay.hospital.appointments import Appointment, BookingPolicy, Schedule
+from facepay.services.repositories import PageKey, RecordQuery
 from facepay.shared.errors import Conflict
 
 
@@ -55,6 +57,33 @@ class InMemoryAppointmentRepository:
         ]
         found.sort(key=lambda s: (s.starts_at, s.department, s.doctor, s.id))
         return found[:limit]
+
+    def search_schedules(self, query: RecordQuery) -> list[Schedule]:
+        """By (starts_at, id)."""
+        keyed: list[tuple[PageKey, object]] = [
+            ((s.starts_at, s.id), s)
+            for s in self.schedule_rows.values()
+            if s.hospital_id == query.hospital_id
+            and replace(query, person_id=None, statuses=None).admits(
+                (s.starts_at, s.id), person_id="", status=""
+            )
+        ]
+        return [s for s in query.page(keyed) if isinstance(s, Schedule)]
+
+    def search(self, query: RecordQuery) -> list[tuple[Appointment, Schedule]]:
+        """By (session start, booking id)."""
+        keyed: list[tuple[PageKey, object]] = []
+        for a in self.rows.values():
+            session = self.schedule_rows.get(a.schedule_id)
+            key = (session.starts_at, a.id) if session is not None else None
+            if (
+                session is not None
+                and key is not None
+                and a.hospital_id == query.hospital_id
+                and query.admits(key, person_id=a.person_id, status=a.status)
+            ):
+                keyed.append((key, (a, session)))
+        return [row for row in query.page(keyed) if isinstance(row, tuple)]
 
     def lock_person(self, hospital_id: str, person_id: str) -> None:
         """Nothing to lock: one unit of work at a time holds the store."""

@@ -572,6 +572,14 @@ class AppointmentRepository(Protocol):
     ) -> list[Schedule]:
         """A day's sessions (of one department), by start time, department, doctor, id."""
 
+    def search_schedules(self, query: RecordQuery) -> list[Schedule]:
+        """The site's sessions by (starts_at, id) in the query's time range and page (the FHIR
+        Slot searches; person and statuses do not apply)."""
+
+    def search(self, query: RecordQuery) -> list[tuple[Appointment, Schedule]]:
+        """The site's bookings with their sessions matching `query` (person, statuses, the
+        session's start in the time range), by (session start, booking id)."""
+
     def lock_person(self, hospital_id: str, person_id: str) -> None:
         """Lock the person's booking row at the site (made on first use) until the transaction
         ends: their bookings are checked against the limits one at a time."""

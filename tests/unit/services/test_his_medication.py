@@ -4,7 +4,7 @@ one site only; and their resources validate with the R4B models."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 from types import ModuleType
 from typing import Any
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from facepay.adapters.fhir import medication
+from facepay.hospital.appointments import Appointment, FeeLine, Schedule
 from facepay.hospital.orders import DispensingLine, DispensingOrder
 from facepay.services import his_bills, his_records
 from facepay.services.repositories import RecordQuery
@@ -129,3 +130,76 @@ def test_a_filter_that_skips_many_orders_answers_a_short_page_and_goes_on(
     pages = _all(world, RecordQuery("h1"), 1, only_last)
     assert [p for p in pages if p] == [[medication.line_id(orders[-1], 1)]]
     assert len(pages) > 1  # short pages with a next link, never a scan of everything
+
+
+def _session(world: Any, n: int, hours: int, capacity: int, site: str = "h1") -> Schedule:
+    now = world.clock.now()
+    starts = now + timedelta(hours=hours)
+    session = Schedule(
+        id=f"sch_{n:032x}", hospital_id=site, department="呼吸内科", doctor=f"stf_{n}",
+        doctor_name="李医生", session_date=starts.date(), period="custom", start_time=time(8),
+        end_time=time(12), starts_at=starts, ends_at=starts + timedelta(hours=4),
+        capacity=capacity, fee=FeeLine("REG-1", "挂号", "A", 1_000), hospital_tier=2,
+        created_at=now,
+    )  # fmt: skip
+    with world.ctx.uow() as uow:
+        uow.appointments.add_schedule(session)
+        uow.commit()
+    return session
+
+
+def _book(world: Any, session: Schedule, slot: int, status: str = "booked") -> Appointment:
+    now = world.clock.now()
+    booking = Appointment(
+        id=f"apt_{session.id[-8:]}{slot:024x}", hospital_id=session.hospital_id,
+        schedule_id=session.id, person_id=world.people["Alice"], slot=slot, channel="his",
+        status=status, idempotency_key=f"k-{session.id}-{slot}", booked_at=now,
+        booked_by="terminal:his", cancelled_at=now if status == "cancelled" else None,
+        release_at=now if status == "cancelled" else None,
+    )  # fmt: skip
+    with world.ctx.uow() as uow:
+        uow.appointments.add(booking)
+        uow.commit()
+    return booking
+
+
+def test_appointments_and_slots_are_searched_by_start_inside_one_site(world: Any) -> None:
+    late, early = _session(world, 1, 48, 3), _session(world, 2, 24, 2)
+    other = _session(world, 3, 24, 2, site="h2")
+    booked = [_book(world, late, 2), _book(world, early, 1), _book(world, early, 2, "cancelled")]
+    _book(world, other, 1)
+    found = his_records.appointments(ctx=world.ctx, query=RecordQuery("h1", limit=10))
+    by_start = sorted(booked, key=lambda b: (b.schedule_id != early.id, b.id))
+    assert [a.id for a, _ in found] == [b.id for b in by_start]
+    live = his_records.appointments(
+        ctx=world.ctx, query=RecordQuery("h1", statuses=frozenset({"booked"}), limit=10)
+    )
+    assert {a.id for a, _ in live} == {booked[0].id, booked[1].id}
+    tomorrow = RecordQuery("h1", until=late.starts_at, limit=10)
+    assert {s.id for _, s in his_records.appointments(ctx=world.ctx, query=tomorrow)} == {early.id}
+    nobody = RecordQuery("h1", person_id="psn_none", limit=10)
+    assert his_records.appointments(ctx=world.ctx, query=nobody) == []
+    # Slots: every numbered place of the site's sessions, by start then number.
+    pages, after = [], None
+    while True:
+        page, after = his_records.slots(
+            ctx=world.ctx, query=RecordQuery("h1"), held=None, after=after, limit=2
+        )
+        pages.append([(x.schedule.id, x.number, x.held) for x in page])
+        if after is None:
+            break
+    # The cancelled booking's slot was released (release_at now): free again.
+    assert pages == [
+        [(early.id, 1, True), (early.id, 2, False)],
+        [(late.id, 1, False), (late.id, 2, True)],
+        [(late.id, 3, False)],
+    ]
+    busy, more = his_records.slots(
+        ctx=world.ctx, query=RecordQuery("h1"), held=True, after=None, limit=5
+    )
+    assert [(x.schedule.id, x.number) for x in busy] == [(early.id, 1), (late.id, 2)]
+    assert more is None
+    theirs, _ = his_records.slots(
+        ctx=world.ctx, query=RecordQuery("h2"), held=None, after=None, limit=5
+    )
+    assert {x.schedule.id for x in theirs} == {other.id}

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from facepay.adapters.db.bill_repository import keyset
 from facepay.adapters.db.ledger_repository import utc
 from facepay.adapters.db.tables import (
     appointment_holders,
@@ -26,6 +27,7 @@ from facepay.hospital.appointments import (
     Period,
     Schedule,
 )
+from facepay.services.repositories import RecordQuery
 from facepay.shared.errors import Conflict
 
 POLICY_FIELDS = (
@@ -155,6 +157,33 @@ class SqlAlchemyAppointmentRepository:
             query = query.where(t.c.department == department)
         query = query.order_by(t.c.starts_at, t.c.department, t.c.doctor, t.c.id).limit(limit)
         return [_schedule(row) for row in self._c.execute(query).mappings()]
+
+    def search_schedules(self, query: RecordQuery) -> list[Schedule]:
+        """By (starts_at, id)."""
+        t = appointment_schedules
+        found = keyset(select(t).where(t.c.hospital_id == query.hospital_id), query,
+                       t.c.starts_at, t.c.id)  # fmt: skip
+        rows = [_schedule(row) for row in self._c.execute(found).mappings()]
+        return rows[::-1] if query.before is not None else rows
+
+    def search(self, query: RecordQuery) -> list[tuple[Appointment, Schedule]]:
+        """By (session start, booking id)."""
+        a, s = appointments, appointment_schedules
+        found = (
+            select(a, *(c.label(f"s_{c.name}") for c in s.c))
+            .join(s, s.c.id == a.c.schedule_id)
+            .where(a.c.hospital_id == query.hospital_id)
+        )
+        if query.person_id is not None:
+            found = found.where(a.c.person_id == query.person_id)
+        if query.statuses is not None:
+            found = found.where(a.c.status.in_(sorted(query.statuses)))
+        found = keyset(found, query, s.c.starts_at, a.c.id)
+        rows = []
+        for row in self._c.execute(found).mappings():
+            session = {c.name: row[f"s_{c.name}"] for c in s.c}
+            rows.append((_appointment(row), _schedule(session)))
+        return rows[::-1] if query.before is not None else rows
 
     def lock_person(self, hospital_id: str, person_id: str) -> None:
         """Insert the row if absent (waiting for a concurrent insert to commit), then lock it."""

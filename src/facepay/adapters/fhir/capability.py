@@ -121,15 +121,22 @@ SUPPORT: tuple[ResourceSupport, ...] = (
     ),
     ResourceSupport(
         "Appointment",
-        ("read",),
-        (),
+        ("read", "search-type"),
+        (
+            _PATIENT,
+            ("status", "token", "booked | checked-in | cancelled"),
+            ("date", "date", "the session's start; " + _DATE[2]),
+        ),
         "A booking of a doctor's session (start and end: the session's).",
     ),
     ResourceSupport(
         "Slot",
-        ("read",),
-        (),
-        "Slot <session id>.<number> of a session: free or busy.",
+        ("read", "search-type"),
+        (
+            ("start", "date", "the session's start; " + _DATE[2]),
+            ("status", "token", "free | busy"),
+        ),
+        "Slot <session id>.<number> of a session: free or busy; pages forward only.",
     ),
     ResourceSupport(
         "Subscription",

@@ -11,14 +11,20 @@ from fastapi.responses import Response
 
 from facepay.access.rbac import Permission, Principal
 from facepay.adapters.fhir import clinical, scheduling
+from facepay.adapters.fhir.capability import searchset
 from facepay.adapters.fhir.common import facepay_id
+from facepay.adapters.fhir.search import Cursor
 from facepay.api.access import may
 from facepay.api.deps import StateDep
 from facepay.api.routes.fhir_common import (
     Json,
+    base_url,
     fhir_response,
     one_page,
+    page_link,
+    paged_bundle,
     patient_filter,
+    record_query,
     search_of,
 )
 from facepay.services import exams, his_records
@@ -134,6 +140,71 @@ def read_appointment(
         appointment_id=_id(fhir_id, "apt", "appointment"),
     )
     return fhir_response(scheduling.appointment_resource(booking, session))
+
+
+@router.get("/Appointment")
+def search_appointments(
+    request: Request,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.APPOINTMENT_READ)],
+    _: None = Json,
+) -> Response:
+    """The site's bookings by patient, status and date (the session's start), by session start,
+    paged both ways."""
+    search = search_of(request, state, "Appointment")
+    statuses = None
+    if search.statuses is not None:
+        by_fhir = {fhir: mine for mine, fhir in scheduling.STATUS.items()}
+        if not search.statuses <= by_fhir.keys():
+            raise BadRequest(f"status: {', '.join(sorted(by_fhir))}", code="fhir_bad_search")
+        statuses = frozenset(by_fhir[s] for s in search.statuses)
+    rows = his_records.appointments(
+        ctx=state.services, query=record_query(who.hospital, search, statuses=statuses)
+    )
+    return fhir_response(
+        paged_bundle(
+            request,
+            search,
+            rows,
+            key=lambda row: (row[1].starts_at, row[0].id),
+            render=lambda row: scheduling.appointment_resource(*row),
+        )
+    )
+
+
+@router.get("/Slot")
+def search_slots(
+    request: Request,
+    state: StateDep,
+    who: Annotated[Principal, may(Permission.APPOINTMENT_READ)],
+    _: None = Json,
+) -> Response:
+    """The slots of the site's sessions by `start` (the session's) and status (free or busy),
+    by session start and number, paged forward."""
+    search = search_of(request, state, "Slot", date_named="start")
+    held: bool | None = None
+    if search.statuses is not None:
+        if not search.statuses <= {"free", "busy"}:
+            raise BadRequest("status: busy, free", code="fhir_bad_search")
+        held = None if len(search.statuses) == 2 else "busy" in search.statuses
+    cursor = search.cursor
+    if cursor is not None and cursor.direction != "after":
+        raise BadRequest("_page: Slot searches page forward only", code="fhir_bad_page")
+    found, resume = his_records.slots(
+        ctx=state.services,
+        query=record_query(who.hospital, search),
+        held=held,
+        after=(cursor.at, cursor.id) if cursor is not None else None,
+        limit=search.count,
+    )
+    bundle = searchset(
+        base_url=base_url(request),
+        resources=[scheduling.slot_resource(x.schedule, x.number, held=x.held) for x in found],
+        self_link=str(request.url),
+        next_link=page_link(request, Cursor("after", *resume)) if resume else None,
+        total=len(found) if cursor is None and resume is None else None,
+    )
+    return fhir_response(bundle)
 
 
 @router.get("/Slot/{fhir_id}")

@@ -27,7 +27,13 @@ from facepay.api.deps import ApiState, api_state
 from facepay.api.logging import REQUEST_ID_HEADER, request_context
 from facepay.api.problems import BodyTooLarge, NotAcceptable, UnsupportedMediaType, status_of
 from facepay.services.repositories import PageKey, RecordQuery
-from facepay.shared.errors import FacepayError, NotFound, RateLimited, Unavailable
+from facepay.shared.errors import (
+    BadRequest,
+    FacepayError,
+    NotFound,
+    RateLimited,
+    Unavailable,
+)
 
 ACCEPTED = ("application/fhir+json", "application/json")
 _log = structlog.get_logger("facepay.api.fhir")
@@ -137,12 +143,25 @@ def base_url(request: Request) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def search_of(request: Request, state: ApiState, resource_type: str) -> Search:
-    """The request's search parameters, checked against what `resource_type` supports."""
+def search_of(
+    request: Request, state: ApiState, resource_type: str, *, date_named: str = "date"
+) -> Search:
+    """The request's search parameters, checked against what `resource_type` supports; its
+    date parameter may have another name (Slot's `start`), and then `date` is unknown."""
     settings = state.services.settings
+    supported = BY_TYPE[resource_type].parameters
+    items = list(request.query_params.multi_items())
+    if date_named != "date":
+        if any(name == "date" for name, _ in items):
+            raise BadRequest(
+                f"unknown search parameter 'date'; supported: {', '.join(sorted(supported))}",
+                code="fhir_unknown_parameter",
+            )
+        items = [("date" if name == date_named else name, value) for name, value in items]
+        supported = (supported - {date_named}) | {"date"}
     return parse_search(
-        list(request.query_params.multi_items()),
-        supported=BY_TYPE[resource_type].parameters,
+        items,
+        supported=supported,
         default_count=settings.fhir_default_count,
         max_count=settings.fhir_max_count,
         utc_offset_minutes=settings.hospital_utc_offset_minutes,
