@@ -315,3 +315,39 @@ def test_searches_page_by_next_and_previous_links(site_b: Site) -> None:
     assert "next" not in links
     back, _ = page(links["previous"])
     assert back == first
+
+
+def test_drug_lines_read_as_medication_requests_and_dispenses_of_the_site(
+    his: TerminalSession, site_a: Site, site_b: Site
+) -> None:
+    body = invoice(site_a.person, f"RX-{secrets.token_hex(4)}")
+    body["contained"][0]["extension"].append({"url": f"{EXT}/order-kind", "valueCode": "drug"})
+    created = ok(his.request("POST", f"{FHIR}/Invoice", body), 201)
+    site_a.pay_by_card({"id": created["id"].replace("-", "_", 1)})
+    patient = created["subject"]["reference"]
+    found = ok(his.request("GET", f"{FHIR}/MedicationRequest?patient={patient}&status=active"))
+    mine = [
+        e["resource"]
+        for e in found["entry"]
+        if e["resource"]["supportingInformation"][0]["reference"] == f"Invoice/{created['id']}"
+    ]
+    assert [r["medicationCodeableConcept"]["text"] for r in mine] == ["阿莫西林胶囊"]
+    rx = mine[0]["id"]
+    assert ok(his.request("GET", f"{FHIR}/MedicationRequest/{rx}"))["status"] == "active"
+    dispense = ok(his.request("GET", f"{FHIR}/MedicationDispense/{rx}"))
+    assert dispense["status"] == "preparation"
+    assert dispense["authorizingPrescription"][0]["reference"] == f"MedicationRequest/{rx}"
+    assert ok(his.request("GET", f"{FHIR}/Appointment?patient={patient}&_count=5"))["type"] == (
+        "searchset"
+    )
+    slots = ok(his.request("GET", f"{FHIR}/Slot?start=ge{TODAY}&status=free&_count=2"))
+    assert slots["type"] == "searchset"
+    # Site B's HIS: not found, and nothing in its searches.
+    his_b = site_b.add_terminal("his")
+    assert outcome(his_b.request("GET", f"{FHIR}/MedicationRequest/{rx}"), 404) == "not_found"
+    assert outcome(his_b.request("GET", f"{FHIR}/MedicationDispense/{rx}"), 404) == "not_found"
+    theirs = ok(his_b.request("GET", f"{FHIR}/MedicationDispense?_count=100"))
+    assert rx not in [e["resource"]["id"] for e in theirs.get("entry", [])]
+    assert outcome(his.request("GET", f"{FHIR}/Slot?date={TODAY}"), 400) == (
+        "fhir_unknown_parameter"
+    )
