@@ -225,12 +225,12 @@ def drug_lines(
         bills: dict[str, PostedBill | None] = {}
 
         def take(order: DispensingOrder, start: int) -> None:
-            if order.bill_id not in bills:
-                bills[order.bill_id] = uow.bills.get(order.bill_id, query.hospital_id)
             for number in range(start, len(order.lines) + 1):
                 if len(found) > limit:
                     return  # enough (the extra one says there is more)
                 if keep(order.lines[number - 1]):
+                    if order.bill_id not in bills:  # read once, and only for a line shown
+                        bills[order.bill_id] = uow.bills.get(order.bill_id, query.hospital_id)
                     found.append(DrugLine(order, number, bills[order.bill_id]))
 
         order_after: PageKey | None = None
