@@ -321,17 +321,23 @@ def test_drug_lines_read_as_medication_requests_and_dispenses_of_the_site(
     his: TerminalSession, site_a: Site, site_b: Site
 ) -> None:
     body = invoice(site_a.person, f"RX-{secrets.token_hex(4)}")
-    body["contained"][0]["extension"].append({"url": f"{EXT}/order-kind", "valueCode": "drug"})
+    for item in body["contained"]:
+        item["extension"].append({"url": f"{EXT}/order-kind", "valueCode": "drug"})
     created = ok(his.request("POST", f"{FHIR}/Invoice", body), 201)
     site_a.pay_by_card({"id": created["id"].replace("-", "_", 1)})
     patient = created["subject"]["reference"]
-    found = ok(his.request("GET", f"{FHIR}/MedicationRequest?patient={patient}&status=active"))
-    mine = [
-        e["resource"]
-        for e in found["entry"]
-        if e["resource"]["supportingInformation"][0]["reference"] == f"Invoice/{created['id']}"
-    ]
-    assert [r["medicationCodeableConcept"]["text"] for r in mine] == ["阿莫西林胶囊"]
+    mine: list[dict[str, Any]] = []
+    url: str | None = f"{FHIR}/MedicationRequest?patient={patient}&status=active&_count=1"
+    while url is not None:  # one line a page, forward by the next links
+        page = ok(his.request("GET", url[url.index(FHIR) :]))
+        assert len(page.get("entry", [])) <= 1
+        mine += [
+            e["resource"]
+            for e in page.get("entry", [])
+            if e["resource"]["supportingInformation"][0]["reference"] == f"Invoice/{created['id']}"
+        ]
+        url = next((x["url"] for x in page["link"] if x["relation"] == "next"), None)
+    assert [r["medicationCodeableConcept"]["text"] for r in mine] == ["阿莫西林胶囊", "自费检查"]
     rx = mine[0]["id"]
     assert ok(his.request("GET", f"{FHIR}/MedicationRequest/{rx}"))["status"] == "active"
     dispense = ok(his.request("GET", f"{FHIR}/MedicationDispense/{rx}"))
@@ -351,3 +357,6 @@ def test_drug_lines_read_as_medication_requests_and_dispenses_of_the_site(
     assert outcome(his.request("GET", f"{FHIR}/Slot?date={TODAY}"), 400) == (
         "fhir_unknown_parameter"
     )
+    for query in ("MedicationRequest?status=declined", "Slot?status=booked",
+                  "Appointment?status=booked,busy", "MedicationDispense?date=2026"):  # fmt: skip
+        assert outcome(his.request("GET", f"{FHIR}/{query}"), 400).startswith("fhir_")

@@ -218,6 +218,7 @@ def drug_lines(
     go on from (None: nothing is left). At most MAX_SCAN orders are read: a search whose
     filter skips that many answers a short page whose next page goes on from there."""
     limit = max(1, min(limit, MAX_PAGE))
+    query = replace(query, after=None, before=None)  # `after` is a line's key, not an order's
     found: list[DrugLine] = []
     scanned = 0
     resume: PageKey | None = None
@@ -320,6 +321,7 @@ def slots(
     (`held`), free (not `held`) or either (None), after the page key `after`; and the key to
     go on from (None: nothing is left). At most MAX_SCAN sessions are read per call."""
     limit = max(1, min(limit, MAX_PAGE))
+    query = replace(query, after=None, before=None)  # `after` is a slot's key, not a session's
     found: list[SessionSlot] = []
     now = ctx.clock.now()
     start_after = 0
@@ -333,7 +335,10 @@ def slots(
         first = None
         if session_after is not None:
             first = uow.appointments.schedule(session_after[1], query.hospital_id)
-            if first is not None and first.starts_at != session_after[0]:
+            if first is not None and (
+                first.starts_at != session_after[0]
+                or not query.admits((first.starts_at, first.id), person_id="", status="")
+            ):
                 first = None
         while len(found) <= limit:
             chunk = min(MAX_PAGE, limit + 1)

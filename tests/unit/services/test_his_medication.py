@@ -4,6 +4,7 @@ one site only; and their resources validate with the R4B models."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import time, timedelta
 from decimal import Decimal
 from types import ModuleType
@@ -53,7 +54,11 @@ def _all(world: Any, query: RecordQuery, limit: int, keep: Any = None) -> list[l
     after = None
     while True:
         lines, after = his_records.drug_lines(
-            ctx=world.ctx, query=query, keep=keep or (lambda _: True), after=after, limit=limit
+            ctx=world.ctx,
+            query=replace(query, after=after),  # as the route's record_query sets it
+            keep=keep or (lambda _: True),
+            after=after,
+            limit=limit,
         )
         pages.append([medication.line_id(x.order, x.number) for x in lines])
         if after is None:
@@ -183,7 +188,7 @@ def test_appointments_and_slots_are_searched_by_start_inside_one_site(world: Any
     pages, after = [], None
     while True:
         page, after = his_records.slots(
-            ctx=world.ctx, query=RecordQuery("h1"), held=None, after=after, limit=2
+            ctx=world.ctx, query=RecordQuery("h1", after=after), held=None, after=after, limit=2
         )
         pages.append([(x.schedule.id, x.number, x.held) for x in page])
         if after is None:
