@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -325,3 +325,20 @@ def test_the_nightly_reconciliation_agrees_then_finds_exactly_a_dropped_and_an_a
     assert sorted(Path(p).suffix for p in body["files"]) == [".csv", ".json", ".png"]
     again = CliRunner().invoke(app, args, env=env)
     assert (again.exit_code, json.loads(again.stdout)["new_alerts"]) == (1, 0)
+
+
+def test_two_runs_of_one_night_at_once_raise_each_alert_once(api: Api, site: Site) -> None:
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    from facepay.services.reconciliation import record_alerts  # noqa: PLC0415
+    from facepay.supervision.reconciliation import Reconciliation, compare  # noqa: PLC0415
+
+    theirs = [Entry(f"RACE-{n}", "payment", {"amount": 100 + n}) for n in range(5)]
+    night = date(2026, 1, 2)
+    report = Reconciliation(site.hospital_id, night, (compare("his", [], theirs),))
+    now = datetime.now(UTC)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        added = list(
+            pool.map(lambda _: record_alerts(api.services, report, actor="t", now=now), range(2))
+        )
+    assert sorted(added) == [0, 5]

@@ -229,6 +229,9 @@ def record_alerts(storage: Storage, report: Reconciliation, *, actor: str, now: 
     added = 0
     with storage.uow() as uow:
         require_hospital(uow, report.hospital_id)
+        # The site's audit chain is locked until commit: two runs of one site's night take
+        # turns here, so the second sees the first's alerts and adds none of them again.
+        uow.audit.last(report.hospital_id)
         raised = uow.alerts.of_hospital(report.hospital_id, kind=RECONCILIATION_DIFFERENCE)
         known = {a.id for a in raised}
         for difference in report.differences:
