@@ -92,16 +92,21 @@ class PlatformStatement(Protocol):
         settled by facepay's own engine, never sent to the platform)."""
         ...
 
-    def day(self, hospital_id: str, day: date) -> list[Entry]:
-        """The platform's settlements and cancels of the site's day, by its settlement id."""
+    def day(
+        self, hospital_id: str, day: date, *, totals: dict[str, int], count: int
+    ) -> PlatformAnswer:
+        """The platform's settlements and cancels of the site's day, by its settlement id, and
+        its own check (3201) of facepay's net totals of the day."""
         ...
 
-    def confirm(
-        self, hospital_id: str, day: date, totals: dict[str, int], count: int
-    ) -> str | None:
-        """The platform's own check of facepay's totals of the day (3201): None when it
-        agrees, else its words."""
-        ...
+
+@dataclass(frozen=True)
+class PlatformAnswer:
+    """What the platform answered of one site's day."""
+
+    entries: list[Entry]
+    refused: str | None
+    """None when the platform confirmed facepay's totals, else its words."""
 
 
 @dataclass(frozen=True)
@@ -185,13 +190,14 @@ def reconcile_day(
     else:
         ours = platform_side(storage, hospital_id=hospital_id, window=window, statement=statement)
         totals, count = net_totals(ours.entries)
-        refused = statement.confirm(hospital_id, day, totals, count)
+        answer = statement.day(hospital_id, day, totals=totals, count=count)
+        refused = answer.refused
         extra = (
             []
             if refused is None
             else [totals_refused("platform", refused, totals.get("medfee_sumamt", 0))]
         )
-        sides.append(("platform", ours.entries, statement.day(hospital_id, day), extra))
+        sides.append(("platform", ours.entries, answer.entries, extra))
         if ours.local_only:
             skipped["platform_local_only"] = (
                 f"{ours.local_only} settlement(s) of the day were made by facepay's own engine "

@@ -16,6 +16,7 @@ from facepay.adapters.nhsa.platform import NhsaPlatform
 from facepay.adapters.nhsa.store import Institution
 from facepay.adapters.nhsa.wire import to_fen, to_yuan
 from facepay.insurance.platform import Operator
+from facepay.services.reconciliation import PlatformAnswer
 from facepay.shared.errors import InvalidInput
 from facepay.supervision.reconciliation import Entry
 
@@ -152,20 +153,11 @@ class NhsaStatement:
         """The platform's setl_id of the payment made under the key (None: never sent)."""
         return self._platform.settlement_of(hospital_id, idempotency_key)
 
-    def day(self, hospital_id: str, day: date) -> list[Entry]:
-        """The platform's settlements and cancels of the site's day."""
-        site = self._platform.site(hospital_id)
-        rows = fetch_day(self._platform.client, site, day).rows
-        entries = []
-        for row in rows:
-            key, kind, amounts = row.entry()
-            entries.append(Entry(key, "refund" if kind == "refund" else "payment", amounts))
-        return entries
-
-    def confirm(
-        self, hospital_id: str, day: date, totals: dict[str, int], count: int
-    ) -> str | None:
-        """3201 with facepay's net totals: None when the platform agrees, else its words."""
+    def day(
+        self, hospital_id: str, day: date, *, totals: dict[str, int], count: int
+    ) -> PlatformAnswer:
+        """The platform's settlements and cancels of the site's day (3202) and its verdict on
+        facepay's net totals (3201), in one exchange."""
         site = self._platform.site(hospital_id)
         ours = DayTotals(
             medfee_sumamt=totals.get("medfee_sumamt", 0),
@@ -175,4 +167,9 @@ class NhsaStatement:
             settlements=count,
         )
         answer = fetch_day(self._platform.client, site, day, ours=ours)
-        return None if answer.agreed else (answer.verdict or "the platform's totals differ")
+        entries = []
+        for row in answer.rows:
+            key, kind, amounts = row.entry()
+            entries.append(Entry(key, "refund" if kind == "refund" else "payment", amounts))
+        refused = None if answer.agreed else (answer.verdict or "the platform's totals differ")
+        return PlatformAnswer(entries, refused)
