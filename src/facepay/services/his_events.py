@@ -29,6 +29,9 @@ _KINDS: dict[str, EventKind] = {
 }
 """Audit actions that a hospital system hears of, and what it hears."""
 
+MONEY_ACTIONS = frozenset(a for a, kind in _KINDS.items() if kind in ("bill.paid", "bill.refunded"))
+"""The audit actions that pay or refund a bill (the nightly reconciliation's HIS side)."""
+
 _ABOUT_THE_BILL = frozenset({"payment.settle", "payment.refund"})
 """Actions whose audit subject is the bill itself (the others name it in their details)."""
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Protocol
 
 from facepay.services.context import Storage
+from facepay.services.his_events import MONEY_ACTIONS, HisEvent, as_event
 from facepay.services.ports import SettlementRecord, UnitOfWork
 from facepay.services.repositories import RecordQuery
 from facepay.services.support import audit, require_hospital
@@ -34,9 +35,6 @@ from facepay.supervision.reconciliation import (
     net_totals,
     totals_refused,
 )
-
-HIS_ACTIONS = frozenset({"payment.settle", "payment.refund", "offline.voucher_posted"})
-"""The audit actions that pay or refund a bill the HIS knows."""
 
 PLATFORM_FIELDS = ("medfee_sumamt", "fund_pay_sumamt", "acct_pay", "psn_cash_pay")
 
@@ -64,23 +62,22 @@ def his_side(storage: Storage, *, hospital_id: str, window: DayWindow) -> list[E
     refunds: dict[str, int] = defaultdict(int)
     with storage.uow() as uow:
         require_hospital(uow, hospital_id)
-        moves = uow.audit.between(hospital_id, window.since, window.until, HIS_ACTIONS)
+        moves = uow.audit.between(hospital_id, window.since, window.until, MONEY_ACTIONS)
         refs: dict[str, str | None] = {}
         for move in moves:
-            bill_id = move.subject if move.action != "offline.voucher_posted" else None
-            bill_id = bill_id or _text(move.details.get("bill"))
-            if bill_id is None:
+            event = as_event(move, hospital_id)
+            if event is None:
                 continue
-            if bill_id not in refs:
-                bill = uow.bills.get(bill_id, hospital_id)
-                refs[bill_id] = bill.external_ref if bill is not None else None
-            ref = refs[bill_id]
+            if event.bill_id not in refs:
+                bill = uow.bills.get(event.bill_id, hospital_id)
+                refs[event.bill_id] = bill.external_ref if bill is not None else None
+            ref = refs[event.bill_id]
             if ref is None:
                 continue
-            if move.action == "payment.refund":
-                refunds[ref] += _fen(move.details.get("refunded_fen"))
+            if event.kind == "bill.refunded":
+                refunds[ref] += event.amount_fen or 0
             else:
-                payments.append(Entry(ref, "payment", {"amount": _paid(uow, move.details)}))
+                payments.append(Entry(ref, "payment", {"amount": _paid(uow, event)}))
     return [*payments, *(Entry(ref, "refund", {"amount": fen}) for ref, fen in refunds.items())]
 
 
@@ -212,21 +209,12 @@ def reconcile_day(
     return report, added
 
 
-def _paid(uow: UnitOfWork, details: Mapping[str, object]) -> int:
-    total = details.get("total_fen")
-    if isinstance(total, int) and not isinstance(total, bool):
-        return total
-    settlement = _text(details.get("settlement"))
-    record = uow.settlements.get(settlement) if settlement else None
+def _paid(uow: UnitOfWork, event: HisEvent) -> int:
+    """A payment's total: in its audit entry, or (an offline voucher) its settlement's."""
+    if event.amount_fen is not None:
+        return event.amount_fen
+    record = uow.settlements.get(event.settlement_id) if event.settlement_id else None
     return record.settlement.medfee_sumamt if record is not None else 0
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _fen(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def record_alerts(storage: Storage, report: Reconciliation, *, actor: str, now: datetime) -> int:
